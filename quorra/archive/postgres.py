@@ -1,0 +1,45 @@
+"""The archive over PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg_pool
+
+from quorra.core.errors import JobNotFound
+from quorra.core.jobs import Job, JobStatus, QueueCount
+from quorra.db.pool import connection
+from quorra.db.rows import row_to_job
+from quorra.db.sqlfiles import load_queries
+
+__all__ = ["PostgresArchive"]
+
+QUERIES = load_queries("quorra.archive")
+
+
+class PostgresArchive:
+    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+        self._pool = pool
+
+    async def get(self, job_id: uuid.UUID) -> Job:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["get"], {"id": job_id})
+            row = await cur.fetchone()
+        if row is None:
+            raise JobNotFound()
+        return row_to_job(row)
+
+    async def recent(self, limit: int) -> list[Job]:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["recent"], {"limit": limit})
+            return [row_to_job(row) for row in await cur.fetchall()]
+
+    async def queue_counts(self) -> list[QueueCount]:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["queue_counts"])
+            rows = await cur.fetchall()
+        return [QueueCount(queue=q, status=JobStatus(s), count=n) for q, s, n in rows]
+
+    async def ping(self) -> None:
+        async with connection(self._pool) as conn:
+            await conn.execute(QUERIES["ping"])

@@ -1,0 +1,19 @@
+-- Archive: reads over quorra_jobs.
+
+-- name: get
+SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
+       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+       finished_at
+FROM quorra_jobs WHERE id = %(id)s;
+
+-- name: recent
+SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
+       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+       finished_at
+FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
+
+-- name: queue_counts
+SELECT queue, status, count(*) FROM quorra_jobs GROUP BY queue, status ORDER BY queue, status;
+
+-- name: ping
+SELECT 1;

@@ -1,0 +1,56 @@
+"""The broker interface: one method per job operation, each a thin translation in a driver.
+
+Every driver keeps the same contract (``tests/contract``): leases carry an id and a deadline;
+``attempts`` counts at lease time; ack, nack and extend are fenced by ``(id, lease_id)`` on a live
+lease and raise ``LeaseLost`` otherwise, changing nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import msgspec
+
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+
+__all__ = ["Broker", "Settled"]
+
+
+class Settled(msgspec.Struct, frozen=True):
+    """The outcome of ending a lease (ack, nack or expiry): the job's new status, its queue and
+    how long the lease had run."""
+
+    id: uuid.UUID
+    queue: str
+    status: JobStatus
+    ran_seconds: float
+
+
+class Broker(Protocol):
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        """Store jobs durably (committed on return), in order; all or none."""
+
+    async def lease(
+        self, queues: Sequence[str], *, worker_id: str, limit: int, ttl: float
+    ) -> list[Job]:
+        """Lease up to ``limit`` ready jobs, highest priority then oldest first."""
+
+    async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
+        """Mark a leased job succeeded, storing ``result``."""
+
+    async def nack(
+        self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *, retry: bool = True
+    ) -> Settled:
+        """Record a failed attempt: back to ``pending`` after backoff, or ``dead``."""
+
+    async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
+        """Push a live lease's deadline to now + ``ttl``; returns the new deadline."""
+
+    async def reap_expired(self, limit: int = 500) -> list[Settled]:
+        """Turn expired leases into failed attempts (``last_error`` = lease expired)."""
+
+    async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
+        """Return when a job may have become ready in one of ``queues``, or after ``timeout``."""

@@ -1,0 +1,87 @@
+-- Postgres broker: one named query per job operation. Parameters are named (%(name)s).
+-- Every transition out of 'leased' is fenced by (id, lease_id, status='leased', unexpired).
+
+-- name: enqueue
+-- Insert a group-committed batch; run_at is the database clock plus the delay unless given.
+INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at)
+SELECT t.id, t.type, t.queue, t.payload::jsonb, t.priority, t.max_retries,
+       COALESCE(t.run_at, now() + make_interval(secs => t.delay))
+FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(queues)s::text[], %(payloads)s::text[],
+            %(priorities)s::int[], %(max_retries)s::int[], %(run_ats)s::timestamptz[],
+            %(delays)s::float8[])
+     AS t(id, type, queue, payload, priority, max_retries, run_at, delay)
+RETURNING id, status, run_at, queue, run_at <= now() AS ready;
+
+-- name: lease
+-- Highest priority first, then oldest; SKIP LOCKED so concurrent lessees never wait or collide.
+WITH candidates AS MATERIALIZED (
+    SELECT id FROM quorra_jobs
+    WHERE status = 'pending' AND queue = ANY(%(queues)s) AND run_at <= now()
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE quorra_jobs j
+SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
+    leased_at = now(), leased_by = %(worker_id)s,
+    lease_expires_at = now() + make_interval(secs => %(ttl)s),
+    dispatch_seq = j.dispatch_seq + 1, updated_at = now()
+FROM candidates c
+WHERE j.id = c.id
+RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
+          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
+          j.leased_by, j.lease_expires_at, j.finished_at;
+
+-- name: ack
+UPDATE quorra_jobs
+SET status = 'succeeded', result = %(result)s::jsonb, lease_id = NULL, lease_expires_at = NULL,
+    finished_at = now(), updated_at = now()
+WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
+RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds;
+
+-- name: nack
+-- A failed attempt: dead when retries are exhausted (or retry is false), else pending after
+-- min(2^attempts, 3600) seconds.
+UPDATE quorra_jobs
+SET status = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN 'dead' ELSE 'pending' END,
+    run_at = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN run_at
+             ELSE now() + make_interval(secs => LEAST(power(2, LEAST(attempts, 12)), 3600)) END,
+    finished_at = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN now() END,
+    last_error = %(error)s, lease_id = NULL, lease_expires_at = NULL, updated_at = now()
+WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
+RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds;
+
+-- name: extend
+UPDATE quorra_jobs
+SET lease_expires_at = now() + make_interval(secs => %(ttl)s), updated_at = now()
+WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
+RETURNING lease_expires_at;
+
+-- name: reap_expired
+-- Expired leases become failed attempts. SKIP LOCKED: replicas reaping at once split the work.
+WITH expired AS MATERIALIZED (
+    SELECT id FROM quorra_jobs
+    WHERE status = 'leased' AND lease_expires_at <= now()
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE quorra_jobs j
+SET status = CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'pending' END,
+    run_at = CASE WHEN j.attempts > j.max_retries THEN j.run_at
+             ELSE now() + make_interval(secs => LEAST(power(2, LEAST(j.attempts, 12)), 3600)) END,
+    finished_at = CASE WHEN j.attempts > j.max_retries THEN now() END,
+    last_error = 'lease expired', lease_id = NULL, lease_expires_at = NULL, updated_at = now()
+FROM expired e
+WHERE j.id = e.id
+RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8;
+
+-- name: exists
+SELECT 1 FROM quorra_jobs WHERE id = %(id)s;
+
+-- name: next_run_at
+-- When the earliest pending job of these queues becomes ready (wake-up planning).
+SELECT min(run_at) FROM quorra_jobs WHERE status = 'pending' AND queue = ANY(%(queues)s);
+
+-- name: notify
+SELECT pg_notify('quorra_jobs', q) FROM unnest(%(queues)s::text[]) AS q;

@@ -1,0 +1,94 @@
+"""Wake lessees when jobs arrive: at once for enqueues made by this process, through
+LISTEN/NOTIFY for those of other replicas. Waits are bounded so a polling backup covers lost
+notifications and jobs whose delay ran out."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+
+import psycopg
+import psycopg_pool
+
+from quorra.db.sqlfiles import load_queries
+
+__all__ = ["CHANNEL", "Waker"]
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "quorra_jobs"
+QUERIES = load_queries("quorra.broker.postgres")
+
+
+class Waker:
+    def __init__(self, url: str, pool: psycopg_pool.AsyncConnectionPool, *,
+                 debounce: float = 0.02) -> None:
+        self._url = url
+        self._pool = pool
+        self._debounce = debounce
+        self._waiters: dict[asyncio.Event, frozenset[str]] = {}
+        self._outbox: set[str] = set()
+        self._sender: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen(), name="quorra-pg-listener")
+
+    async def close(self) -> None:
+        for task in (self._listener, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        event = asyncio.Event()
+        self._waiters[event] = frozenset(queues)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout)
+        finally:
+            del self._waiters[event]
+
+    def wake(self, queues: Iterable[str] | None) -> None:
+        """Wake local waiters on these queues (``None``: everyone)."""
+        wanted = None if queues is None else set(queues)
+        for event, theirs in self._waiters.items():
+            if wanted is None or not wanted.isdisjoint(theirs):
+                event.set()
+
+    def announce(self, queues: Iterable[str]) -> None:
+        """Wake local waiters now and other replicas through a debounced NOTIFY."""
+        queues = set(queues)
+        self.wake(queues)
+        self._outbox |= queues
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send())
+
+    async def _send(self) -> None:
+        while self._outbox:
+            queues, self._outbox = sorted(self._outbox), set()
+            try:
+                async with self._pool.connection() as conn:
+                    await conn.execute(QUERIES["notify"], {"queues": queues})
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+                log.debug("NOTIFY failed (pollers will catch up): %s", exc)
+            await asyncio.sleep(self._debounce)
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    delay = 0.5
+                    self.wake(None)  # anything sent while we were away
+                    async for note in conn.notifies():
+                        self.wake((note.payload,))
+            except psycopg.Error as exc:
+                log.warning("LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -1,0 +1,1 @@
+"""``quorractl``: not built yet (a REST client)."""

@@ -1,0 +1,74 @@
+"""The one exception tree of Quorra. Drivers translate third-party errors at their edge.
+
+    QuorraError
+     ├── ConfigError          an invalid setting (names the variable)
+     ├── InvalidInput         bad job input (names the field); nothing was stored
+     │    └── TooLarge        a payload or batch over its documented limit
+     ├── JobNotFound          no job with that id
+     ├── LeaseLost            wrong, expired or settled lease id; nothing changed
+     └── Unavailable          a backing service cannot be reached
+          ├── StoreUnavailable     PostgreSQL (the system of record)
+          └── DispatchUnavailable  Redis (the dispatch index)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DispatchUnavailable",
+    "InvalidInput",
+    "JobNotFound",
+    "LeaseLost",
+    "QuorraError",
+    "StoreUnavailable",
+    "TooLarge",
+    "Unavailable",
+]
+
+
+class QuorraError(Exception):
+    """Quorra failed."""
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or (self.__doc__ or type(self).__name__).strip()
+        super().__init__(self.message)
+
+
+class ConfigError(QuorraError):
+    """Invalid configuration."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+class InvalidInput(QuorraError):
+    """Invalid input."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {problem}" if field else problem)
+
+
+class TooLarge(InvalidInput):
+    """Input over a documented size limit."""
+
+
+class JobNotFound(QuorraError):
+    """Job not found."""
+
+
+class LeaseLost(QuorraError):
+    """The lease is wrong, expired or already settled; nothing was changed."""
+
+
+class Unavailable(QuorraError):
+    """A backing service is unavailable."""
+
+
+class StoreUnavailable(Unavailable):
+    """The job store (PostgreSQL) is unavailable."""
+
+
+class DispatchUnavailable(Unavailable):
+    """The dispatch index (Redis) is unavailable."""

@@ -1,0 +1,106 @@
+"""Job states, the job record, and the documented input limits."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_QUEUE",
+    "LEASE_TTL_MAX",
+    "LEASE_TTL_MIN",
+    "MAX_DELAY_SECONDS",
+    "MAX_RETRIES_LIMIT",
+    "PRIORITY_MAX",
+    "PRIORITY_MIN",
+    "TERMINAL_STATUSES",
+    "Enqueued",
+    "Job",
+    "JobSpec",
+    "JobStatus",
+    "QueueCount",
+    "backoff_seconds",
+    "clamp_lease_ttl",
+]
+
+PRIORITY_MIN = -1_000_000
+PRIORITY_MAX = 1_000_000
+MAX_DELAY_SECONDS = 366 * 24 * 3600
+MAX_RETRIES_LIMIT = 100
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_QUEUE = "default"
+LEASE_TTL_MIN = 1.0
+LEASE_TTL_MAX = 24 * 3600.0
+BACKOFF_CAP_SECONDS = 3600
+
+
+class JobStatus(enum.StrEnum):
+    PENDING = "pending"
+    LEASED = "leased"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED})
+
+
+class JobSpec(msgspec.Struct, frozen=True):
+    """A validated job, ready to store. ``payload`` is the job's JSON object, encoded."""
+
+    id: uuid.UUID
+    type: str
+    payload: bytes
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    delay_seconds: float = 0.0
+    run_at: datetime | None = None
+
+
+class Enqueued(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    status: JobStatus
+    run_at: datetime
+
+
+class Job(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    type: str
+    payload: Any
+    queue: str
+    priority: int
+    status: JobStatus
+    attempts: int
+    max_retries: int
+    last_error: str | None
+    result: Any
+    run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    lease_id: uuid.UUID | None = None
+    leased_at: datetime | None = None
+    leased_by: str | None = None
+    lease_expires_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class QueueCount(msgspec.Struct, frozen=True):
+    queue: str
+    status: JobStatus
+    count: int
+
+
+def backoff_seconds(failed_attempts: int) -> int:
+    """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (DESIGN §1.4)."""
+    return min(2 ** min(max(failed_attempts, 0), 12), BACKOFF_CAP_SECONDS)
+
+
+def clamp_lease_ttl(seconds: float) -> float:
+    """Lease TTLs are clamped to [1 s, 24 h]; 0 or less means the caller's default."""
+    return min(max(seconds, LEASE_TTL_MIN), LEASE_TTL_MAX)

@@ -1,0 +1,150 @@
+"""Turn untrusted enqueue input into ``JobSpec``s, naming the field at fault.
+
+Both front doors use this: REST decodes the raw body here (strictly: ``"5"`` is not an
+integer), gRPC converts its message fields here. Nothing is stored unless every job passes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+
+from quorra.core.errors import InvalidInput, TooLarge
+from quorra.core.ids import new_job_id
+from quorra.core.jobs import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_QUEUE,
+    MAX_DELAY_SECONDS,
+    MAX_RETRIES_LIMIT,
+    PRIORITY_MAX,
+    PRIORITY_MIN,
+    JobSpec,
+)
+
+__all__ = [
+    "BatchRequest",
+    "EnqueueRequest",
+    "Limits",
+    "decode_batch",
+    "decode_enqueue",
+    "to_spec",
+]
+
+_TYPE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+_QUEUE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+
+JobType = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=_TYPE_PATTERN)]
+QueueName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_QUEUE_PATTERN)]
+Priority = Annotated[int, msgspec.Meta(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
+Delay = Annotated[float, msgspec.Meta(ge=0, le=MAX_DELAY_SECONDS)]
+Retries = Annotated[int, msgspec.Meta(ge=0, le=MAX_RETRIES_LIMIT)]
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """One job as producers send it (``POST /v1/jobs``)."""
+
+    type: JobType
+    payload: dict[str, Any] | None = None
+    queue: QueueName = DEFAULT_QUEUE
+    priority: Priority = 0
+    delay_seconds: Delay = 0
+    run_at: AwareDatetime | None = None
+    max_retries: Retries = DEFAULT_MAX_RETRIES
+
+
+class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
+    """Several jobs, stored all or none (``POST /v1/jobs/batch``)."""
+
+    jobs: list[EnqueueRequest]
+
+
+class Limits(msgspec.Struct, frozen=True):
+    max_payload_bytes: int = 1024 * 1024
+    max_batch_jobs: int = 1000
+
+
+_PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_encoder = msgspec.json.Encoder()
+
+
+def _field_of(message: str) -> tuple[str, str]:
+    match = _PATH.search(message)
+    if not match:
+        return "body", message
+    path = match.group("path").lstrip(".")
+    return path or "body", message[: match.start()]
+
+
+def _decode(raw: bytes, kind: type[Any]) -> Any:
+    try:
+        return msgspec.json.decode(raw, type=kind, strict=True)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(*_field_of(str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInput("body", f"malformed JSON ({exc})") from None
+
+
+def _check_value(value: Any, field: str, depth: int = 0) -> None:
+    if depth > 64:
+        raise InvalidInput(field, "nested deeper than 64 levels")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(field, "NUL characters are not allowed in strings")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(field, "NaN and Infinity are not JSON numbers")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_value(key, field, depth + 1)
+            _check_value(item, f"{field}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_value(item, f"{field}[{index}]", depth + 1)
+
+
+def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
+    """Check what the struct's types cannot say, then encode the payload once."""
+    prefix = f"{field}." if field else ""
+    if not math.isfinite(req.delay_seconds):
+        raise InvalidInput(f"{prefix}delay_seconds", "must be a finite number")
+    payload = req.payload if req.payload is not None else {}
+    _check_value(payload, f"{prefix}payload")
+    encoded = _encoder.encode(payload)
+    if len(encoded) > limits.max_payload_bytes:
+        raise TooLarge(
+            f"{prefix}payload",
+            f"{len(encoded)} bytes is over the limit of {limits.max_payload_bytes}",
+        )
+    return JobSpec(
+        id=new_job_id(),
+        type=req.type,
+        payload=encoded,
+        queue=req.queue,
+        priority=req.priority,
+        max_retries=req.max_retries,
+        delay_seconds=float(req.delay_seconds),
+        run_at=req.run_at,
+    )
+
+
+def decode_enqueue(raw: bytes, limits: Limits) -> JobSpec:
+    return to_spec(_decode(raw, EnqueueRequest), limits)
+
+
+def decode_batch(raw: bytes, limits: Limits) -> list[JobSpec]:
+    batch: BatchRequest = _decode(raw, BatchRequest)
+    return specs_from_requests(batch.jobs, limits)
+
+
+def specs_from_requests(reqs: Sequence[EnqueueRequest], limits: Limits) -> list[JobSpec]:
+    if not reqs:
+        raise InvalidInput("jobs", "must hold at least one job")
+    if len(reqs) > limits.max_batch_jobs:
+        raise TooLarge("jobs", f"{len(reqs)} jobs is over the limit of {limits.max_batch_jobs}")
+    return [to_spec(req, limits, f"jobs[{i}]") for i, req in enumerate(reqs)]

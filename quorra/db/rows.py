@@ -1,0 +1,27 @@
+"""Row → domain mapping for the job columns every job query selects (in this order)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quorra.core.jobs import Job, JobStatus
+
+__all__ = ["JOB_COLUMNS", "row_to_job"]
+
+JOB_COLUMNS = (
+    "id, type, payload, queue, priority, status, attempts, max_retries, last_error, result, "
+    "run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at"
+)
+
+
+def row_to_job(row: tuple[Any, ...]) -> Job:
+    (id_, type_, payload, queue, priority, status, attempts, max_retries, last_error, result,
+     run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+     finished_at) = row
+    return Job(
+        id=id_, type=type_, payload=payload, queue=queue, priority=priority,
+        status=JobStatus(status), attempts=attempts, max_retries=max_retries,
+        last_error=last_error, result=result, run_at=run_at, created_at=created_at,
+        updated_at=updated_at, lease_id=lease_id, leased_at=leased_at, leased_by=leased_by,
+        lease_expires_at=lease_expires_at, finished_at=finished_at,
+    )

@@ -1,0 +1,1 @@
+"""REST API v1, health endpoints and /metrics (Litestar). Sees only the service and interfaces."""

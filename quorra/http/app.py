@@ -1,0 +1,43 @@
+"""``create_app``: the Litestar application over a ``JobService``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from prometheus_client import CollectorRegistry
+
+from quorra import __version__
+from quorra.core.spec import Limits
+from quorra.http.errors import EXCEPTION_HANDLERS
+from quorra.http.jobs import JobsController
+from quorra.http.system import healthz, metrics, readyz
+from quorra.service import JobService
+
+__all__ = ["create_app"]
+
+Readiness = Callable[[], Awaitable[dict[str, Any]]]
+
+
+def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry,
+               readiness: Readiness, limits: Limits = Limits(),
+               max_body_bytes: int = 10 * 1024 * 1024, debug: bool = False) -> Litestar:
+    openapi = OpenAPIConfig(
+        title="Quorra", version=__version__,
+        description="Distributed job queue: Redis speed with Postgres truth.",
+        components=Components(security_schemes={"apiKey": SecurityScheme(
+            type="apiKey", name="X-API-Key", security_scheme_in="header")}),
+    )
+    return Litestar(
+        route_handlers=[JobsController, healthz, readyz, metrics],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi,
+        request_max_body_size=max_body_bytes,
+        state=State({"service": service, "api_key": api_key.encode(), "limits": limits,
+                     "registry": registry, "readiness": readiness}),
+        debug=debug,
+    )

@@ -1,0 +1,66 @@
+"""Response bodies of the REST API (the wire shapes GoQuorra clients know)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from quorra.core.jobs import Enqueued, Job, JobStatus, QueueCount
+
+__all__ = ["EnqueuedList", "ErrorBody", "JobList", "JobView", "QueueList", "job_view"]
+
+
+class JobView(msgspec.Struct, omit_defaults=True):
+    id: uuid.UUID
+    type: str
+    payload: Any
+    queue: str
+    priority: int
+    status: JobStatus
+    attempts: int
+    max_retries: int
+    run_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    last_error: str | None = None
+    result: Any = None
+    lease_id: uuid.UUID | None = None
+    leased_at: datetime | None = None
+    leased_by: str | None = None
+    lease_expires_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+def job_view(job: Job) -> JobView:
+    leased = job.status is JobStatus.LEASED
+    return JobView(
+        id=job.id, type=job.type, payload=job.payload, queue=job.queue, priority=job.priority,
+        status=job.status, attempts=job.attempts, max_retries=job.max_retries,
+        run_at=job.run_at, created_at=job.created_at, updated_at=job.updated_at,
+        last_error=job.last_error, result=job.result,
+        lease_id=job.lease_id if leased else None,
+        leased_at=job.leased_at if leased else None,
+        leased_by=job.leased_by if leased else None,
+        lease_expires_at=job.lease_expires_at if leased else None,
+        finished_at=job.finished_at,
+    )
+
+
+class EnqueuedList(msgspec.Struct):
+    jobs: list[Enqueued]
+
+
+class JobList(msgspec.Struct):
+    jobs: list[JobView]
+
+
+class QueueList(msgspec.Struct):
+    queues: list[QueueCount]
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    error: str
+    field: str | None = None

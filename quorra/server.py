@@ -1,0 +1,92 @@
+"""``quorra-server``: serve (default) or ``migrate``. Stops cleanly on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+
+import click
+import uvicorn
+
+from quorra.bootstrap import migrate, running
+from quorra.core.errors import QuorraError
+from quorra.settings import LOG_LEVELS, Settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("quorra.server")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal capture: the server installs loop handlers instead,
+    so shutdown runs every ``finally`` (see docs/architecture.md, "Shutdown")."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: Settings) -> None:
+    async with running(settings) as runtime:
+        config = uvicorn.Config(
+            runtime.app, host=settings.http_addr.host, port=settings.http_addr.port,
+            log_level=settings.log_level if settings.log_level != "warn" else "warning",
+            access_log=settings.log_level == "debug", lifespan="on", server_header=False,
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        log.info("quorra-server listening on http://%s (mode: %s)", settings.http_addr,
+                 runtime.mode)
+        await server.serve()
+        log.info("quorra-server stopping")
+
+
+def _settings() -> Settings:
+    try:
+        settings = Settings.from_env()
+    except QuorraError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+    logging.basicConfig(level=LOG_LEVELS[settings.log_level],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _run(coro_factory: object) -> None:
+    try:
+        asyncio.run(coro_factory)  # type: ignore[arg-type]
+    except QuorraError as exc:
+        click.echo(f"quorra-server: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.group(invoke_without_command=True)
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Quorra job queue server. Without a command: serve HTTP (and gRPC)."""
+    if ctx.invoked_subcommand is None:
+        settings = _settings()
+        _run(serve(settings))
+
+
+@main.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations and exit."""
+    settings = _settings()
+    if not settings.database_url:
+        raise click.ClickException("configuration error: DATABASE_URL: is required")
+
+    async def run() -> None:
+        applied = await migrate(settings)
+        click.echo(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+    _run(run())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""JobService: the use-cases. The front doors (REST, gRPC, scheduler) call this; it coordinates
+the broker, the archive and the metrics, and owns nothing else."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from quorra.archive.base import Archive
+from quorra.broker.base import Broker, Settled
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
+from quorra.metrics import Metrics
+
+__all__ = ["JobService"]
+
+
+class JobService:
+    def __init__(self, broker: Broker, archive: Archive, metrics: Metrics, *,
+                 default_lease_ttl: float = 30.0) -> None:
+        self.broker = broker
+        self.archive = archive
+        self.metrics = metrics
+        self.default_lease_ttl = default_lease_ttl
+
+    def _ttl(self, ttl: float) -> float:
+        return clamp_lease_ttl(ttl) if ttl > 0 else self.default_lease_ttl
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        done = await self.broker.enqueue(specs)
+        for spec in specs:
+            self.metrics.created.labels(spec.queue).inc()
+        return done
+
+    async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
+                    ttl: float = 0) -> list[Job]:
+        jobs = await self.broker.lease(queues, worker_id=worker_id, limit=limit,
+                                       ttl=self._ttl(ttl))
+        now = datetime.now(UTC)
+        for job in jobs:
+            self.metrics.leased.labels(job.queue).inc()
+            waited = (now - job.run_at).total_seconds()
+            self.metrics.wait_seconds.labels(job.queue).observe(max(waited, 0.0))
+        return jobs
+
+    async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
+        settled = await self.broker.ack(job_id, lease_id, result)
+        self._observe(settled)
+        return settled
+
+    async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
+                   retry: bool = True) -> Settled:
+        settled = await self.broker.nack(job_id, lease_id, error, retry=retry)
+        self._observe(settled)
+        return settled
+
+    async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float = 0) -> datetime:
+        return await self.broker.extend(job_id, lease_id, self._ttl(ttl))
+
+    async def reap_expired(self) -> list[Settled]:
+        reaped = await self.broker.reap_expired()
+        for settled in reaped:
+            self._observe(settled)
+        return reaped
+
+    async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
+        await self.broker.wait_for_jobs(queues, timeout)
+
+    async def get(self, job_id: uuid.UUID) -> Job:
+        return await self.archive.get(job_id)
+
+    async def recent(self, limit: int) -> list[Job]:
+        return await self.archive.recent(limit)
+
+    async def queue_counts(self) -> list[QueueCount]:
+        return await self.archive.queue_counts()
+
+    async def refresh_queue_gauge(self) -> None:
+        """Set ``quorra_job_queue_length`` from the store (right with any number of replicas)."""
+        counts = await self.archive.queue_counts()
+        self.metrics.queue_length.clear()
+        for count in counts:
+            self.metrics.queue_length.labels(count.queue, count.status.value).set(count.count)
+
+    def _observe(self, settled: Settled) -> None:
+        self.metrics.run_seconds.labels(settled.queue).observe(max(settled.ran_seconds, 0.0))
+        if settled.status is JobStatus.SUCCEEDED:
+            self.metrics.processed.labels(settled.queue).inc()
+            return
+        self.metrics.failed.labels(settled.queue).inc()
+        if settled.status is JobStatus.DEAD:
+            self.metrics.dead.labels(settled.queue).inc()

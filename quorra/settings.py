@@ -1,0 +1,158 @@
+"""Settings from the environment, with GoQuorra's names and defaults, validated at start-up.
+
+Library code never reads ``os.environ``: ``Settings.from_env()`` runs once in the composition
+root and the values flow down as constructor arguments. An invalid value raises ``ConfigError``
+naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+from quorra.core.errors import ConfigError
+from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
+from quorra.core.spec import Limits
+
+__all__ = ["Address", "Settings", "parse_address", "parse_duration"]
+
+T = TypeVar("T")
+
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "warning": logging.WARNING, "error": logging.ERROR}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_address(value: str) -> Address:
+    """``:8080``, ``0.0.0.0:8080``, ``localhost:50051`` or ``[::1]:8080``."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError("expected HOST:PORT or :PORT with a port in 0-65535")
+    return Address(host.strip("[]") or "0.0.0.0", int(port_text))
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: str) -> float:
+    """Go-style durations: ``30s``, ``1m``, ``500ms``, ``1h``; a bare number means seconds."""
+    text = value.strip().lower()
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * _UNITS[unit]
+    return float(text)
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError("must be a positive integer")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = parse_duration(value)
+    if not seconds > 0:
+        raise ValueError("must be a positive duration such as 30s")
+    return seconds
+
+
+def _lease_ttl(value: str) -> float:
+    seconds = parse_duration(value)
+    if not LEASE_TTL_MIN <= seconds <= LEASE_TTL_MAX:
+        raise ValueError(f"must be between {LEASE_TTL_MIN:g}s and {LEASE_TTL_MAX:g}s")
+    return seconds
+
+
+def _log_level(value: str) -> str:
+    if value.lower() not in LOG_LEVELS:
+        raise ValueError(f"must be one of {', '.join(sorted(LOG_LEVELS))}")
+    return value.lower()
+
+
+def _postgres_url(value: str) -> str:
+    if value and not value.startswith(("postgres://", "postgresql://", "host=", "dbname=")):
+        raise ValueError("expected a postgresql:// URL")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a redis:// URL (or leave empty for Postgres-only mode)")
+    return value
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def get(self, name: str, default: str, parse: Callable[[str], T]) -> T:
+        raw = self.env.get(name, "")
+        raw = raw if raw.strip() else default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise ConfigError(name, f"invalid value {_shown(name, raw)}: {exc}") from None
+
+
+def _shown(name: str, raw: str) -> str:
+    secret = "KEY" in name or "URL" in name
+    return "(hidden)" if secret else repr(raw)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = ""
+    redis_url: str = ""
+    api_key: str = ""
+    http_addr: Address = Address("0.0.0.0", 8080)
+    grpc_addr: Address = Address("0.0.0.0", 50051)
+    log_level: str = "info"
+    lease_ttl: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    limits: Limits = Limits()
+    db_pool_size: int = 20
+    db_timeout: float = 5.0
+    reap_interval: float = 1.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        read = _Reader(os.environ if env is None else env)
+        return cls(
+            database_url=read.get("DATABASE_URL", "", _postgres_url),
+            redis_url=read.get("REDIS_URL", "", _redis_url),
+            api_key=read.get("QUORRA_API_KEY", "", str),
+            http_addr=read.get("QUORRA_HTTP_ADDR", ":8080", parse_address),
+            grpc_addr=read.get("QUORRA_GRPC_ADDR", ":50051", parse_address),
+            log_level=read.get("QUORRA_LOG_LEVEL", "info", _log_level),
+            lease_ttl=read.get("QUORRA_LEASE_TTL", "30s", _lease_ttl),
+            max_body_bytes=read.get("QUORRA_MAX_BODY_BYTES", str(10 * 1024 * 1024), _positive_int),
+            limits=Limits(
+                max_payload_bytes=read.get("QUORRA_MAX_PAYLOAD_BYTES", str(1024 * 1024),
+                                           _positive_int),
+                max_batch_jobs=read.get("QUORRA_MAX_BATCH_JOBS", "1000", _positive_int),
+            ),
+            db_pool_size=read.get("QUORRA_DB_POOL_SIZE", "20", _positive_int),
+            db_timeout=read.get("QUORRA_DB_TIMEOUT", "5s", _positive_seconds),
+            reap_interval=read.get("QUORRA_REAP_INTERVAL", "1s", _positive_seconds),
+        )
+
+    def require_server(self) -> None:
+        """What ``quorra-server`` cannot run without."""
+        if not self.database_url:
+            raise ConfigError("DATABASE_URL", "is required (a postgresql:// URL)")
+        if not self.api_key:
+            raise ConfigError("QUORRA_API_KEY", "is required (the key clients must present)")
+        if self.limits.max_payload_bytes > self.max_body_bytes:
+            raise ConfigError("QUORRA_MAX_PAYLOAD_BYTES", "must not exceed QUORRA_MAX_BODY_BYTES")
