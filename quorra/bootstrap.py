@@ -17,7 +17,7 @@ from quorra.archive.postgres import PostgresArchive
 from quorra.broker.postgres import PostgresBroker
 from quorra.core.errors import QuorraError, StoreUnavailable
 from quorra.db.migrate import apply_migrations
-from quorra.db.pool import connection, create_pool
+from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
 from quorra.metrics import Metrics
 from quorra.scheduler import Housekeeping
@@ -37,7 +37,7 @@ class Runtime:
     mode: str
 
 
-async def _open_pool(settings: Settings) -> psycopg_pool.AsyncConnectionPool:
+async def _open_pool(settings: Settings) -> Pool:
     pool = create_pool(settings.database_url, max_size=settings.db_pool_size,
                        timeout=settings.db_timeout)
     try:

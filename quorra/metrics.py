@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 
 __all__ = ["Metrics"]
 
-disable_created_metrics()  # counters expose only *_total, as GoQuorra did
+disable_created_metrics()  # type: ignore[no-untyped-call] # counters expose only *_total, as GoQuorra did
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                     60, 300)

@@ -121,7 +121,7 @@ class Settings:
     log_level: str = "info"
     lease_ttl: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
-    limits: Limits = Limits()
+    limits: Limits = dataclasses.field(default_factory=Limits)
     db_pool_size: int = 20
     db_timeout: float = 5.0
     reap_interval: float = 1.0

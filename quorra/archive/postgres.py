@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-import psycopg_pool
-
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import Job, JobStatus, QueueCount
-from quorra.db.pool import connection
+from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
@@ -18,7 +16,7 @@ QUERIES = load_queries("quorra.archive")
 
 
 class PostgresArchive:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool) -> None:
+    def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     async def get(self, job_id: uuid.UUID) -> Job:

@@ -1,1 +1,1 @@
-"""PostgreSQL plumbing shared by the archive and the Postgres broker: pool, SQL files, migrations."""
+"""PostgreSQL plumbing for the archive and the Postgres broker: pool, SQL files, migrations."""

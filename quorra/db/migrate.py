@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from importlib import resources
-from typing import LiteralString, cast
+from typing import Any, LiteralString
 
 import psycopg
 
@@ -28,7 +28,7 @@ def available_migrations() -> list[tuple[int, str, str]]:
     return sorted(found)
 
 
-async def apply_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:
+async def apply_migrations(conn: psycopg.AsyncConnection[Any]) -> list[str]:
     """Apply what is missing; returns the names applied (empty when up to date)."""
     applied: list[str] = []
     async with conn.transaction():
@@ -43,7 +43,8 @@ async def apply_migrations(conn: psycopg.AsyncConnection[object]) -> list[str]:
         for version, name, text in available_migrations():
             if version in done:
                 continue
-            await conn.execute(cast(LiteralString, text))
+            sql: LiteralString = text
+            await conn.execute(sql)
             await conn.execute(
                 "INSERT INTO quorra_migrations (version, name) VALUES (%s, %s)", (version, name)
             )

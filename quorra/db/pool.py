@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import psycopg
 import psycopg_pool
 
 from quorra.core.errors import StoreUnavailable
 
-__all__ = ["create_pool", "translate_errors"]
+__all__ = ["Pool", "connection", "create_pool", "translate_errors"]
 
 
-async def _configure(conn: psycopg.AsyncConnection[object]) -> None:
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.execute("SET TIME ZONE 'UTC'")
 
 
-def create_pool(url: str, *, max_size: int, timeout: float) -> psycopg_pool.AsyncConnectionPool:
+Pool = psycopg_pool.AsyncConnectionPool[psycopg.AsyncConnection[tuple[Any, ...]]]
+
+
+def create_pool(url: str, *, max_size: int, timeout: float) -> Pool:
     """An unopened pool of autocommit connections (single statements commit by themselves)."""
     return psycopg_pool.AsyncConnectionPool(
         url,
@@ -42,8 +46,8 @@ def translate_errors() -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def connection(
-    pool: psycopg_pool.AsyncConnectionPool,
-) -> AsyncIterator[psycopg.AsyncConnection[object]]:
+    pool: Pool,
+) -> AsyncIterator[psycopg.AsyncConnection[tuple[Any, ...]]]:
     with translate_errors():
         async with pool.connection() as conn:
             yield conn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
-from typing import LiteralString, cast
+from typing import LiteralString
 
 __all__ = ["load_queries"]
 
@@ -19,7 +19,7 @@ def parse_queries(text: str) -> dict[str, LiteralString]:
         name = match.group("name")
         if name in queries:
             raise ValueError(f"duplicate query name {name!r}")
-        queries[name] = cast(LiteralString, text[match.end() : end].strip())
+        queries[name] = text[match.end() : end].strip()
     return queries
 
 

@@ -24,7 +24,7 @@ Readiness = Callable[[], Awaitable[dict[str, Any]]]
 
 
 def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry,
-               readiness: Readiness, limits: Limits = Limits(),
+               readiness: Readiness, limits: Limits | None = None,
                max_body_bytes: int = 10 * 1024 * 1024, debug: bool = False) -> Litestar:
     openapi = OpenAPIConfig(
         title="Quorra", version=__version__,
@@ -37,7 +37,7 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
         request_max_body_size=max_body_bytes,
-        state=State({"service": service, "api_key": api_key.encode(), "limits": limits,
+        state=State({"service": service, "api_key": api_key.encode(), "limits": limits or Limits(),
                      "registry": registry, "readiness": readiness}),
         debug=debug,
     )

@@ -14,7 +14,9 @@ __all__ = ["api_key_guard"]
 INVALID_KEY = "Invalid or missing API key"
 
 
-async def api_key_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def api_key_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
     expected: bytes = connection.app.state.api_key
     given = connection.headers.get("x-api-key") or connection.query_params.get("api_key") or ""
     if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected):

@@ -65,7 +65,7 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Error
     return _answer(500, "internal server error")
 
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
     QuorraError: _quorra_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,

@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-import psycopg_pool
 
 from quorra.broker.base import Settled
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
-from quorra.db.pool import connection
+from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
@@ -43,7 +42,7 @@ def _settled(row: tuple[Any, ...]) -> Settled:
 
 
 class PostgresBroker:
-    def __init__(self, pool: psycopg_pool.AsyncConnectionPool, url: str, *,
+    def __init__(self, pool: Pool, url: str, *,
                  poll_interval: float = 0.5, group_commit: bool = True) -> None:
         self._pool = pool
         self._poll_interval = poll_interval

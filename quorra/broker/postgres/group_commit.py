@@ -43,7 +43,8 @@ class GroupCommitter(Generic[Item, Result]):
             task.add_done_callback(self._tasks.discard)
 
     def _take_group(self) -> list[tuple[Sequence[Item], asyncio.Future[list[Result]]]]:
-        group, rows = [], 0
+        group: list[tuple[Sequence[Item], asyncio.Future[list[Result]]]] = []
+        rows = 0
         while self._waiting and (not group or rows + len(self._waiting[0][0]) <= self._max_batch):
             entry = self._waiting.pop(0)
             group.append(entry)

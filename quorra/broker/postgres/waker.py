@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import psycopg
 import psycopg_pool
 
+from quorra.db.pool import Pool
 from quorra.db.sqlfiles import load_queries
 
 __all__ = ["CHANNEL", "Waker"]
@@ -23,7 +24,7 @@ QUERIES = load_queries("quorra.broker.postgres")
 
 
 class Waker:
-    def __init__(self, url: str, pool: psycopg_pool.AsyncConnectionPool, *,
+    def __init__(self, url: str, pool: Pool, *,
                  debounce: float = 0.02) -> None:
         self._url = url
         self._pool = pool

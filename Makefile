@@ -1,0 +1,44 @@
+# Quorra developer commands. `make help` lists them.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/quorra
+export QUORRA_API_KEY ?= dev-api-key-change-in-production
+export QUORRA_HTTP_ADDR ?= :8080
+
+.PHONY: help install run migrate test test-fast lint fmt proto clean
+
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed ## Create the venv and install Quorra with its dev tools
+
+run: install ## Start the server against local Postgres (creates the database if missing)
+	@psql "$$(echo $(DATABASE_URL) | sed 's#/[^/]*$$#/postgres#')" -qtAc "SELECT 1 FROM pg_database WHERE datname='quorra'" | grep -q 1 \
+		|| psql "$$(echo $(DATABASE_URL) | sed 's#/[^/]*$$#/postgres#')" -qc "CREATE DATABASE quorra"
+	$(VENV)/bin/quorra-server
+
+migrate: install ## Apply database migrations
+	$(VENV)/bin/quorra-server migrate
+
+test: install ## Run the whole test suite (needs local Postgres and Redis)
+	$(VENV)/bin/python -m pytest -q
+
+test-fast: install ## Unit tests only (no services)
+	$(VENV)/bin/python -m pytest -q tests/unit
+
+lint: install ## ruff, mypy --strict and the import-layer contracts
+	$(VENV)/bin/ruff check quorra tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+fmt: install ## Format and auto-fix
+	$(VENV)/bin/ruff check --fix quorra tests
+
+clean: ## Remove caches
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
