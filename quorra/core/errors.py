@@ -6,6 +6,7 @@
      │    └── TooLarge        a payload or batch over its documented limit
      ├── JobNotFound          no job with that id
      ├── LeaseLost            wrong, expired or settled lease id; nothing changed
+     ├── InvalidTransition    the job's state does not allow this (e.g. retry a job not dead)
      └── Unavailable          a backing service cannot be reached
           ├── StoreUnavailable     PostgreSQL (the system of record)
           └── DispatchUnavailable  Redis (the dispatch index)
@@ -17,6 +18,7 @@ __all__ = [
     "ConfigError",
     "DispatchUnavailable",
     "InvalidInput",
+    "InvalidTransition",
     "JobNotFound",
     "LeaseLost",
     "QuorraError",
@@ -60,6 +62,10 @@ class JobNotFound(QuorraError):
 
 class LeaseLost(QuorraError):
     """The lease is wrong, expired or already settled; nothing was changed."""
+
+
+class InvalidTransition(QuorraError):
+    """The job's current state does not allow this operation."""
 
 
 class Unavailable(QuorraError):

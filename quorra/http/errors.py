@@ -12,6 +12,7 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from quorra.core.errors import (
     InvalidInput,
+    InvalidTransition,
     JobNotFound,
     LeaseLost,
     QuorraError,
@@ -29,6 +30,7 @@ _STATUS: list[tuple[type[QuorraError], int]] = [
     (InvalidInput, 400),
     (JobNotFound, 404),
     (LeaseLost, 409),
+    (InvalidTransition, 409),
     (Unavailable, 503),
 ]
 
@@ -76,6 +78,7 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error answers a route can give."""
     text = {400: "Invalid input (the field is named)", 401: "Invalid or missing API key",
-            404: "Job not found", 409: "Lease lost", 413: "Body, payload or batch too large",
+            404: "Job not found", 409: "Lease lost, or the job's state does not allow it",
+            413: "Body, payload or batch too large",
             503: "Store unavailable; retry later"}
     return {s: ResponseSpec(data_container=ErrorBody, description=text[s]) for s in statuses}
