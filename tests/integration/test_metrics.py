@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
-import subprocess
 
 import psycopg
 import pytest
@@ -124,7 +124,9 @@ async def test_metrics_endpoint_passes_promtool(stack: Stack) -> None:
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.content == generate_latest(stack.registry)
-    checked = subprocess.run([promtool, "check", "metrics"], input=response.content,
-                             capture_output=True, timeout=30, check=False)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    checked = await asyncio.create_subprocess_exec(
+        promtool, "check", "metrics", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(checked.communicate(response.content), 30)
+    assert checked.returncode == 0, output
     assert b'quorra_job_queue_length{queue="mail",status="dead"} 1.0' in response.content
