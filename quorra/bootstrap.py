@@ -23,6 +23,7 @@ from quorra.metrics import Metrics
 from quorra.scheduler import Housekeeping
 from quorra.service import JobService
 from quorra.settings import Settings
+from quorra.throughput import Throughput
 from quorra.workers import WorkerDirectory
 
 __all__ = ["Runtime", "migrate", "running"]
@@ -86,6 +87,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         metrics.watch_workers(workers)
         service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
         housekeeping = Housekeeping(service, reap_interval=settings.reap_interval)
+        throughput = Throughput(metrics)
+        housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
         housekeeping.start()
         stack.callback(housekeeping.shutdown)
 
@@ -100,5 +103,5 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
-                         dispatch_mode=lambda: mode)
+                         dispatch_mode=lambda: mode, throughput=throughput)
         yield Runtime(settings=settings, service=service, app=app, mode=mode)

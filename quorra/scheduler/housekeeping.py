@@ -15,6 +15,8 @@ from quorra.service import JobService
 __all__ = ["Housekeeping"]
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run of every chore at INFO: once a second is noise, not news.
+logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 class Housekeeping:
