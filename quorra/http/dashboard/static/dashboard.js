@@ -66,7 +66,7 @@
   function queueRow(row) {
     const cells = STATUSES.map((s) => el("td", { className: `n count-${s}`, text: row.counts[s] || 0 }));
     const retryAll = row.counts.dead > 0
-      ? action(`Retry ${row.counts.dead} dead`, "primary retry-all",
+      ? action(`Retry dead (${row.counts.dead})`, "primary retry-all",
                () => api("POST", `/dashboard/api/queues/${encodeURIComponent(row.queue)}/retry-dead`))
       : "";
     return el("tr", { "data-queue": row.queue }, el("th", { scope: "row", text: row.queue }),
