@@ -57,7 +57,7 @@
   }
 
   async function loadDead() {
-    const page = await api("GET", "/dashboard/api/jobs", { status: "dead", limit: 20 });
+    const page = await api("GET", "/dashboard/api/jobs", { status: "dead", limit: 10 });
     replaceRows($("dead").tBodies[0], page.jobs.map(deadRow));
     $("dead-empty").hidden = page.jobs.length > 0;
   }
