@@ -40,7 +40,8 @@ class JobService:
         now = datetime.now(UTC)
         for job in jobs:
             self.metrics.leased.labels(job.queue).inc()
-            waited = (now - job.run_at).total_seconds()
+            # Both ends from the store's clock: app and database clocks may disagree.
+            waited = ((job.leased_at or now) - job.run_at).total_seconds()
             self.metrics.wait_seconds.labels(job.queue).observe(max(waited, 0.0))
         return jobs
 

@@ -82,6 +82,11 @@ def test_operator_journey(server: Server, browser: Any) -> None:
     expect(xss_row.locator("td").nth(1)).to_have_text(XSS, timeout=WAIT_MS)
     assert page.locator("#jobs img").count() == 0
     shot(page, "overview")
+    page.fill("#f-type", XSS)
+    page.click("#filters button[type=submit]")
+    expect(page.locator("#jobs tbody tr")).to_have_count(1, timeout=WAIT_MS)
+    page.click("#f-clear")
+    expect(page.locator("#jobs tbody tr")).to_have_count(2, timeout=WAIT_MS)
 
     # The job's page, then retry from it; a worker runs it and it succeeds.
     dead_row.locator("a").click()

@@ -55,6 +55,8 @@ async def test_counters_histograms_and_gauges(stack: Stack) -> None:
     assert value(stack, "quorra_jobs_created_total", queue="sms") == 1
     assert value(stack, "quorra_job_wait_seconds_count", queue="mail") == 4
     assert value(stack, "quorra_job_run_seconds_count", queue="mail") == 4
+    waited = value(stack, "quorra_job_wait_seconds_sum", queue="mail")
+    assert waited is not None and 0 <= waited < 5
     assert value(stack, "quorra_job_queue_length", queue="mail", status="succeeded") is None
     await stack.service.refresh_queue_gauge()
     gauge = {s.value: 0 for s in JobStatus} | {"succeeded": 2, "dead": 1}
