@@ -60,6 +60,8 @@ class TestRetry:
         for job in dead_a:
             assert (await harness.archive.get(job.id)).status is JobStatus.PENDING
         assert (await harness.archive.get(dead_b.id)).status is JobStatus.DEAD
+        leased = await harness.broker.lease(["a", "b"], worker_id=W, limit=10, ttl=30)
+        assert {job.id for job in leased} == {job.id for job in dead_a}
 
 
 class TestDelete:
@@ -72,6 +74,7 @@ class TestDelete:
                 await harness.archive.get(job_id)
         with pytest.raises(JobNotFound):
             await harness.broker.delete(pending.id)
+        assert await harness.broker.lease(["default", "q2"], worker_id=W, limit=5, ttl=30) == []
 
     async def test_delete_refuses_a_leased_job(self, harness: Harness) -> None:
         await harness.broker.enqueue([spec()])
