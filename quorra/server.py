@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import click
 import uvicorn
+import uvloop
 
 from quorra.bootstrap import migrate, running
 from quorra.core.errors import QuorraError
@@ -59,7 +60,10 @@ def _settings() -> Settings:
 
 def _run(coro_factory: object) -> None:
     try:
-        asyncio.run(coro_factory)  # type: ignore[arg-type]
+        # uvloop: the same event loop API at about half the per-request cost (see README,
+        # "Performance"); psycopg, uvicorn and grpc.aio all run on it.
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(coro_factory)  # type: ignore[arg-type]
     except QuorraError as exc:
         click.echo(f"quorra-server: {exc}", err=True)
         sys.exit(1)
