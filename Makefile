@@ -33,7 +33,7 @@ test-fast: install ## Unit tests only (no services)
 	$(VENV)/bin/python -m pytest -q tests/unit
 
 lint: install ## ruff, mypy --strict and the import-layer contracts
-	$(VENV)/bin/ruff check quorra tests
+	$(VENV)/bin/ruff check quorra tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

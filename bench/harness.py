@@ -40,7 +40,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http(url: str, deadline: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(url: str, deadline: float = 30.0,
+              proc: subprocess.Popen[bytes] | None = None) -> None:
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if proc is not None and proc.poll() is not None:

@@ -121,7 +121,7 @@ def main() -> None:
         summary[name] = {key: h.median([r[key] for r in results]) for key in results[0]}
         summary[name]["runs"] = len(results)
     ratio_summary = {label: h.median(values) for label, values in ratios.items() if values}
-    h.log("\nmedians of %d rounds (%d jobs per run):" % (args.rounds, args.jobs))
+    h.log(f"\nmedians of {args.rounds} rounds ({args.jobs} jobs per run):")
     for name, s in summary.items():
         h.log(f"  {name:18} {s['jobs_per_s']:9.0f} jobs/s  server RSS "
               f"{s['rss_before_mib']:.0f}->{s['rss_after_mib']:.0f} MiB  "

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 
@@ -31,6 +32,20 @@ class _Server(uvicorn.Server):
         yield
 
 
+def _reuse_port_socket(settings: Settings) -> socket.socket:
+    """A listening socket that other replicas on this host may bind too: the kernel spreads
+    connections over them (``QUORRA_HTTP_REUSE_PORT``; one process uses one core)."""
+    host = settings.http_addr.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, settings.http_addr.port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
 async def serve(settings: Settings) -> None:
     async with running(settings) as runtime:
         config = uvicorn.Config(
@@ -44,7 +59,8 @@ async def serve(settings: Settings) -> None:
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         log.info("quorra-server listening on http://%s (mode: %s)", settings.http_addr,
                  runtime.mode)
-        await server.serve()
+        sockets = [_reuse_port_socket(settings)] if settings.http_reuse_port else None
+        await server.serve(sockets=sockets)
         log.info("quorra-server stopping")
 
 

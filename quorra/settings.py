@@ -75,6 +75,13 @@ def _lease_ttl(value: str) -> float:
     return seconds
 
 
+def _flag(value: str) -> bool:
+    text = value.strip().lower()
+    if text not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError("expected true or false")
+    return text in ("1", "true", "yes", "on")
+
+
 def _log_level(value: str) -> str:
     if value.lower() not in LOG_LEVELS:
         raise ValueError(f"must be one of {', '.join(sorted(LOG_LEVELS))}")
@@ -118,6 +125,7 @@ class Settings:
     api_key: str = ""
     http_addr: Address = Address("0.0.0.0", 8080)
     grpc_addr: Address = Address("0.0.0.0", 50051)
+    http_reuse_port: bool = False
     log_level: str = "info"
     lease_ttl: float = 30.0
     max_body_bytes: int = 10 * 1024 * 1024
@@ -135,6 +143,7 @@ class Settings:
             api_key=read.get("QUORRA_API_KEY", "", str),
             http_addr=read.get("QUORRA_HTTP_ADDR", ":8080", parse_address),
             grpc_addr=read.get("QUORRA_GRPC_ADDR", ":50051", parse_address),
+            http_reuse_port=read.get("QUORRA_HTTP_REUSE_PORT", "false", _flag),
             log_level=read.get("QUORRA_LOG_LEVEL", "info", _log_level),
             lease_ttl=read.get("QUORRA_LEASE_TTL", "30s", _lease_ttl),
             max_body_bytes=read.get("QUORRA_MAX_BODY_BYTES", str(10 * 1024 * 1024), _positive_int),
