@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from quorra.http.auth import api_key_guard
+from quorra.http.auth import require_api_key
 from quorra.http.errors import error_responses
 from quorra.http.schemas import Retried, WorkerList, WorkerView
 from quorra.service import JobService
@@ -31,7 +31,7 @@ def worker_list(directory: WorkerDirectory) -> WorkerList:
 
 class AdminController(Controller):
     path = "/v1"
-    guards = [api_key_guard]  # noqa: RUF012
+    before_request = staticmethod(require_api_key)
     security = [{"apiKey": []}]  # noqa: RUF012
     tags = ["operators"]  # noqa: RUF012
 

@@ -1,23 +1,26 @@
-"""API-key guard: header ``X-API-Key`` or query ``api_key``, compared in constant time."""
+"""API-key check: header ``X-API-Key`` or query ``api_key``, compared in constant time.
+
+It runs as the controllers' ``before_request`` hook rather than as a guard: Litestar copies the
+route handler for every guard call, which cost about 8% of a single-job enqueue's CPU. The
+hook runs at the same point (before the body is read or the handler called), and an exception
+from it takes the same path as a guard's. A handler of these controllers must therefore not set
+its own ``before_request`` (it would replace this one)."""
 
 from __future__ import annotations
 
 import hmac
 from typing import Any
 
-from litestar.connection import ASGIConnection
+from litestar import Request
 from litestar.exceptions import NotAuthorizedException
-from litestar.handlers.base import BaseRouteHandler
 
-__all__ = ["api_key_guard"]
+__all__ = ["INVALID_KEY", "require_api_key"]
 
 INVALID_KEY = "Invalid or missing API key"
 
 
-async def api_key_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
-    expected: bytes = connection.app.state.api_key
-    given = connection.headers.get("x-api-key") or connection.query_params.get("api_key") or ""
+async def require_api_key(request: Request[Any, Any, Any]) -> None:
+    expected: bytes = request.app.state.api_key
+    given = request.headers.get("x-api-key") or request.query_params.get("api_key") or ""
     if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected):
         raise NotAuthorizedException(detail=INVALID_KEY)

@@ -14,7 +14,7 @@ from quorra.archive.base import JobFilter
 from quorra.core.errors import InvalidInput, JobNotFound
 from quorra.core.jobs import Enqueued, JobStatus
 from quorra.core.spec import BatchRequest, EnqueueRequest, decode_batch, decode_enqueue
-from quorra.http.auth import api_key_guard
+from quorra.http.auth import require_api_key
 from quorra.http.cursor import decode_cursor, encode_cursor
 from quorra.http.errors import error_responses
 from quorra.http.openapi import json_body_operation
@@ -56,7 +56,7 @@ def _service(state: State) -> JobService:
 
 class JobsController(Controller):
     path = "/v1"
-    guards = [api_key_guard]  # noqa: RUF012
+    before_request = staticmethod(require_api_key)
     security = [{"apiKey": []}]  # noqa: RUF012
     tags = ["jobs"]  # noqa: RUF012
 
