@@ -25,17 +25,28 @@ QUERIES = load_queries("quorra.broker.postgres")
 _encode = msgspec.json.encode
 
 
-def _columns(specs: Sequence[JobSpec]) -> dict[str, list[Any]]:
-    return {
-        "ids": [s.id for s in specs],
-        "types": [s.type for s in specs],
-        "queues": [s.queue for s in specs],
-        "payloads": [s.payload.decode() for s in specs],
-        "priorities": [s.priority for s in specs],
-        "max_retries": [s.max_retries for s in specs],
-        "run_ats": [s.run_at for s in specs],
-        "delays": [s.delay_seconds for s in specs],
-    }
+class _Row(msgspec.Struct):
+    """One job of an enqueue batch as the ``enqueue`` query reads it (``jsonb_to_recordset``)."""
+
+    id: uuid.UUID
+    type: str
+    queue: str
+    payload: msgspec.Raw  # already-encoded JSON object, copied through as is
+    priority: int
+    max_retries: int
+    run_at: datetime | None
+    delay: float
+
+
+_encode_rows = msgspec.json.Encoder().encode
+
+
+def _batch_json(specs: Sequence[JobSpec]) -> str:
+    return _encode_rows([
+        _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
+             s.delay_seconds)
+        for s in specs
+    ]).decode()
 
 
 def _settled(row: tuple[Any, ...]) -> Settled:
@@ -65,7 +76,7 @@ class PostgresBroker:
 
     async def _insert(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["enqueue"], _columns(specs))
+            cur = await conn.execute(QUERIES["enqueue"], {"jobs": _batch_json(specs)})
             rows = await cur.fetchall()
         by_id = {row[0]: row for row in rows}
         self._waker.announce({row[3] for row in rows if row[4]})

@@ -3,13 +3,15 @@
 
 -- name: enqueue
 -- Insert a group-committed batch; run_at is the database clock plus the delay unless given.
+-- The batch arrives as one JSON array (encoding it costs ~1 us/job in Python, against ~40 us/job
+-- for eight typed arrays), each element {id, type, queue, payload, priority, max_retries,
+-- run_at, delay}.
 INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at)
-SELECT t.id, t.type, t.queue, t.payload::jsonb, t.priority, t.max_retries,
+SELECT t.id, t.type, t.queue, t.payload, t.priority, t.max_retries,
        COALESCE(t.run_at, now() + make_interval(secs => t.delay))
-FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(queues)s::text[], %(payloads)s::text[],
-            %(priorities)s::int[], %(max_retries)s::int[], %(run_ats)s::timestamptz[],
-            %(delays)s::float8[])
-     AS t(id, type, queue, payload, priority, max_retries, run_at, delay)
+FROM jsonb_to_recordset(%(jobs)s::jsonb)
+     AS t(id uuid, type text, queue text, payload jsonb, priority int, max_retries int,
+          run_at timestamptz, delay float8)
 RETURNING id, status, run_at, queue, run_at <= now() AS ready;
 
 -- name: lease
