@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import Enqueued
@@ -47,7 +47,7 @@ class JobsController(Controller):
         return EnqueuedList(jobs=await _service(state).enqueue(specs))
 
     @get("/jobs/{job_id:str}", responses=error_responses(401, 404, 503), summary="Get a job")
-    async def get_job(self, job_id: str, state: State) -> JobView:
+    async def get_job(self, job_id: FromPath[str], state: State) -> JobView:
         try:
             parsed = uuid.UUID(job_id)
         except ValueError:
@@ -61,7 +61,7 @@ class JobsController(Controller):
     @get("/recent", responses=error_responses(400, 401, 503), summary="Newest jobs first")
     async def recent(
         self, state: State,
-        limit: Annotated[int, Parameter(ge=1, le=1000, query="limit")] = 50,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
     ) -> JobList:
         jobs = await _service(state).recent(limit)
         return JobList(jobs=[job_view(job) for job in jobs])
