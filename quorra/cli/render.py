@@ -61,10 +61,10 @@ class Renderer:
         click.echo(json.dumps(value, ensure_ascii=False))
 
     def note(self, text: str) -> None:
-        self.err.print(text, markup=False)
+        self.err.print(text, markup=False, soft_wrap=True)
 
     def say(self, text: str) -> None:
-        self.out.print(text, markup=False)
+        self.out.print(text, markup=False, soft_wrap=True)
 
     def lines(self, rows: Sequence[tuple[str, Any]]) -> None:
         width = max((len(label) for label, _ in rows), default=0) + 2

@@ -36,7 +36,7 @@ class Plan:
     ready_url: str
     on_ready: Callable[[], None]
     ready_timeout: float = 60.0
-    grace: float = 15.0
+    grace: float = 35.0  # a worker drains its jobs for up to 30 s by default
 
 
 def _die_with_parent() -> None:
@@ -73,23 +73,27 @@ async def _ready(url: str, server: asyncio.subprocess.Process, stop: asyncio.Eve
     return False
 
 
-async def _terminate(procs: Sequence[asyncio.subprocess.Process], grace: float) -> None:
-    """SIGTERM all, wait up to ``grace`` seconds, then SIGKILL what is left."""
+async def _terminate(procs: Sequence[asyncio.subprocess.Process], grace: float,
+                     force: asyncio.Event) -> None:
+    """SIGTERM all, wait up to ``grace`` seconds (or until ``force``), then SIGKILL the rest."""
     alive = [p for p in procs if p.returncode is None]
     for proc in alive:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
     if not alive:
         return
-    _, pending = await asyncio.wait([asyncio.ensure_future(p.wait()) for p in alive],
-                                    timeout=grace)
+    forced = asyncio.ensure_future(force.wait())
+    exits = [asyncio.ensure_future(p.wait()) for p in alive]
+    done = asyncio.ensure_future(asyncio.wait(exits))
+    await asyncio.wait([done, forced], timeout=grace,
+                       return_when=asyncio.FIRST_COMPLETED)
+    for task in (forced, done, *exits):
+        task.cancel()
     for proc in alive:
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
-    for task in pending:
-        task.cancel()
 
 
 async def _watch_worker(name: str, proc: asyncio.subprocess.Process,
@@ -102,14 +106,24 @@ async def _watch_worker(name: str, proc: asyncio.subprocess.Process,
 async def supervise(plan: Plan) -> int:
     """Run the plan until SIGINT/SIGTERM (exit 0) or until the server dies (exit 1)."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop, force = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:  # the first asks for a clean stop, a second one hurries it
+        if stop.is_set():
+            _say("stopping now")
+            force.set()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     server = await _spawn(plan.server)
     workers: list[asyncio.subprocess.Process] = []
     watchers: list[asyncio.Task[None]] = []
     try:
         if not await _ready(plan.ready_url, server, stop, plan.ready_timeout):
+            if server.returncode is not None:
+                _say(f"quorra-server exited with status {server.returncode} before it was "
+                     "ready (see its message above)")
             return 0 if stop.is_set() else 1
         for child in plan.workers:
             proc = await _spawn(child)
@@ -125,8 +139,8 @@ async def supervise(plan: Plan) -> int:
         return 0 if stop.is_set() else 1
     finally:
         stop.set()
-        _say("stopping workers and server")
-        await _terminate(workers, plan.grace)
-        await _terminate([server], plan.grace)
+        _say("stopping workers and server (Ctrl-C again to hurry)")
+        await _terminate(workers, plan.grace, force)
+        await _terminate([server], plan.grace, force)
         for watcher in watchers:
             watcher.cancel()

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -145,3 +146,17 @@ def test_without_dev_and_database_url_the_server_points_to_dev_mode() -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "DATABASE_URL" in result.stderr and "--dev" in result.stderr
+
+
+def test_a_server_that_cannot_start_stops_dev_mode_and_the_embedded_services(
+        data_dir: Path) -> None:
+    dev = DevProcess(data_dir)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", dev.http))
+        taken.listen()
+        proc = subprocess.run(
+            [str(BIN / "quorra-server"), "--dev", "--dev-dir", str(data_dir)], env=dev.env,
+            capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "before it was ready" in proc.stderr
+    assert _postgres_stopped(data_dir)
