@@ -56,7 +56,9 @@ def start_server(database_url: str, api_key: str, name: str = "server",
                  **extra_env: str) -> Iterator[ServerProcess]:
     """A ready ``quorra-server`` on a free port; stopped (SIGTERM, then SIGKILL) at exit."""
     port = free_port()
-    env = server_env(database_url, api_key, QUORRA_HTTP_ADDR=f"127.0.0.1:{port}", **extra_env)
+    ports = {"QUORRA_HTTP_ADDR": f"127.0.0.1:{port}",
+             "QUORRA_GRPC_ADDR": f"127.0.0.1:{free_port()}"}
+    env = server_env(database_url, api_key, **(ports | extra_env))
     ARTIFACTS.mkdir(exist_ok=True)
     log_path = ARTIFACTS / f"e2e-{name}.log"
     with log_path.open("wb") as log:
