@@ -7,12 +7,9 @@ import asyncio
 import concurrent.futures
 import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -21,7 +18,7 @@ import pytest
 
 from quorra.broker.base import Broker
 from quorra.core.jobs import Job
-from tests.support import free_port, wait_until
+from tests.e2e.process import start_server
 
 T = TypeVar("T")
 API_KEY = "e2e-key-issue5-dashboard"
@@ -29,7 +26,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _missing(message: str) -> None:
@@ -92,35 +88,8 @@ class Server:
 def server(database_url: str) -> Iterator[Server]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations CASCADE")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUORRA_")}
-    env |= {"DATABASE_URL": database_url, "QUORRA_API_KEY": API_KEY,
-            "QUORRA_HTTP_ADDR": f"127.0.0.1:{port}", "QUORRA_LOG_LEVEL": "warn"}
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "e2e-server.log").open("wb")
-    script = Path(sys.executable).with_name("quorra-server")
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "quorra.server"]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert process.poll() is None, "quorra-server exited; see test-artifacts/e2e-server.log"
-        try:
-            return httpx.get(f"{url}/readyz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_until(ready, timeout=30, interval=0.1, what="quorra-server to be ready")
-        yield Server(url=url, database_url=database_url)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
+    with start_server(database_url, API_KEY, name="dashboard") as process:
+        yield Server(url=process.url, database_url=database_url)
 
 
 @pytest.fixture(scope="module")

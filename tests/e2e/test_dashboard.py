@@ -11,7 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import API_KEY, ARTIFACTS, Server
+from tests.e2e.conftest import API_KEY, Server
+from tests.e2e.process import ARTIFACTS
 
 XSS = "<img src=x onerror=alert(1)>"
 WAIT_MS = 10_000
