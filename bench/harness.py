@@ -302,3 +302,95 @@ def machine() -> str:
 
 def log(message: str) -> None:
     print(message, flush=True)
+
+
+# --- workers and producers (the worker protocol) ---------------------------------------------
+
+@dataclass
+class Tally:
+    ids: list[str]
+    sent: list[float]
+    started: list[float]
+
+    @property
+    def duplicates(self) -> int:
+        return len(self.ids) - len(set(self.ids))
+
+
+@contextlib.contextmanager
+def workers(count: int, grpc_addr: str, *, max_jobs: int = 100,
+            queue: str = "bench") -> Iterator[tuple[Procs, list[Path]]]:
+    """``quorra-worker`` processes running ``bench_tasks``; each writes its tally file on exit
+    (after a SIGTERM drain)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    group = Procs()
+    tallies = [RESULTS / f"tally-{i}.txt" for i in range(count)]
+    for path in tallies:
+        path.unlink(missing_ok=True)
+    try:
+        for i, tally in enumerate(tallies):
+            env = dict(os.environ)
+            env.update({"QUORRA_GRPC_ADDR": grpc_addr, "QUORRA_API_KEY": API_KEY,
+                        "QUORRA_WORKER_ID": f"bench-{i}", "QUORRA_WORKER_QUEUES": queue,
+                        "QUORRA_WORKER_MAX_JOBS": str(max_jobs),
+                        "QUORRA_BENCH_TALLY": str(tally),
+                        "PYTHONPATH": os.pathsep.join(
+                            [str(ROOT / "bench"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)})
+            group.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "quorra.worker.main", "--handlers", "bench_tasks",
+                 "--log-level", "warning"], env=env, cwd=RESULTS))
+        yield group, tallies
+    finally:
+        group.stop()
+
+
+def read_tallies(paths: Sequence[Path]) -> Tally:
+    tally = Tally([], [], [])
+    for path in paths:
+        if not path.exists():
+            raise RuntimeError(f"{path} missing: a worker did not exit cleanly")
+        for line in path.read_text().splitlines():
+            job_id, sent, started = line.split()
+            tally.ids.append(job_id)
+            tally.sent.append(float(sent))
+            tally.started.append(float(started))
+    return tally
+
+
+def enqueue_batches(url: str, count: int, *, batch: int = 1000, queue: str = "bench",
+                    stamp: bool = False) -> None:
+    """Enqueue ``count`` no-op jobs through REST batches (``stamp``: payload ``t`` = send time)."""
+    sent = 0
+    while sent < count:
+        n = min(batch, count - sent)
+        now = time.time()
+        jobs = [{"type": "bench.noop", "queue": queue,
+                 "payload": {"n": sent + i, **({"t": now} if stamp else {})}} for i in range(n)]
+        req = urllib.request.Request(f"{url}/v1/jobs/batch", data=json.dumps({"jobs": jobs})
+                                     .encode(), method="POST",
+                                     headers={"content-type": "application/json",
+                                              "x-api-key": API_KEY})
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            if resp.status != 201:
+                raise RuntimeError(f"batch enqueue answered {resp.status}")
+        sent += n
+
+
+def wait_count(status: str, count: int, deadline: float) -> float:
+    """Poll PostgreSQL until ``count`` jobs have ``status``; returns when that was seen."""
+    end = time.monotonic() + deadline
+    while True:
+        if count_jobs(status) >= count:
+            return time.time()
+        if time.monotonic() > end:
+            raise TimeoutError(f"only {count_jobs(status)} of {count} jobs {status} "
+                               f"after {deadline}s")
+        time.sleep(0.05)  # an outside poll with a deadline
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]

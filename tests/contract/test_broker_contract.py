@@ -233,6 +233,47 @@ class TestSettle:
             await harness.broker.ack(job.id, job.lease_id)
 
 
+class TestConcurrentAcks:
+    """Acks that arrive together (drivers may settle them in one statement) keep the per-ack
+    rules: each settles its own job once, a wrong lease or an unknown job fails alone."""
+
+    async def test_many_acks_at_once_all_settle(self, harness: Harness) -> None:
+        await harness.broker.enqueue([spec(f"a{i}") for i in range(200)])
+        jobs = await harness.broker.lease(["default"], worker_id=W, limit=200, ttl=30)
+        assert len(jobs) == 200
+        settled = await asyncio.gather(*(
+            harness.broker.ack(j.id, j.lease_id, {"i": i})  # type: ignore[arg-type]
+            for i, j in enumerate(jobs)))
+        assert [s.id for s in settled] == [j.id for j in jobs]
+        assert {s.status for s in settled} == {JobStatus.SUCCEEDED}
+        counts = {c.status: c.count for c in await harness.archive.queue_counts()}
+        assert counts == {JobStatus.SUCCEEDED: 200}
+        stored = await harness.archive.get(jobs[7].id)
+        assert stored.result == {"i": 7}
+
+    async def test_bad_acks_fail_alone_among_good_ones(self, harness: Harness) -> None:
+        await harness.broker.enqueue([spec(f"b{i}") for i in range(3)])
+        a, b, c = await harness.broker.lease(["default"], worker_id=W, limit=3, ttl=30)
+        assert a.lease_id and b.lease_id and c.lease_id
+        results = await asyncio.gather(
+            harness.broker.ack(a.id, a.lease_id),
+            harness.broker.ack(b.id, uuid.uuid4()),  # wrong lease
+            harness.broker.ack(uuid.uuid4(), uuid.uuid4()),  # unknown job
+            harness.broker.ack(c.id, uuid.uuid4()),  # wrong lease, then the right one
+            harness.broker.ack(c.id, c.lease_id),
+            harness.broker.ack(a.id, a.lease_id),  # the same ack again: settles once
+            return_exceptions=True)
+        # the two acks of a raced: exactly one settled it, the other found the lease gone
+        first, again = results[0], results[5]
+        assert {type(first), type(again)} == {LeaseLost, type(results[4])}
+        assert isinstance(results[1], LeaseLost)
+        assert isinstance(results[2], JobNotFound)
+        assert isinstance(results[3], LeaseLost)
+        assert getattr(results[4], "status", None) is JobStatus.SUCCEEDED
+        assert (await harness.archive.get(b.id)).status is JobStatus.LEASED
+        assert (await harness.archive.get(c.id)).status is JobStatus.SUCCEEDED
+
+
 class TestReap:
     async def test_expired_lease_is_reaped_as_failed_attempt(self, harness: Harness) -> None:
         (done,) = await harness.broker.enqueue([spec(max_retries=1)])

@@ -13,7 +13,7 @@ from psycopg import AsyncConnection
 from quorra.broker.base import Settled
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
-from quorra.core.errors import InvalidTransition, JobNotFound, LeaseLost
+from quorra.core.errors import InvalidTransition, JobNotFound, LeaseLost, QuorraError
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
@@ -49,6 +49,14 @@ def _batch_json(specs: Sequence[JobSpec]) -> str:
     ]).decode()
 
 
+class _Ack(msgspec.Struct):
+    """One ack of a group-committed batch (``ack_batch`` reads it with ``jsonb_to_recordset``)."""
+
+    id: uuid.UUID
+    lease_id: uuid.UUID
+    result: msgspec.Raw | None
+
+
 def _settled(row: tuple[Any, ...]) -> Settled:
     return Settled(id=row[0], queue=row[1], status=JobStatus(row[2]), ran_seconds=row[3])
 
@@ -61,6 +69,9 @@ class PostgresBroker:
         self._waker = Waker(url, pool)
         self._committer: GroupCommitter[JobSpec, Enqueued] | None = (
             GroupCommitter(self._insert) if group_commit else None
+        )
+        self._acker: GroupCommitter[_Ack, Settled | QuorraError] | None = (
+            GroupCommitter(self._ack_batch) if group_commit else None
         )
 
     async def start(self) -> None:
@@ -94,8 +105,47 @@ class PostgresBroker:
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
         encoded = None if result is None else _encode(result).decode()
-        row = await self._fenced("ack", {"id": job_id, "lease_id": lease_id, "result": encoded})
-        return _settled(row)
+        if self._acker is None:
+            row = await self._fenced("ack", {"id": job_id, "lease_id": lease_id,
+                                             "result": encoded})
+            return _settled(row)
+        raw = None if result is None else msgspec.Raw(_encode(result))
+        (outcome,) = await self._acker.submit([_Ack(job_id, lease_id, raw)])
+        if isinstance(outcome, QuorraError):
+            raise outcome
+        return outcome
+
+    async def _ack_batch(self, acks: Sequence[_Ack]) -> list[Settled | QuorraError]:
+        """Acks that arrived together, in one fenced UPDATE and one commit. Should one job
+        appear twice, its later acks run after, one by one, as if they had come later."""
+        first: dict[uuid.UUID, int] = {}
+        for index, ack in enumerate(acks):
+            first.setdefault(ack.id, index)
+        unique = [acks[i] for i in first.values()]
+        outcomes: list[Settled | QuorraError] = [LeaseLost() for _ in acks]
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["ack_batch"], {"acks": _encode(unique).decode()})
+            settled = {row[0]: _settled(row) for row in await cur.fetchall()}
+            lost = [ack.id for ack in unique if ack.id not in settled]
+            unknown: set[uuid.UUID] = set()
+            if lost:
+                cur = await conn.execute(QUERIES["missing"], {"ids": lost})
+                unknown = {row[0] for row in await cur.fetchall()}
+            for index, ack in enumerate(acks):
+                if first[ack.id] == index:
+                    done = settled.get(ack.id)
+                    outcomes[index] = done if done is not None else (
+                        JobNotFound() if ack.id in unknown else LeaseLost())
+                    continue
+                result = None if ack.result is None else bytes(ack.result).decode()
+                cur = await conn.execute(QUERIES["ack"], {"id": ack.id, "lease_id": ack.lease_id,
+                                                          "result": result})
+                row = await cur.fetchone()
+                if row is not None:
+                    outcomes[index] = _settled(row)
+                elif ack.id in unknown:
+                    outcomes[index] = JobNotFound()
+        return outcomes
 
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:

@@ -41,6 +41,22 @@ SET status = 'succeeded', result = %(result)s::jsonb, lease_id = NULL, lease_exp
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
 RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds;
 
+-- name: ack_batch
+-- Concurrent acks share one statement and one commit (the broker group-commits them). Each
+-- element {id, lease_id, result}; fenced exactly like ack, a row per job that was settled.
+UPDATE quorra_jobs j
+SET status = 'succeeded', result = t.result, lease_id = NULL, lease_expires_at = NULL,
+    finished_at = now(), updated_at = now()
+FROM jsonb_to_recordset(%(acks)s::jsonb) AS t(id uuid, lease_id uuid, result jsonb)
+WHERE j.id = t.id AND j.lease_id = t.lease_id AND j.status = 'leased'
+  AND j.lease_expires_at > now()
+RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8 AS ran_seconds;
+
+-- name: missing
+-- Which of these ids name no job (to tell a lost lease from an unknown job).
+SELECT t.id FROM unnest(%(ids)s::uuid[]) AS t(id)
+WHERE NOT EXISTS (SELECT 1 FROM quorra_jobs j WHERE j.id = t.id);
+
 -- name: nack
 -- A failed attempt: dead when retries are exhausted (or retry is false), else pending after
 -- min(2^attempts, 3600) seconds.
