@@ -122,7 +122,7 @@ class PostgresBroker:
         for index, ack in enumerate(acks):
             first.setdefault(ack.id, index)
         unique = [acks[i] for i in first.values()]
-        outcomes: list[Settled | QuorraError] = [LeaseLost() for _ in acks]
+        outcomes: list[Settled | QuorraError] = []
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["ack_batch"], {"acks": _encode(unique).decode()})
             settled = {row[0]: _settled(row) for row in await cur.fetchall()}
@@ -134,17 +134,15 @@ class PostgresBroker:
             for index, ack in enumerate(acks):
                 if first[ack.id] == index:
                     done = settled.get(ack.id)
-                    outcomes[index] = done if done is not None else (
-                        JobNotFound() if ack.id in unknown else LeaseLost())
+                    outcomes.append(done if done is not None else (
+                        JobNotFound() if ack.id in unknown else LeaseLost()))
                     continue
                 result = None if ack.result is None else bytes(ack.result).decode()
                 cur = await conn.execute(QUERIES["ack"], {"id": ack.id, "lease_id": ack.lease_id,
                                                           "result": result})
                 row = await cur.fetchone()
-                if row is not None:
-                    outcomes[index] = _settled(row)
-                elif ack.id in unknown:
-                    outcomes[index] = JobNotFound()
+                outcomes.append(_settled(row) if row is not None else (
+                    JobNotFound() if ack.id in unknown else LeaseLost()))
         return outcomes
 
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
