@@ -58,6 +58,11 @@ def wait_http(url: str, deadline: float = 30.0,
 
 def listening(pid: int, port: int) -> bool:
     """Whether process ``pid`` itself holds a listening TCP socket on ``port``."""
+    return _holds(pid, port, state="0A", column=1)
+
+
+def _holds(pid: int, port: int, *, state: str, column: int) -> bool:
+    """A TCP socket of ``pid`` in ``state`` whose local (1) or remote (2) port is ``port``."""
     inodes = set()
     with contextlib.suppress(OSError):
         for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -69,7 +74,7 @@ def listening(pid: int, port: int) -> bool:
         with contextlib.suppress(OSError):
             for line in Path(table).read_text().splitlines()[1:]:
                 cols = line.split()
-                if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port \
+                if cols[3] == state and int(cols[column].rsplit(":", 1)[1], 16) == port \
                         and cols[9] in inodes:
                     return True
     return False
@@ -394,3 +399,19 @@ def percentile(values: Sequence[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+def connected(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds an established TCP connection to local ``port``."""
+    return _holds(pid, port, state="01", column=2)
+
+
+def wait_workers(procs: Procs, grpc_addr: str, deadline: float = 60.0) -> None:
+    """Wait until every worker process holds a connection to the server's gRPC port."""
+    port = int(grpc_addr.rsplit(":", 1)[1])
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if all(connected(pid, port) for pid in procs.pids):
+            return
+        time.sleep(0.1)  # a start-up poll with a deadline
+    raise TimeoutError(f"workers did not connect within {deadline}s")
