@@ -40,8 +40,21 @@ lint: install ## ruff, mypy --strict and the import-layer contracts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+BENCH_DATABASE ?= quorra_bench
+
+bench-deps: install
+	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	@psql postgresql://postgres@127.0.0.1:5432/postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='$(BENCH_DATABASE)'" | grep -q 1 \
+		|| psql postgresql://postgres@127.0.0.1:5432/postgres -qc "CREATE DATABASE $(BENCH_DATABASE)"
+
+bench: bench-deps ## Run every benchmark (~30 min; needs h2load, pgbench) -> bench/results/
+	cd bench && ../$(PY) run_all.py
+
+bench-quick: bench-deps ## Indicative benchmark figures in a few minutes
+	cd bench && ../$(PY) run_all.py --quick
+
 fmt: install ## Format and auto-fix
-	$(VENV)/bin/ruff check --fix quorra tests
+	$(VENV)/bin/ruff check --fix quorra tests bench
 
 clean: ## Remove caches
 	rm -rf .pytest_cache .mypy_cache .ruff_cache
