@@ -3,6 +3,7 @@ the broker, the archive and the metrics, and owns nothing else."""
 
 from __future__ import annotations
 
+import collections
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -29,8 +30,8 @@ class JobService:
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         done = await self.broker.enqueue(specs)
-        for spec in specs:
-            self.metrics.created.labels(spec.queue).inc()
+        for queue, count in collections.Counter(spec.queue for spec in specs).items():
+            self.metrics.created.labels(queue).inc(count)
         return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
