@@ -316,6 +316,7 @@ class Tally:
     ids: list[str]
     sent: list[float]
     started: list[float]
+    created: list[float]
 
     @property
     def duplicates(self) -> int:
@@ -350,15 +351,16 @@ def workers(count: int, grpc_addr: str, *, max_jobs: int = 100,
 
 
 def read_tallies(paths: Sequence[Path]) -> Tally:
-    tally = Tally([], [], [])
+    tally = Tally([], [], [], [])
     for path in paths:
         if not path.exists():
             raise RuntimeError(f"{path} missing: a worker did not exit cleanly")
         for line in path.read_text().splitlines():
-            job_id, sent, started = line.split()
+            job_id, sent, started, created = line.split()
             tally.ids.append(job_id)
             tally.sent.append(float(sent))
             tally.started.append(float(started))
+            tally.created.append(float(created))
     return tally
 
 
