@@ -58,6 +58,10 @@ class JobService:
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float = 0) -> datetime:
         return await self.broker.extend(job_id, lease_id, self._ttl(ttl))
 
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        """Give jobs back unrun (not a failed attempt): see ``Broker.release``."""
+        return await self.broker.release(leases)
+
     async def reap_expired(self) -> list[Settled]:
         reaped = await self.broker.reap_expired()
         for settled in reaped:

@@ -233,6 +233,36 @@ class TestSettle:
             await harness.broker.ack(job.id, job.lease_id)
 
 
+class TestRelease:
+    async def test_release_gives_jobs_back_unrun_and_wakes_lessees(
+        self, harness: Harness
+    ) -> None:
+        await harness.broker.enqueue([spec("a"), spec("b")])
+        jobs = await harness.broker.lease(["default"], worker_id=W, limit=2, ttl=30)
+        assert len(jobs) == 2
+        woken = asyncio.create_task(harness.broker.wait_for_jobs(["default"], 30))
+        await asyncio.sleep(0)  # let the waiter register before the release
+        pairs = [(job.id, job.lease_id) for job in jobs if job.lease_id is not None]
+        released = await harness.broker.release([*pairs, (jobs[0].id, uuid.uuid4())])
+        assert sorted(released) == sorted(job.id for job in jobs)
+        await asyncio.wait_for(woken, 5)
+        for job in jobs:
+            stored = await harness.archive.get(job.id)
+            assert (stored.status, stored.attempts, stored.lease_id) == (
+                JobStatus.PENDING, 0, None)
+        again = await harness.broker.lease(["default"], worker_id=W, limit=2, ttl=30)
+        assert {job.attempts for job in again} == {1} and len(again) == 2
+
+    async def test_stale_release_changes_nothing(self, harness: Harness) -> None:
+        await harness.broker.enqueue([spec()])
+        job = await lease_one(harness)
+        assert job.lease_id is not None
+        await harness.broker.ack(job.id, job.lease_id)
+        assert await harness.broker.release([(job.id, job.lease_id)]) == []
+        assert await harness.broker.release([]) == []
+        assert (await harness.archive.get(job.id)).status is JobStatus.SUCCEEDED
+
+
 class TestReap:
     async def test_expired_lease_is_reaped_as_failed_attempt(self, harness: Harness) -> None:
         (done,) = await harness.broker.enqueue([spec(max_retries=1)])

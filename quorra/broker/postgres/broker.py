@@ -107,6 +107,16 @@ class PostgresBroker:
                 raise JobNotFound()
         raise LeaseLost()
 
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        if not leases:
+            return []
+        params = {"ids": [job for job, _ in leases], "lease_ids": [lease for _, lease in leases]}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["release"], params)
+            rows = await cur.fetchall()
+        self._waker.announce({row[1] for row in rows})
+        return [row[0] for row in rows]
+
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["reap_expired"], {"limit": limit})
