@@ -150,6 +150,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     ) -> AsyncIterator[pb.SessionResponse]:
         try:
             session = await Session.open(self, request_iterator, context)
+            await context.send_initial_metadata(())
             async for response in session.run():
                 yield response
         except (grpc.aio.AbortError, asyncio.CancelledError):
