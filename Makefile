@@ -56,5 +56,8 @@ bench-quick: bench-deps ## Indicative benchmark figures in a few minutes
 fmt: install ## Format and auto-fix
 	$(VENV)/bin/ruff check --fix quorra tests bench
 
+proto: install ## Regenerate the committed gRPC code from proto/quorra.proto
+	$(PY) proto/generate.py
+
 clean: ## Remove caches
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

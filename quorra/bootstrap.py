@@ -20,6 +20,7 @@ from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
 from quorra.metrics import Metrics
+from quorra.rpc.server import RpcServer
 from quorra.scheduler import Housekeeping
 from quorra.service import JobService
 from quorra.settings import Settings
@@ -37,6 +38,8 @@ class Runtime:
     service: JobService
     app: Litestar
     mode: str
+    rpc: RpcServer
+    workers: WorkerDirectory
 
 
 async def _open_pool(settings: Settings) -> Pool:
@@ -100,8 +103,15 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                 store = exc.message
             return {"ready": store == "ok", "postgres": store, "mode": "postgres"}
 
+        rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
+                        port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
+                        max_message_bytes=settings.max_body_bytes + 64 * 1024,
+                        grace=settings.shutdown_grace)
+        await rpc.start()
+        stack.push_async_callback(rpc.stop)
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
                          dispatch_mode=lambda: mode, throughput=throughput)
-        yield Runtime(settings=settings, service=service, app=app, mode=mode)
+        yield Runtime(settings=settings, service=service, app=app, mode=mode, rpc=rpc,
+                      workers=workers)
