@@ -150,13 +150,15 @@ class PostgresBroker:
 
     async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
                        ) -> list[Settled]:
+        """A worker's batch of acks; batches of several workers arriving together share one
+        statement and one commit (the same group commit as single acks)."""
         if not acks:
             return []
-        params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks],
-                  "results": [None if a[2] is None else _encode(a[2]).decode() for a in acks]}
-        async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["ack_many"], params)
-            return [_settled(row) for row in await cur.fetchall()]
+        items = [_Ack(job_id, lease_id, None if result is None else msgspec.Raw(_encode(result)))
+                 for job_id, lease_id, result in acks]
+        outcomes = (await self._ack_batch(items) if self._acker is None
+                    else await self._acker.submit(items))
+        return [outcome for outcome in outcomes if isinstance(outcome, Settled)]
 
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
