@@ -18,11 +18,11 @@ import harness as h
 def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bool,
                variant: tuple[str, ...] = ()) -> dict[str, float]:
     h.reset_jobs()
+    before = h.db_counters()  # costs per job cover its whole life: enqueue, lease, ack
     with h.quorra_server(processes=servers, redis=redis, variant=variant) as srv:
         h.enqueue_batches(srv.url, jobs)
         if h.count_jobs("pending") != jobs:
             raise SystemExit("pre-enqueue did not store every job")
-        before = h.db_counters()
         rss0 = srv.rss_kib()
         cpu0 = srv.cpu_seconds()
         with h.workers(n_workers, srv.grpc, max_jobs=max_jobs) as (_, tallies):

@@ -35,10 +35,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=0)
+    parser.add_argument("--seconds", type=int, default=0, help="steady-state run length")
     args = parser.parse_args()
     rounds = str(args.rounds or (1 if args.quick else 3))
     jobs = "10000" if args.quick else "20000"
-    seconds = "10" if args.quick else "60"
+    seconds = str(args.seconds or (10 if args.quick else 60))
     run("pg_bound.py", "--rounds", rounds, "--seconds", "3" if args.quick else "5")
     run("rest_enqueue.py", "--rounds", rounds, "--jobs", jobs)
     if have("quorra.rpc.proto") and have("quorra.worker.main"):
