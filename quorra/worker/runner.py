@@ -163,9 +163,15 @@ class Worker:
     def settle(self, settlement: pb.Settlement, *, credit: bool = True) -> None:
         """Queue a settlement (and a credit for the freed slot) for the next batch."""
         self.settlements.append(settlement)
-        if credit and not self.draining and not self.stopping.is_set():
-            self.credit += 1
+        if credit:
+            self.free_slot()
         self._send()
+
+    def free_slot(self) -> None:
+        """A handler slot is free again: ask for one more job (unless draining)."""
+        if not self.draining and not self.stopping.is_set():
+            self.credit += 1
+            self._send()
 
     def finished(self, entry: Running) -> None:
         self.running.pop(entry.job.id, None)
