@@ -84,11 +84,12 @@ class Worker:
         async with grpc.aio.insecure_channel(self.config.grpc_addr,
                                              options=CLIENT_OPTIONS) as channel:
             call = pb_grpc.WorkerServiceStub(channel).Session(metadata=metadata)
+            # the open message asks for every free slot; credit earned from now on is extra
             credit = 0 if self.draining else self.config.max_jobs - len(self.running)
+            self.credit = 0
             await call.write(pb.SessionRequest(open=pb.SessionOpen(
                 worker_id=self.config.worker_id, queues=list(self.config.queues),
                 lease_ttl_seconds=round(self.config.lease_ttl)), credit=max(credit, 0)))
-            self.credit = 0
             await call.initial_metadata()
             self.connected.set()
             log.info("connected to %s as %s (queues: %s)", self.config.grpc_addr,
