@@ -24,6 +24,7 @@ from quorra.rpc.server import RpcServer
 from quorra.scheduler import Housekeeping
 from quorra.service import JobService
 from quorra.settings import Settings
+from quorra.throughput import Throughput
 from quorra.workers import WorkerDirectory
 
 __all__ = ["Runtime", "migrate", "running"]
@@ -82,9 +83,15 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         await broker.start()
         stack.push_async_callback(broker.close)
         registry = _registry()
-        service = JobService(broker, archive, Metrics(registry),
-                             default_lease_ttl=settings.lease_ttl)
+        metrics = Metrics(registry)
+        mode = "postgres"
+        metrics.set_dispatch_mode(mode)  # the dispatch switch calls this again on a change
+        workers = WorkerDirectory()
+        metrics.watch_workers(workers)
+        service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
         housekeeping = Housekeeping(service, reap_interval=settings.reap_interval)
+        throughput = Throughput(metrics)
+        housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
         housekeeping.start()
         stack.callback(housekeeping.shutdown)
 
@@ -96,7 +103,6 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                 store = exc.message
             return {"ready": store == "ok", "postgres": store, "mode": "postgres"}
 
-        workers = WorkerDirectory()
         rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
                         port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
                         max_message_bytes=settings.max_body_bytes + 64 * 1024,
@@ -105,6 +111,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(rpc.stop)
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
-                         max_body_bytes=settings.max_body_bytes)
-        yield Runtime(settings=settings, service=service, app=app, mode="postgres", rpc=rpc,
+                         max_body_bytes=settings.max_body_bytes, workers=workers,
+                         dispatch_mode=lambda: mode, throughput=throughput)
+        yield Runtime(settings=settings, service=service, app=app, mode=mode, rpc=rpc,
                       workers=workers)

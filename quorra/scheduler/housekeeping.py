@@ -15,6 +15,8 @@ from quorra.service import JobService
 __all__ = ["Housekeeping"]
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run of every chore at INFO: once a second is noise, not news.
+logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 class Housekeeping:
@@ -27,6 +29,10 @@ class Housekeeping:
         )
         self._add("reap_expired_leases", self.reap, reap_interval)
         self._add("refresh_queue_gauge", service.refresh_queue_gauge, gauge_interval)
+
+    def add_chore(self, name: str, chore: Callable[[], Awaitable[object]], every: float) -> None:
+        """Run ``chore`` every ``every`` seconds (store errors are logged and skipped)."""
+        self._add(name, chore, every)
 
     def _add(self, name: str, chore: Callable[[], Awaitable[object]], every: float) -> None:
         async def run() -> None:

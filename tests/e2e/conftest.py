@@ -1,109 +1,108 @@
-"""Real processes: ``quorra-server`` and ``quorra-worker`` started from this checkout's venv."""
+"""A real ``quorra-server`` process on a free port over the test database, Debian's chromium
+driven by Playwright, and a way to act as a worker (lease, ack, nack) through the broker."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
+import psycopg
 import pytest
 
-from tests.support import free_port, wait_until
+from quorra.broker.base import Broker
+from quorra.core.jobs import Job
+from tests.e2e.process import start_server
 
-API_KEY = "e2e-key"
-BIN = Path(sys.executable).parent
+T = TypeVar("T")
+API_KEY = "e2e-key-issue5-dashboard"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-quic"]
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUORRA_")}
-    env.update(extra)
-    return env
-
-
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
+def _missing(message: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @dataclass
 class Server:
-    proc: subprocess.Popen[bytes]
-    http: str
-    grpc: str
-    log: Path
+    url: str
+    database_url: str
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.http, headers={"X-API-Key": API_KEY}, timeout=10)
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers={"X-API-Key": API_KEY}, timeout=10)
 
-    def stop(self) -> int:
-        return _stop(self.proc)
+    def broker(self, use: Callable[[Broker], Awaitable[T]]) -> T:
+        """Run ``use`` against a Postgres broker over the server's database (a worker's view)."""
+        from quorra.broker.postgres import PostgresBroker
+        from quorra.db.pool import create_pool
+
+        async def run() -> T:
+            pool = create_pool(self.database_url, max_size=2, timeout=5)
+            await pool.open(wait=True)
+            broker = PostgresBroker(pool, self.database_url, group_commit=False)
+            try:
+                return await use(broker)
+            finally:
+                await pool.close()
+
+        # Playwright's sync API owns this thread's event loop: run ours on another thread.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool_thread:
+            return pool_thread.submit(lambda: asyncio.run(run())).result(timeout=30)
+
+    def lease(self, queue: str) -> Job:
+        async def lease(broker: Broker) -> list[Job]:
+            return await broker.lease([queue], worker_id="e2e-worker", limit=1, ttl=60)
+
+        (job,) = self.broker(lease)
+        return job
+
+    def fail(self, job: Job, error: str) -> None:
+        assert job.lease_id is not None
+        lease_id = job.lease_id
+        self.broker(lambda b: b.nack(job.id, lease_id, error))
+
+    def succeed(self, job: Job, result: Any) -> None:
+        assert job.lease_id is not None
+        lease_id = job.lease_id
+        self.broker(lambda b: b.ack(job.id, lease_id, result))
+
+    def create(self, **body: Any) -> uuid.UUID:
+        with self.api() as client:
+            response = client.post("/v1/jobs", json=body)
+        assert response.status_code == 201, response.text
+        return uuid.UUID(response.json()["id"])
 
 
-@dataclass
-class Workers:
-    server: Server
-    tmp: Path
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
-
-    def start(self, name: str, **env: str) -> subprocess.Popen[bytes]:
-        settings = {"QUORRA_WORKER_ID": name, "QUORRA_GRPC_ADDR": self.server.grpc,
-                    "QUORRA_API_KEY": API_KEY, **env}
-        with (self.tmp / f"{name}.log").open("wb") as log:
-            proc = subprocess.Popen([str(BIN / "quorra-worker")], env=_env(**settings),
-                                    stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text()
+@pytest.fixture(scope="module")
+def server(database_url: str) -> Iterator[Server]:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations CASCADE")
+    with start_server(database_url, API_KEY, name="dashboard") as process:
+        yield Server(url=process.url, database_url=database_url)
 
 
-@pytest.fixture
-def server(clean_db: str, tmp_path: Path) -> Iterator[Server]:
-    http_port, grpc_port = free_port(), free_port()
-    log = tmp_path / "server.log"
-    env = _env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
-               QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
-               QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s")
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(BIN / "quorra-server")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    srv = Server(proc, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", log)
-
-    def healthy() -> bool:
-        assert proc.poll() is None, log.read_text()
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not shutil.which(CHROMIUM):
+        _missing("chromium missing (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright missing (pip install playwright)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            return httpx.get(f"{srv.http}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(healthy, timeout=30, what="quorra-server to answer /healthz")
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def workers(server: Server, tmp_path: Path) -> Iterator[Workers]:
-    pool = Workers(server, tmp_path)
-    yield pool
-    for proc in pool.procs:
-        _stop(proc)
-
-
-StopFn = Callable[[subprocess.Popen[bytes]], int]
-
-
-@pytest.fixture
-def stop_process() -> StopFn:
-    return _stop
+            yield launched
+        finally:
+            launched.close()

@@ -1,5 +1,5 @@
-"""An in-process server replica (``bootstrap.running``: gRPC on a free port, no HTTP listener)
-and gRPC clients for it."""
+"""A running server runtime (Postgres-only) behind an in-process ASGI client (same event loop),
+and an in-process server replica (``bootstrap.running``) with gRPC clients for it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
+import httpx
 import pytest
 
 from quorra.bootstrap import Runtime, running
@@ -15,7 +16,32 @@ from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.settings import Address, Settings
 from tests.support import free_port
 
-API_KEY = "test-key"
+API_KEY = "test-key-0123456789"
+KEY = (("x-api-key", API_KEY),)
+
+
+def settings_for(url: str, **overrides: object) -> Settings:
+    base = Settings(database_url=url, api_key=API_KEY, db_pool_size=8,
+                    grpc_addr=Address("127.0.0.1", free_port()))
+    return Settings(**{**{f: getattr(base, f) for f in base.__slots__}, **overrides})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def runtime(clean_db: str) -> AsyncIterator[Runtime]:
+    async with running(settings_for(clean_db)) as rt:
+        yield rt
+
+
+def asgi_client(runtime: Runtime) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=runtime.app)
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                             headers={"X-API-Key": API_KEY})
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(runtime) as c:
+        yield c
 
 
 @dataclass
@@ -29,9 +55,7 @@ class Replica:
 
 @pytest.fixture
 async def replica(clean_db: str) -> AsyncIterator[Replica]:
-    settings = Settings(database_url=clean_db, api_key=API_KEY,
-                        grpc_addr=Address("127.0.0.1", free_port()), shutdown_grace=2.0,
-                        reap_interval=0.2)
+    settings = settings_for(clean_db, shutdown_grace=2.0, reap_interval=0.2)
     context = running(settings)
     with warnings.catch_warnings():  # litestar 2.25 deprecates the core's path-parameter style
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -46,6 +70,3 @@ async def replica(clean_db: str) -> AsyncIterator[Replica]:
 async def stub(replica: Replica) -> AsyncIterator[pb_grpc.WorkerServiceStub]:
     async with replica.channel() as channel:
         yield pb_grpc.WorkerServiceStub(channel)
-
-
-KEY = (("x-api-key", API_KEY),)

@@ -13,7 +13,7 @@ import pytest
 
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
-from tests.e2e.conftest import API_KEY, Server, StopFn, Workers
+from tests.e2e.workers.conftest import API_KEY, Server, StopFn, Workers
 from tests.support import wait_until
 
 KEY = (("x-api-key", API_KEY),)

@@ -1,0 +1,109 @@
+"""Real processes: ``quorra-server`` and ``quorra-worker`` started from this checkout's venv."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import free_port, wait_until
+
+API_KEY = "e2e-key"
+BIN = Path(sys.executable).parent
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUORRA_")}
+    env.update(extra)
+    return env
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    http: str
+    grpc: str
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.http, headers={"X-API-Key": API_KEY}, timeout=10)
+
+    def stop(self) -> int:
+        return _stop(self.proc)
+
+
+@dataclass
+class Workers:
+    server: Server
+    tmp: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, name: str, **env: str) -> subprocess.Popen[bytes]:
+        settings = {"QUORRA_WORKER_ID": name, "QUORRA_GRPC_ADDR": self.server.grpc,
+                    "QUORRA_API_KEY": API_KEY, **env}
+        with (self.tmp / f"{name}.log").open("wb") as log:
+            proc = subprocess.Popen([str(BIN / "quorra-worker")], env=_env(**settings),
+                                    stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.tmp / f"{name}.log").read_text()
+
+
+@pytest.fixture
+def server(clean_db: str, tmp_path: Path) -> Iterator[Server]:
+    http_port, grpc_port = free_port(), free_port()
+    log = tmp_path / "server.log"
+    env = _env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
+               QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
+               QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s")
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(BIN / "quorra-server")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    srv = Server(proc, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", log)
+
+    def healthy() -> bool:
+        assert proc.poll() is None, log.read_text()
+        try:
+            return httpx.get(f"{srv.http}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(healthy, timeout=30, what="quorra-server to answer /healthz")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def workers(server: Server, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(server, tmp_path)
+    yield pool
+    for proc in pool.procs:
+        _stop(proc)
+
+
+StopFn = Callable[[subprocess.Popen[bytes]], int]
+
+
+@pytest.fixture
+def stop_process() -> StopFn:
+    return _stop
