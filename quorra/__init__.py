@@ -1,15 +1,13 @@
 """Quorra: a distributed job queue server. Redis speed with Postgres truth.
 
 ``quorra.Client`` and ``quorra.AsyncClient`` (the producer client, ``quorra.client``) load on
-first use, so ``import quorra`` (and ``quorra.core``) stays free of gRPC."""
+first use, so ``import quorra`` (and ``quorra.core``) stays free of gRPC. Type checkers read their types
+from ``__init__.pyi``."""
 
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from quorra.client import AsyncClient, Client, NewJob
+from typing import Any
 
 __all__ = ["AsyncClient", "Client", "NewJob", "__version__"]
 
