@@ -1,8 +1,8 @@
 """Quorra: a distributed job queue server. Redis speed with Postgres truth.
 
 ``quorra.Client`` and ``quorra.AsyncClient`` (the producer client, ``quorra.client``) load on
-first use, so ``import quorra`` (and ``quorra.core``) stays free of gRPC. Type checkers read their types
-from ``__init__.pyi``."""
+first use, so ``import quorra`` (and ``quorra.core``) stays free of gRPC. Type checkers read
+their types from ``__init__.pyi``."""
 
 from __future__ import annotations
 
