@@ -165,3 +165,18 @@ def test_server_killed_mid_stream_loses_and_doubles_nothing(database_url: str,
     rows = {row[0]: row[2]["n"] for row in stored(database_url, queue)}
     assert len(result) == total and len(rows) == total
     assert [rows[d.id] for d in result] == list(range(total))
+
+
+@pytest.mark.parametrize("via", ["grpc", "rest"])
+def test_quorractl_enqueue_bulk_via(server: ServerProcess, queue: str, database_url: str,
+                                    via: str) -> None:
+    from click.testing import CliRunner
+
+    from quorra.cli import main
+
+    lines = "".join(f'{{"type": "bulk", "payload": {{"n": {n}}}}}\n' for n in range(1_200))
+    result = CliRunner().invoke(
+        main, ["--server", server.url, "--api-key", API_KEY, "enqueue-bulk", "--queue", queue,
+               "--via", via, "--grpc-addr", server.grpc], input=lines, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert sorted(row[2]["n"] for row in stored(database_url, queue)) == list(range(1_200))
