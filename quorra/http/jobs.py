@@ -28,7 +28,7 @@ from quorra.http.schemas import (
 )
 from quorra.service import JobService
 
-__all__ = ["JobsController", "parse_job_id", "parse_status"]
+__all__ = ["JobsController", "job_page", "parse_job_id", "parse_status"]
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:
@@ -47,6 +47,15 @@ def parse_status(status: str | None) -> JobStatus | None:
     except ValueError:
         names = ", ".join(s.value for s in JobStatus)
         raise InvalidInput("status", f"unknown status; one of {names}") from None
+
+
+async def job_page(service: JobService, queue: str | None, status: str | None,
+                   job_type: str | None, limit: int, cursor: str | None) -> JobPageView:
+    """One page of the job listing (shared by the API and the dashboard)."""
+    where = JobFilter(queue=queue or None, status=parse_status(status), type=job_type or None)
+    page = await service.list_jobs(where, limit=limit, after=decode_cursor(cursor))
+    return JobPageView(jobs=[job_view(job) for job in page.jobs],
+                       next_cursor=encode_cursor(page.after))
 
 
 def _service(state: State) -> JobService:
@@ -88,10 +97,7 @@ class JobsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000, name="limit")] = 50,
         cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
     ) -> JobPageView:
-        where = JobFilter(queue=queue or None, status=parse_status(status), type=job_type or None)
-        page = await _service(state).list_jobs(where, limit=limit, after=decode_cursor(cursor))
-        return JobPageView(jobs=[job_view(job) for job in page.jobs],
-                           next_cursor=encode_cursor(page.after))
+        return await job_page(_service(state), queue, status, job_type, limit, cursor)
 
     @post("/jobs/{job_id:str}/retry", status_code=200,
           responses=error_responses(401, 404, 409, 503),

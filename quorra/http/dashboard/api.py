@@ -9,12 +9,10 @@ from litestar import Controller, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
-from quorra.archive.base import JobFilter
 from quorra.core.jobs import JobStatus, QueueCount
 from quorra.http.admin import worker_list
-from quorra.http.cursor import decode_cursor, encode_cursor
 from quorra.http.dashboard.guards import session_guard
-from quorra.http.jobs import parse_job_id, parse_status
+from quorra.http.jobs import job_page, parse_job_id
 from quorra.http.schemas import JobPageView, JobView, Retried, WorkerView, job_view
 from quorra.service import JobService
 from quorra.throughput import Throughput
@@ -73,10 +71,7 @@ class DashboardApi(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200, name="limit")] = 20,
         cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
     ) -> JobPageView:
-        where = JobFilter(queue=queue or None, status=parse_status(status), type=job_type or None)
-        page = await _service(state).list_jobs(where, limit=limit, after=decode_cursor(cursor))
-        return JobPageView(jobs=[job_view(job) for job in page.jobs],
-                           next_cursor=encode_cursor(page.after))
+        return await job_page(_service(state), queue, status, job_type, limit, cursor)
 
     @post("/jobs/{job_id:str}/retry", status_code=200)
     async def retry(self, job_id: FromPath[str], state: State) -> JobView:
