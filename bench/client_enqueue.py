@@ -55,9 +55,9 @@ def server(database_url: str, redis_url: str | None) -> Iterator[str]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     raise RuntimeError(f"quorra-server did not start: {log.read()[-2000:]!r}")
-                with contextlib.suppress(OSError):
-                    with urllib.request.urlopen(f"http://127.0.0.1:{http}/readyz", timeout=1):
-                        break
+                with contextlib.suppress(OSError), urllib.request.urlopen(
+                        f"http://127.0.0.1:{http}/readyz", timeout=1):
+                    break
                 time.sleep(0.1)  # a start-up poll with a deadline
             yield f"127.0.0.1:{grpc_port}"
         finally:
@@ -77,7 +77,8 @@ def run_once(target: str, database_url: str, args: argparse.Namespace) -> float:
         seconds = time.perf_counter() - started
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM quorra_jobs").fetchone()
-    assert row is not None and row[0] == len(done) == args.jobs, (row, len(done))
+    if row is None or not row[0] == len(done) == args.jobs:
+        raise SystemExit(f"stored {row} jobs, {len(done)} ids returned, {args.jobs} sent")
     return args.jobs / seconds
 
 

@@ -55,7 +55,7 @@ def test_bad_jobs_are_refused_before_sending() -> None:
         to_pb(NewJob("t", {"when": object()}), "jobs[4]")
     assert payload.value.field == "jobs[4].payload"
     with pytest.raises(InvalidRequest) as naive:
-        to_pb(NewJob("t", run_at=datetime(2030, 1, 1)))  # noqa: DTZ001
+        to_pb(NewJob("t", run_at=datetime(2030, 1, 1)))
     assert naive.value.field == "run_at"
     with pytest.raises(InvalidRequest) as unknown:
         NewJob.from_mapping({"type": "t", "colour": "red"}, "jobs[2]")
