@@ -96,6 +96,11 @@ class AsyncClient:
                 pending.add(asyncio.create_task(self._send(chunk, results)))
         except ClientError as exc:  # a job refused before sending: what is in flight lands
             failure = exc
+        except BaseException:  # the caller's iterable failed, or the call was cancelled
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            raise
         if pending:
             failure = failure or _first_error((await asyncio.wait(pending))[0])
         stored = [item for index in sorted(results) for item in results[index]]

@@ -21,6 +21,7 @@ async def test_same_spec_twice_is_one_job(harness: Harness) -> None:
     (again,) = await harness.broker.enqueue([s])
     assert again.id == first.id == s.id
     assert (again.status, again.run_at) == (first.status, first.run_at)
+    assert first.created and not again.created
     assert await count(harness, "idem") == 1
 
 
@@ -29,6 +30,7 @@ async def test_retried_batch_stores_only_the_missing(harness: Harness) -> None:
     await harness.broker.enqueue(specs[:3])
     done = await harness.broker.enqueue(specs)
     assert [d.id for d in done] == [s.id for s in specs]
+    assert [d.created for d in done] == [False] * 3 + [True] * 3
     assert await count(harness, "idem") == 6
 
 
@@ -52,5 +54,5 @@ async def test_concurrent_duplicates_make_one_job(harness: Harness) -> None:
 async def test_same_id_twice_in_one_batch(harness: Harness) -> None:
     s = spec("t", queue="idem")
     done = await harness.broker.enqueue([s, s])
-    assert [d.id for d in done] == [s.id, s.id]
+    assert [(d.id, d.created) for d in done] == [(s.id, True), (s.id, False)]
     assert await count(harness, "idem") == 1

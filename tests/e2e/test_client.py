@@ -4,6 +4,7 @@ typed errors (bad input naming the field, wrong key, no server, unknown job)."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import threading
 import time
@@ -18,7 +19,7 @@ import pytest
 import quorra
 from quorra.client import AuthError, Enqueued, InvalidRequest, NotFound, ServerUnavailable
 from tests.e2e.process import ServerProcess, start_server
-from tests.support import free_port, wait_until
+from tests.support import TcpProxy, eventually, free_port, wait_until
 
 API_KEY = "e2e-key-issue8-client"
 
@@ -180,3 +181,41 @@ def test_quorractl_enqueue_bulk_via(server: ServerProcess, queue: str, database_
                "--via", via, "--grpc-addr", server.grpc], input=lines, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert sorted(row[2]["n"] for row in stored(database_url, queue)) == list(range(1_200))
+
+
+def test_a_failing_job_source_stops_the_stream(client: quorra.Client, queue: str) -> None:
+    def jobs() -> Any:
+        for n in range(1_000):
+            yield {"type": "t", "queue": queue}
+            if n == 600:
+                raise LookupError("the source broke")
+
+    with pytest.raises(LookupError, match="the source broke"):
+        client.enqueue_many(jobs())
+    assert client.enqueue("after", queue=queue).status == "pending"  # the client still works
+
+
+async def test_connection_cut_mid_stream_loses_and_doubles_nothing(
+        server: ServerProcess, queue: str, database_url: str) -> None:
+    host, port = server.grpc.rsplit(":", 1)
+    proxy = TcpProxy(host, int(port))
+    await proxy.start()
+    total = 30_000
+    async with quorra.AsyncClient(f"127.0.0.1:{proxy.port}", api_key=API_KEY,
+                                  retry_for=30) as client:
+        sending = asyncio.create_task(client.enqueue_many(
+            {"type": "cut", "queue": queue, "payload": {"n": n}} for n in range(total)))
+
+        async def some_landed() -> bool:
+            return len(await asyncio.to_thread(stored, database_url, queue)) >= 3_000
+
+        await eventually(some_landed, timeout=30, what="the first jobs to land")
+        await proxy.cut()  # every connection dropped: answers in flight are lost
+        landed_before = len(stored(database_url, queue))
+        await proxy.start()  # the same port again
+        done = await asyncio.wait_for(sending, 120)
+    await proxy.cut()
+    assert landed_before < total, "the cut came too late to test anything"
+    rows = {row[0]: row[2]["n"] for row in stored(database_url, queue)}
+    assert len(done) == total and len(rows) == total
+    assert [rows[d.id] for d in done] == list(range(total))

@@ -17,7 +17,8 @@ async def test_rest_id_is_stored_once(client: httpx.AsyncClient) -> None:
     first = await client.post("/v1/jobs", json={"type": "t", "queue": "ids", "id": job_id})
     again = await client.post("/v1/jobs", json={"type": "t", "queue": "ids", "id": job_id})
     assert first.status_code == again.status_code == 201
-    assert first.json() == again.json() and first.json()["id"] == job_id
+    assert first.json()["id"] == again.json()["id"] == job_id
+    assert "created" not in first.json() and again.json()["created"] is False
     queues = (await client.get("/v1/queues")).json()["queues"]
     assert [q["count"] for q in queues if q["queue"] == "ids"] == [1]
     bad = await client.post("/v1/jobs", json={"type": "t", "id": "nope"})
