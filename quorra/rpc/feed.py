@@ -50,12 +50,18 @@ class Feed:
 
     async def take(self, limit: int) -> list[Job]:
         while not self.stopped():
-            jobs = await self.service.lease(self.queues, worker_id=self.worker_id, limit=limit,
-                                            ttl=self.ttl)
+            # Listen before looking: a job committed after the lease query's snapshot wakes us.
+            wake = asyncio.ensure_future(self.service.wait_for_jobs(self.queues, IDLE_WAIT))
+            try:
+                jobs = await self.service.lease(self.queues, worker_id=self.worker_id,
+                                                limit=limit, ttl=self.ttl)
+            except BaseException:
+                wake.cancel()
+                raise
             if jobs:
+                wake.cancel()
                 return jobs
-            await first_of(self.service.wait_for_jobs(self.queues, IDLE_WAIT),
-                           *(stop.wait() for stop in self.stops))
+            await first_of(wake, *(stop.wait() for stop in self.stops))
         return []
 
     async def give_back(self, jobs: Sequence[Job]) -> None:
