@@ -39,7 +39,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(database_url: str, redis_url: str | None) -> Iterator[str]:
+def server(database_url: str, redis_url: str | None) -> Iterator[tuple[str, int]]:
     http, grpc_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUORRA_")}
     env.pop("REDIS_URL", None)
@@ -59,27 +59,36 @@ def server(database_url: str, redis_url: str | None) -> Iterator[str]:
                         f"http://127.0.0.1:{http}/readyz", timeout=1):
                     break
                 time.sleep(0.1)  # a start-up poll with a deadline
-            yield f"127.0.0.1:{grpc_port}"
+            yield f"127.0.0.1:{grpc_port}", proc.pid
         finally:
             proc.terminate()
             proc.wait(30)
 
 
-def run_once(target: str, database_url: str, args: argparse.Namespace) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_once(target: str, server_pid: int, database_url: str,
+             args: argparse.Namespace) -> tuple[float, float, float]:
+    """jobs/s, and the client's and the server's CPU microseconds per job."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("TRUNCATE quorra_jobs")
     jobs = ({"type": "bench", "payload": {"n": n, "to": "user@example.com"}}
             for n in range(args.jobs))
     with quorra.Client(target, api_key=API_KEY, batch_size=args.batch_size,
                        concurrency=args.concurrency) as client:
-        started = time.perf_counter()
+        started, mine, theirs = time.perf_counter(), time.process_time(), cpu_seconds(server_pid)
         done = client.enqueue_many(jobs)
         seconds = time.perf_counter() - started
+        mine, theirs = time.process_time() - mine, cpu_seconds(server_pid) - theirs
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute("SELECT count(*) FROM quorra_jobs").fetchone()
     if row is None or not row[0] == len(done) == args.jobs:
         raise SystemExit(f"stored {row} jobs, {len(done)} ids returned, {args.jobs} sent")
-    return args.jobs / seconds
+    return args.jobs / seconds, mine / args.jobs * 1e6, theirs / args.jobs * 1e6
 
 
 def main() -> None:
@@ -92,11 +101,13 @@ def main() -> None:
         "QUORRA_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/quorra_bench"))
     parser.add_argument("--redis-url", default=None)
     args = parser.parse_args()
-    with server(args.database_url, args.redis_url) as target:
+    with server(args.database_url, args.redis_url) as (target, pid):
         rates = []
         for round_ in range(1, args.rounds + 1):
-            rates.append(run_once(target, args.database_url, args))
-            print(f"round {round_}: {rates[-1]:,.0f} jobs/s")
+            rate, client_us, server_us = run_once(target, pid, args.database_url, args)
+            rates.append(rate)
+            print(f"round {round_}: {rate:,.0f} jobs/s; CPU per job: client {client_us:.0f} us,"
+                  f" server {server_us:.0f} us")
     mode = "redis" if args.redis_url else "postgres-only"
     print(f"enqueue_many {args.jobs} jobs, batch {args.batch_size}, {args.concurrency} in flight,"
           f" {mode}: median {statistics.median(rates):,.0f} jobs/s over {args.rounds} runs")
