@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from quorra.cli.client import Client
-from quorra.client import Client as ProducerClient
+
+if TYPE_CHECKING:  # loaded by ``--via grpc`` only: other commands start without gRPC
+    from quorra.client import Client as ProducerClient
 
 __all__ = ["BadLine", "Sender", "count_jobs", "grpc_sender", "read_batches", "rest_sender",
            "send_all"]

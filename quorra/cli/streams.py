@@ -29,8 +29,6 @@ from quorra.cli.bulk import (
 from quorra.cli.client import ApiError
 from quorra.cli.context import Ctl, InputError, pass_ctl
 from quorra.cli.render import when
-from quorra.client import Client as ProducerClient
-from quorra.client import ClientError
 from quorra.core.errors import QuorraError
 
 __all__ = ["enqueue_bulk", "watch"]
@@ -93,6 +91,8 @@ def _sender(stack: contextlib.ExitStack, ctl: Ctl, via: str, grpc_addr: str | No
             batch_size: int) -> Sender:
     if via == "rest":
         return rest_sender(stack.enter_context(ctl.client()))
+    from quorra.client import Client as ProducerClient  # gRPC loads for this command only
+
     env = {"QUORRA_GRPC_ADDR": grpc_addr} if grpc_addr else {"QUORRA_URL": ctl.server}
     try:
         client = ProducerClient(api_key=ctl.api_key, timeout=ctl.timeout, env=env,
@@ -115,7 +115,7 @@ def _send(ctl: Ctl, batches: Iterator[list[dict[str, Any]]], sender: Sender, con
             send_all(batches, sender, concurrency=concurrency, on_sent=on_sent)
         except BadLine as exc:
             raise InputError(f"{exc}; {counter.sent} jobs were enqueued before it") from None
-        except (ApiError, ClientError) as exc:
+        except (ApiError, QuorraError) as exc:
             raise click.ClickException(
                 f"{exc.message}; {counter.sent} jobs were enqueued before it") from None
 
