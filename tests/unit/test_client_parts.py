@@ -15,10 +15,11 @@ from quorra.client.types import to_pb
 from quorra.core.errors import ConfigError, QuorraError
 
 
-def test_import_quorra_stays_free_of_grpc() -> None:
+@pytest.mark.parametrize("modules", ["quorra, quorra.core.spec", "quorra.cli"])
+def test_importing_stays_free_of_grpc(modules: str) -> None:
     import subprocess
 
-    code = "import sys, quorra, quorra.core.spec; print('grpc' in sys.modules)"
+    code = f"import sys, {modules}; print('grpc' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
