@@ -57,7 +57,9 @@ def wait_for(check: object, timeout: float) -> None:
 
 
 @contextlib.contextmanager
-def processes(*commands: tuple[list[str], dict[str, str]]) -> Iterator[list[subprocess.Popen[bytes]]]:
+def processes(
+    *commands: tuple[list[str], dict[str, str]],
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for cmd, env in commands]
     try:

@@ -51,6 +51,14 @@ class JobService:
         self._observe(settled)
         return settled
 
+    async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+                       ) -> list[Settled]:
+        """Ack a batch in one transaction; returns those whose lease was live."""
+        done = await self.broker.ack_many(acks)
+        for settled in done:
+            self._observe(settled)
+        return done
+
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
         settled = await self.broker.nack(job_id, lease_id, error, retry=retry)

@@ -42,6 +42,12 @@ class Broker(Protocol):
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
         """Mark a leased job succeeded, storing ``result``."""
 
+    async def ack_many(
+        self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+    ) -> list[Settled]:
+        """Ack a batch of ``(job_id, lease_id, result)`` in one transaction. Each is fenced like
+        ``ack``; stale ones are skipped and absent from the result."""
+
     async def nack(
         self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *, retry: bool = True
     ) -> Settled:

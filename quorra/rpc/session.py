@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
+_LOST_CODE = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 
 
 def _outcome(job_id: str, lease_id: str, exc: Exception) -> pb.Outcome:
@@ -168,8 +169,11 @@ class Session:
 
     async def _settle_all(self, items: Any) -> None:
         releases = [s for s in items if s.release]
-        others = [s for s in items if not s.release]
+        acks = [s for s in items if s.success and not s.release]
+        others = [s for s in items if not s.success and not s.release]
         outcomes = list(await asyncio.gather(*(self._settle_one(s) for s in others)))
+        if acks:
+            outcomes.extend(await self._ack_all(acks))
         if releases:
             outcomes.extend(await self._release(releases))
         self.in_flight = max(self.in_flight - len(items), 0)
@@ -187,6 +191,25 @@ class Session:
             return _outcome(item.job_id, item.lease_id, exc)
         return pb.Outcome(job_id=item.job_id, lease_id=item.lease_id, status=status.value)
 
+    async def _ack_all(self, items: list[pb.Settlement]) -> list[pb.Outcome]:
+        """All the acks of one message in one transaction."""
+        try:
+            acks = [(parse_id(s.job_id, "job_id"), parse_id(s.lease_id, "lease_id"),
+                     parse_result(s.result)) for s in items]
+            done = {settled.id for settled in await self.host.service.ack_many(acks)}
+        except Exception as exc:
+            if len(items) == 1:
+                return [_outcome(items[0].job_id, items[0].lease_id, exc)]
+            # one bad item (e.g. a malformed result) must not fail the others
+            return list(await asyncio.gather(*(self._settle_one(s) for s in items)))
+        for _, lease_id, _ in acks:
+            self.host.windows.settled(lease_id)
+        return [pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, status="succeeded")
+                if job in done else
+                pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, code=_LOST_CODE,
+                           message="lease lost (expired, settled or unknown); nothing changed")
+                for s, (job, _, _) in zip(items, acks, strict=True)]
+
     async def _release(self, items: list[pb.Settlement]) -> list[pb.Outcome]:
         try:
             pairs = [(parse_id(s.job_id, "job_id"), parse_id(s.lease_id, "lease_id"))
@@ -194,12 +217,10 @@ class Session:
             released = set(await self.host.service.release(pairs))
         except Exception as exc:
             return [_outcome(s.job_id, s.lease_id, exc) for s in items]
-        lost = pb.Outcome(code=grpc.StatusCode.FAILED_PRECONDITION.value[0],
-                          message="lease lost; nothing released")
         return [pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, status="pending")
                 if job in released else
-                pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, code=lost.code,
-                           message=lost.message)
+                pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, code=_LOST_CODE,
+                           message="lease lost; nothing released")
                 for s, (job, _) in zip(items, pairs, strict=True)]
 
     async def _extend(self, item: pb.Extension) -> pb.Outcome:

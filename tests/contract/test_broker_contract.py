@@ -151,6 +151,21 @@ class TestSettle:
         assert stored.lease_id is None and stored.finished_at is not None
         assert stored.attempts == 1
 
+    async def test_ack_many_settles_live_leases_and_skips_stale(self, harness: Harness) -> None:
+        await harness.broker.enqueue([spec(f"m{i}") for i in range(3)])
+        jobs = await harness.broker.lease(["default"], worker_id=W, limit=3, ttl=30)
+        a, b, c = jobs
+        assert a.lease_id and b.lease_id and c.lease_id
+        await harness.broker.ack(c.id, c.lease_id)
+        done = await harness.broker.ack_many([
+            (a.id, a.lease_id, {"n": 1}), (b.id, b.lease_id, None), (c.id, c.lease_id, "late"),
+            (a.id, uuid.uuid4(), None)])
+        assert sorted(s.id for s in done) == sorted([a.id, b.id])
+        assert {s.status for s in done} == {JobStatus.SUCCEEDED}
+        assert (await harness.archive.get(a.id)).result == {"n": 1}
+        assert (await harness.archive.get(c.id)).result is None
+        assert await harness.broker.ack_many([]) == []
+
     async def test_nack_backs_off_then_retries_then_dies(self, harness: Harness) -> None:
         (done,) = await harness.broker.enqueue([spec(max_retries=2)])
         for attempt in (1, 2):

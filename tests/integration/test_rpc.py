@@ -179,7 +179,8 @@ class TestSession:
             assert not response.jobs  # no credit left
             settled += response.settled
             extended += response.extended
-        assert [o.status for o in settled] == ["succeeded", "succeeded", "dead", "pending"]
+        by_job = {o.job_id: o.status for o in settled}
+        assert [by_job[j.id] for j in got] == ["succeeded", "succeeded", "dead", "pending"]
         assert extended[0].code == grpc.StatusCode.FAILED_PRECONDITION.value[0]
         await call.write(pb.SessionRequest(drain=True))
         await call.done_writing()

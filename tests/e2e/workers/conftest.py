@@ -38,15 +38,30 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
 
 @dataclass
 class Server:
-    proc: subprocess.Popen[bytes]
+    env: dict[str, str]
     http: str
     grpc: str
     log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen([str(BIN / "quorra-server")], env=self.env, stdout=out,
+                                         stderr=subprocess.STDOUT)
+        wait_until(self._healthy, timeout=30, what="quorra-server to answer /healthz")
+
+    def _healthy(self) -> bool:
+        assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
+        try:
+            return httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.http, headers={"X-API-Key": API_KEY}, timeout=10)
 
     def stop(self) -> int:
+        assert self.proc is not None
         return _stop(self.proc)
 
 
@@ -72,23 +87,12 @@ class Workers:
 @pytest.fixture
 def server(clean_db: str, tmp_path: Path) -> Iterator[Server]:
     http_port, grpc_port = free_port(), free_port()
-    log = tmp_path / "server.log"
     env = _env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
                QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
                QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s")
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(BIN / "quorra-server")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
-    srv = Server(proc, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", log)
-
-    def healthy() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{srv.http}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_until(healthy, timeout=30, what="quorra-server to answer /healthz")
+    srv = Server(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
+                 tmp_path / "server.log")
+    srv.start()
     yield srv
     srv.stop()
 

@@ -147,3 +147,17 @@ def test_invalid_setting_names_the_variable(server: Server, workers: Workers) ->
     proc = workers.start("w1", QUORRA_WORKER_MAX_JOBS="many")
     assert proc.wait(15) == 2
     assert "QUORRA_WORKER_MAX_JOBS" in workers.log("w1")
+
+
+def test_server_shutdown_lets_sessions_settle_and_workers_reconnect(
+    clean_db: str, server: Server, workers: Workers
+) -> None:
+    workers.start("w1", QUORRA_WORKER_MAX_JOBS="2")
+    enqueue(server, [{"type": "sleep", "payload": {"seconds": 1.5}} for _ in range(2)])
+    wait_until(lambda: counts(clean_db).get("leased") == 2, timeout=10)
+    assert server.stop() == 0  # waits for the session to settle what the worker holds
+    assert counts(clean_db) == {"succeeded": 2}
+    server.start()
+    enqueue(server, [{"type": "test_job"}])
+    wait_until(lambda: counts(clean_db).get("succeeded") == 3, timeout=30,
+               what="the worker to reconnect and run the new job")
