@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import threading
 import uuid
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ class Producers:
         self.config = config
         self._async: AsyncClient | None = None
         self._sync: Client | None = None
+        self._lock = threading.Lock()  # sync handlers run on several threads at once
 
     def async_client(self) -> AsyncClient:
         if self._async is None:
@@ -45,11 +47,12 @@ class Producers:
         return self._async
 
     def sync_client(self) -> Client:
-        if self._sync is None:
-            from quorra.client import Client
+        with self._lock:
+            if self._sync is None:
+                from quorra.client import Client
 
-            self._sync = Client(self.config.grpc_addr, api_key=self.config.api_key)
-        return self._sync
+                self._sync = Client(self.config.grpc_addr, api_key=self.config.api_key)
+            return self._sync
 
     async def close(self) -> None:
         if self._async is not None:
