@@ -52,7 +52,9 @@ def test_one_job_lands_and_get_shows_it(client: quorra.Client, queue: str,
     done = client.enqueue("email_send", {"to": "a@example.com"}, queue=queue, priority=3)
     assert done.status == "pending" and done.run_at is not None
     assert stored(database_url, queue) == [(done.id, "email_send", {"to": "a@example.com"})]
+    channel = client._async._channel
     info = client.get(done.id)
+    assert channel is not None and client._async._channel is channel  # one connection, reused
     assert (info.id, info.type, info.queue, info.status, info.priority, info.payload) == (
         done.id, "email_send", queue, "pending", 3, {"to": "a@example.com"})
 
