@@ -1,5 +1,5 @@
 """A running server runtime (Postgres-only) behind an in-process ASGI client (same event loop),
-and an in-process server replica (``bootstrap.running``) with gRPC clients for it."""
+and its gRPC port (a free one) for worker-protocol tests."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from quorra.settings import Address, Settings
 from tests.support import free_port
 
 API_KEY = "test-key-0123456789"
-KEY = (("x-api-key", API_KEY),)
 
 
 def settings_for(url: str, **overrides: object) -> Settings:
@@ -44,6 +43,9 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+KEY = (("x-api-key", API_KEY),)
+
+
 @dataclass
 class Replica:
     runtime: Runtime
@@ -55,8 +57,7 @@ class Replica:
 
 @pytest.fixture
 async def replica(clean_db: str) -> AsyncIterator[Replica]:
-    settings = settings_for(clean_db, shutdown_grace=2.0, reap_interval=0.2)
-    context = running(settings)
+    context = running(settings_for(clean_db, shutdown_grace=2.0, reap_interval=0.2))
     with warnings.catch_warnings():  # litestar 2.25 deprecates the core's path-parameter style
         warnings.simplefilter("ignore", DeprecationWarning)
         runtime = await context.__aenter__()

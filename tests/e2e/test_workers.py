@@ -13,7 +13,15 @@ import pytest
 
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
-from tests.e2e.workers.conftest import API_KEY, Server, StopFn, Workers
+from tests.e2e.worker_processes import (  # noqa: F401  (fixtures)
+    API_KEY,
+    Server,
+    StopFn,
+    Workers,
+    server,
+    stop_process,
+    workers,
+)
 from tests.support import wait_until
 
 KEY = (("x-api-key", API_KEY),)

@@ -1,4 +1,6 @@
-"""Real processes: ``quorra-server`` and ``quorra-worker`` started from this checkout's venv."""
+"""Real processes for the worker tests: a ``quorra-server`` that can be stopped and started
+again on the same ports, and ``quorra-worker`` processes. The fixtures are imported by
+``test_workers.py`` (its ``server`` fixture is function-scoped, unlike the dashboard's)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import pytest
 
 from tests.support import free_port, wait_until
 
-API_KEY = "e2e-key"
+API_KEY = "e2e-key-issue3-workers"
 BIN = Path(sys.executable).parent
 
 
