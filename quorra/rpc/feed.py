@@ -1,21 +1,31 @@
-"""Leasing for open streams: a ``Feed`` leases as soon as jobs are ready, waking on the service's
-wake-up (enqueues in this process at once, other replicas through LISTEN/NOTIFY, a bounded
-polling backup for delays and lost notifications). No sleep loop: an idle stream awaits events.
+"""Leasing for open streams, through one ``Dispatcher`` per server.
+
+The dispatcher keeps one wake-up watcher per set of queues (however many streams lease from
+it): it waits on the service's wake-up (enqueues and releases in this process at once, other
+replicas through LISTEN/NOTIFY, a bounded polling backup for delays and lost notifications) and
+hands the turn to the longest-waiting stream only. That stream leases; when it filled its whole
+request there may be more, and it passes the turn on. So an enqueue costs one lease query, not
+one per waiting stream, and an idle server polls once per backup interval per queue set. No
+sleep loop: idle streams await futures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from quorra.core.jobs import Job
 from quorra.service import JobService
 
-__all__ = ["Feed", "Window", "first_of"]
+__all__ = ["Dispatcher", "Feed", "Window", "first_of"]
+
+log = logging.getLogger(__name__)
 
 IDLE_WAIT = 30.0  # the service bounds it further (its polling backup)
 
@@ -33,35 +43,99 @@ async def first_of(*waits: Awaitable[object], timeout: float | None = None) -> N
                 await task
 
 
+class _Group:
+    """The streams leasing from one set of queues."""
+
+    def __init__(self, queues: Sequence[str]) -> None:
+        self.queues = list(queues)
+        self.generation = 0  # bumped on every wake-up: a stream that saw a change looks again
+        self.members = 0
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.watcher: asyncio.Task[None] | None = None
+
+    def bump(self) -> None:
+        """Something may be ready: give the turn to the longest-waiting stream."""
+        self.generation += 1
+        while self.waiters:
+            turn = self.waiters.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+
+
+class Dispatcher:
+    def __init__(self, service: JobService) -> None:
+        self.service = service
+        self._groups: dict[frozenset[str], _Group] = {}
+
+    def join(self, queues: Sequence[str]) -> _Group:
+        key = frozenset(queues)
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(sorted(key))
+        group.members += 1
+        if group.watcher is None or group.watcher.done():
+            group.watcher = asyncio.create_task(self._watch(group), name="quorra-dispatch")
+        return group
+
+    def leave(self, group: _Group) -> None:
+        group.members -= 1
+        if group.members <= 0:
+            self._groups.pop(frozenset(group.queues), None)
+            if group.watcher is not None:
+                group.watcher.cancel()
+
+    async def _watch(self, group: _Group) -> None:
+        while group.members > 0:
+            try:
+                # awaited directly: the next wait registers before anything else runs
+                await self.service.wait_for_jobs(group.queues, IDLE_WAIT)
+            except Exception:  # never leave streams without a watcher
+                log.exception("waiting for jobs failed; retrying in 1s")
+                await asyncio.sleep(1.0)
+            group.bump()
+
+
 class Feed:
     """Leases jobs of some queues for one worker; ``take`` waits until at least one is ready
     or one of the ``stops`` events is set (then it returns ``[]``)."""
 
     def __init__(self, service: JobService, queues: Sequence[str], *, worker_id: str,
-                 ttl: float, stops: Iterable[asyncio.Event]) -> None:
+                 ttl: float, stops: Iterable[asyncio.Event],
+                 dispatcher: Dispatcher | None = None) -> None:
         self.service = service
         self.queues = list(queues)
         self.worker_id = worker_id
         self.ttl = ttl
         self.stops = list(stops)
+        self.dispatcher = dispatcher or Dispatcher(service)
+        self._group: _Group | None = None
 
     def stopped(self) -> bool:
         return any(stop.is_set() for stop in self.stops)
 
+    def close(self) -> None:
+        if self._group is not None:
+            self.dispatcher.leave(self._group)
+            self._group = None
+
     async def take(self, limit: int) -> list[Job]:
+        if self._group is None:
+            self._group = self.dispatcher.join(self.queues)
+        group = self._group
         while not self.stopped():
-            # Listen before looking: a job committed after the lease query's snapshot wakes us.
-            wake = asyncio.ensure_future(self.service.wait_for_jobs(self.queues, IDLE_WAIT))
-            try:
-                jobs = await self.service.lease(self.queues, worker_id=self.worker_id,
-                                                limit=limit, ttl=self.ttl)
-            except BaseException:
-                wake.cancel()
-                raise
+            seen = group.generation
+            jobs = await self.service.lease(self.queues, worker_id=self.worker_id,
+                                            limit=limit, ttl=self.ttl)
             if jobs:
-                wake.cancel()
+                if len(jobs) >= limit:
+                    group.bump()  # there may be more: let the next stream look
                 return jobs
-            await first_of(wake, *(stop.wait() for stop in self.stops))
+            if group.generation != seen:
+                continue  # woken while we looked: look again
+            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            group.waiters.append(turn)
+            await first_of(turn, *(stop.wait() for stop in self.stops))
         return []
 
     async def give_back(self, jobs: Sequence[Job]) -> None:

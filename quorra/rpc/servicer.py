@@ -24,7 +24,7 @@ from quorra.rpc.convert import (
     window_of,
 )
 from quorra.rpc.errors import abort_with, translated
-from quorra.rpc.feed import Feed, Window, first_of
+from quorra.rpc.feed import Dispatcher, Feed, Window, first_of
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.rpc.session import Session
@@ -57,13 +57,15 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         self.stopping = stopping
         self.session_grace = session_grace
         self.windows = Windows()
+        self.dispatcher = Dispatcher(service)
 
     async def LeaseJobs(  # noqa: N802  (gRPC method names)
         self, request: pb.LeaseRequest, context: Context
     ) -> AsyncIterator[pb.Job]:
         queues = queues_of(request.queues, request.queue)
         feed = Feed(self.service, queues, worker_id=request.worker_id,
-                    ttl=float(request.lease_ttl_seconds), stops=[self.stopping])
+                    ttl=float(request.lease_ttl_seconds), stops=[self.stopping],
+                    dispatcher=self.dispatcher)
         window = window_of(request.max_jobs)
         try:
             if not request.follow:
@@ -100,6 +102,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                 async for message in self._deliver(feed, jobs):
                     yield message
         finally:
+            feed.close()
             self.windows.forget(window)
             self.directory.disconnect(session)
 

@@ -68,7 +68,8 @@ class Session:
             raise InvalidInput("open", "the first message of a session must open it")
         spec = first.open
         feed = Feed(host.service, queues_of(spec.queues), worker_id=spec.worker_id,
-                    ttl=float(spec.lease_ttl_seconds), stops=[host.stopping])
+                    ttl=float(spec.lease_ttl_seconds), stops=[host.stopping],
+                    dispatcher=host.dispatcher)
         session = cls(host, requests, context, feed)
         feed.stops.append(session.halt)
         await session.apply(first)
@@ -90,6 +91,7 @@ class Session:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            self.feed.close()
             await self.feed.give_back(self.jobs_out)
             host.directory.disconnect(self.key)
 

@@ -71,6 +71,8 @@ class Worker:
                     raise WorkerStopped(f"{exc.code().name}: {exc.details()}") from None
                 log.warning("session lost (%s: %s); reconnecting in %.1fs", exc.code().name,
                             exc.details(), delay)
+            except (TimeoutError, grpc.aio.UsageError, OSError) as exc:
+                log.warning("session failed (%r); reconnecting in %.1fs", exc, delay)
             self.connected.clear()
             if self.stopping.is_set():
                 break

@@ -13,23 +13,15 @@ import pytest
 
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
-from tests.e2e.worker_processes import (  # noqa: F401  (fixtures)
-    API_KEY,
-    Server,
-    StopFn,
-    Workers,
-    server,
-    stop_process,
-    workers,
-)
+from tests.e2e.worker_processes import API_KEY, Server, StopFn, Workers
 from tests.support import wait_until
 
 KEY = (("x-api-key", API_KEY),)
 
 
-def enqueue(server: Server, jobs: list[dict[str, Any]]) -> list[str]:
+def enqueue(worker_server: Server, jobs: list[dict[str, Any]]) -> list[str]:
     ids: list[str] = []
-    with grpc.insecure_channel(server.grpc) as channel:
+    with grpc.insecure_channel(worker_server.grpc) as channel:
         stub = pb_grpc.WorkerServiceStub(channel)
         for start in range(0, len(jobs), 500):
             specs = [pb.JobSpec(type=j["type"], payload=msgspec.json.encode(j.get("payload", {})),
@@ -55,11 +47,11 @@ def counts(url: str) -> dict[str, int]:
 
 
 def test_four_workers_run_a_thousand_jobs_exactly_once(
-    clean_db: str, server: Server, workers: Workers
+    clean_db: str, worker_server: Server, workers: Workers
 ) -> None:
     for i in range(4):
         workers.start(f"w{i}", QUORRA_WORKER_MAX_JOBS="20")
-    enqueue(server, [{"type": "test_job", "payload": {"n": i}} for i in range(1000)])
+    enqueue(worker_server, [{"type": "test_job", "payload": {"n": i}} for i in range(1000)])
     wait_until(lambda: counts(clean_db).get("succeeded") == 1000, timeout=60,
                what="1000 jobs to succeed")
     assert rows(clean_db, "SELECT max(attempts), min(attempts) FROM quorra_jobs") == [(1, 1)]
@@ -67,14 +59,16 @@ def test_four_workers_run_a_thousand_jobs_exactly_once(
     assert sum(by_worker.values()) == 1000
 
 
-def test_result_failure_and_dead_letter(clean_db: str, server: Server, workers: Workers) -> None:
+def test_result_failure_and_dead_letter(
+    clean_db: str, worker_server: Server, workers: Workers
+) -> None:
     workers.start("w1")
-    ok, failing, unknown = enqueue(server, [
+    ok, failing, unknown = enqueue(worker_server, [
         {"type": "email_send", "payload": {"to": "a@b.c"}},
         {"type": "fail", "max_retries": 1},
         {"type": "no_such_type"},
     ])
-    with server.client() as http:
+    with worker_server.client() as http:
         def status(job_id: str) -> dict[str, Any]:
             body: dict[str, Any] = http.get(f"/v1/jobs/{job_id}").json()
             return body
@@ -89,10 +83,10 @@ def test_result_failure_and_dead_letter(clean_db: str, server: Server, workers: 
 
 
 def test_killed_worker_job_is_re_leased_after_ttl(
-    clean_db: str, server: Server, workers: Workers
+    clean_db: str, worker_server: Server, workers: Workers
 ) -> None:
     victim = workers.start("victim", QUORRA_WORKER_LEASE_TTL="2s")
-    (job_id,) = enqueue(server, [{"type": "sleep", "payload": {"seconds": 60}}])
+    (job_id,) = enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 60}}])
     leased = wait_until(lambda: rows(clean_db, "SELECT lease_id FROM quorra_jobs "
                                                "WHERE status = 'leased'"), timeout=10)
     old_lease = str(leased[0][0])
@@ -104,26 +98,26 @@ def test_killed_worker_job_is_re_leased_after_ttl(
                what="the job to be re-run after its lease expired")
     ((attempts, error),) = rows(clean_db, "SELECT attempts, last_error FROM quorra_jobs")
     assert attempts == 2 and error == "lease expired"
-    with grpc.insecure_channel(server.grpc) as channel, pytest.raises(grpc.RpcError) as info:
+    with grpc.insecure_channel(worker_server.grpc) as channel, pytest.raises(grpc.RpcError) as info:
         pb_grpc.WorkerServiceStub(channel).AckJob(
             pb.JobAck(job_id=job_id, lease_id=old_lease, success=True), metadata=KEY)
     assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_heartbeats_keep_a_long_job_on_one_attempt(
-    clean_db: str, server: Server, workers: Workers
+    clean_db: str, worker_server: Server, workers: Workers
 ) -> None:
     workers.start("w1", QUORRA_WORKER_LEASE_TTL="1s")
-    enqueue(server, [{"type": "sleep", "payload": {"seconds": 3.5}}])
+    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 3.5}}])
     wait_until(lambda: counts(clean_db).get("succeeded") == 1, timeout=20)
     assert rows(clean_db, "SELECT attempts, last_error FROM quorra_jobs") == [(1, None)]
 
 
 def test_sigterm_drains_in_flight_jobs(
-    clean_db: str, server: Server, workers: Workers, stop_process: StopFn
+    clean_db: str, worker_server: Server, workers: Workers, stop_process: StopFn
 ) -> None:
     proc = workers.start("w1", QUORRA_WORKER_MAX_JOBS="3")
-    enqueue(server, [{"type": "sleep", "payload": {"seconds": 1.5}} for _ in range(5)])
+    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 1.5}} for _ in range(5)])
     wait_until(lambda: counts(clean_db).get("leased") == 3, timeout=10)
     started = time.monotonic()
     assert stop_process(proc) == 0
@@ -134,10 +128,10 @@ def test_sigterm_drains_in_flight_jobs(
 
 
 def test_sigterm_after_grace_releases_unfinished_jobs(
-    clean_db: str, server: Server, workers: Workers, stop_process: StopFn
+    clean_db: str, worker_server: Server, workers: Workers, stop_process: StopFn
 ) -> None:
     proc = workers.start("w1", QUORRA_WORKER_MAX_JOBS="2", QUORRA_SHUTDOWN_GRACE="0.5s")
-    enqueue(server, [{"type": "sleep", "payload": {"seconds": 60}} for _ in range(2)])
+    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 60}} for _ in range(2)])
     wait_until(lambda: counts(clean_db).get("leased") == 2, timeout=10)
     assert stop_process(proc) == 0
     assert counts(clean_db) == {"pending": 2}
@@ -145,27 +139,27 @@ def test_sigterm_after_grace_releases_unfinished_jobs(
         (0, True)]
 
 
-def test_wrong_key_stops_the_worker(server: Server, workers: Workers) -> None:
+def test_wrong_key_stops_the_worker(worker_server: Server, workers: Workers) -> None:
     proc = workers.start("w1", QUORRA_API_KEY="wrong")
     assert proc.wait(15) == 1
     assert "UNAUTHENTICATED" in workers.log("w1")
 
 
-def test_invalid_setting_names_the_variable(server: Server, workers: Workers) -> None:
+def test_invalid_setting_names_the_variable(worker_server: Server, workers: Workers) -> None:
     proc = workers.start("w1", QUORRA_WORKER_MAX_JOBS="many")
     assert proc.wait(15) == 2
     assert "QUORRA_WORKER_MAX_JOBS" in workers.log("w1")
 
 
 def test_server_shutdown_lets_sessions_settle_and_workers_reconnect(
-    clean_db: str, server: Server, workers: Workers
+    clean_db: str, worker_server: Server, workers: Workers
 ) -> None:
     workers.start("w1", QUORRA_WORKER_MAX_JOBS="2")
-    enqueue(server, [{"type": "sleep", "payload": {"seconds": 1.5}} for _ in range(2)])
+    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 1.5}} for _ in range(2)])
     wait_until(lambda: counts(clean_db).get("leased") == 2, timeout=10)
-    assert server.stop() == 0  # waits for the session to settle what the worker holds
+    assert worker_server.stop() == 0  # waits for the session to settle what the worker holds
     assert counts(clean_db) == {"succeeded": 2}
-    server.start()
-    enqueue(server, [{"type": "test_job"}])
+    worker_server.start()
+    enqueue(worker_server, [{"type": "test_job"}])
     wait_until(lambda: counts(clean_db).get("succeeded") == 3, timeout=30,
                what="the worker to reconnect and run the new job")

@@ -1,6 +1,6 @@
 """Real processes for the worker tests: a ``quorra-server`` that can be stopped and started
-again on the same ports, and ``quorra-worker`` processes. The fixtures are imported by
-``test_workers.py`` (its ``server`` fixture is function-scoped, unlike the dashboard's)."""
+again on the same ports, and ``quorra-worker`` processes. The fixtures
+(``worker_server``, ``workers``, ``stop_process``) are in ``conftest.py``."""
 
 from __future__ import annotations
 
@@ -8,26 +8,25 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.support import free_port, wait_until
+from tests.support import wait_until
 
 API_KEY = "e2e-key-issue3-workers"
 BIN = Path(sys.executable).parent
 
 
-def _env(**extra: str) -> dict[str, str]:
+def process_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUORRA_")}
     env.update(extra)
     return env
 
 
-def _stop(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 20) -> int:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -64,7 +63,7 @@ class Server:
 
     def stop(self) -> int:
         assert self.proc is not None
-        return _stop(self.proc)
+        return stop_process(self.proc)
 
 
 @dataclass
@@ -77,7 +76,7 @@ class Workers:
         settings = {"QUORRA_WORKER_ID": name, "QUORRA_GRPC_ADDR": self.server.grpc,
                     "QUORRA_API_KEY": API_KEY, **env}
         with (self.tmp / f"{name}.log").open("wb") as log:
-            proc = subprocess.Popen([str(BIN / "quorra-worker")], env=_env(**settings),
+            proc = subprocess.Popen([str(BIN / "quorra-worker")], env=process_env(**settings),
                                     stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
@@ -86,30 +85,4 @@ class Workers:
         return (self.tmp / f"{name}.log").read_text()
 
 
-@pytest.fixture
-def server(clean_db: str, tmp_path: Path) -> Iterator[Server]:
-    http_port, grpc_port = free_port(), free_port()
-    env = _env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
-               QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
-               QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s")
-    srv = Server(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
-                 tmp_path / "server.log")
-    srv.start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def workers(server: Server, tmp_path: Path) -> Iterator[Workers]:
-    pool = Workers(server, tmp_path)
-    yield pool
-    for proc in pool.procs:
-        _stop(proc)
-
-
 StopFn = Callable[[subprocess.Popen[bytes]], int]
-
-
-@pytest.fixture
-def stop_process() -> StopFn:
-    return _stop

@@ -18,6 +18,7 @@ from quorra.core.jobs import Job, JobStatus
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica
+from tests.support import eventually
 
 Stub = pb_grpc.WorkerServiceStub
 
@@ -121,6 +122,38 @@ class TestFollow:
         print(f"\nenqueue → pushed on a follow stream: median {median * 1000:.1f} ms, "
               f"max {max(latencies) * 1000:.1f} ms (enqueue round trip included)")
         assert median < 0.1
+
+    async def test_one_dispatcher_wakes_one_stream_per_enqueue(
+        self, stub: Stub, replica: Replica, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        service, dispatcher = replica.runtime.service, replica.runtime.rpc.servicer.dispatcher
+        calls = [stub.LeaseJobs(pb.LeaseRequest(worker_id=f"w{i}", follow=True, max_jobs=10),
+                                metadata=KEY) for i in range(5)]
+
+        async def all_waiting() -> bool:
+            groups = list(dispatcher._groups.values())
+            return len(groups) == 1 and sum(not f.done() for f in groups[0].waiters) == 5
+
+        await eventually(all_waiting, what="five idle streams")
+        lease = service.lease
+        leases = 0
+
+        async def counted(*args: Any, **kwargs: Any) -> list[Job]:
+            nonlocal leases
+            leases += 1
+            return await lease(*args, **kwargs)
+
+        monkeypatch.setattr(service, "lease", counted)
+        (job_id,) = await enqueue(stub, "once")
+        reads = [asyncio.ensure_future(call.read()) for call in calls]
+        done, _ = await asyncio.wait(reads, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+        assert [task.result().id for task in done] == [job_id]
+        # the woken stream leases (and looks once more, having credit left), maybe one backup
+        # poll: not one lease per waiting stream
+        assert leases < 5
+        for call in calls:
+            call.cancel()
+        await asyncio.gather(*reads, return_exceptions=True)
 
     async def test_in_flight_window(self, stub: Stub) -> None:
         await enqueue(stub, *[f"j{i}" for i in range(5)])
