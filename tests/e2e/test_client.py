@@ -134,6 +134,7 @@ async def test_async_client(server: ServerProcess, queue: str, database_url: str
                 yield quorra.NewJob("b", {"n": n}, queue=queue)
 
         many = await client.enqueue_many(jobs())
+        assert await client.enqueue_many([]) == []
         assert (await client.get(one.id)).type == "a"
     assert len(many) == 250 and len(stored(database_url, queue)) == 251
 
