@@ -30,7 +30,9 @@ class JobService:
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         done = await self.broker.enqueue(specs)
-        for queue, count in collections.Counter(spec.queue for spec in specs).items():
+        created = collections.Counter(  # a retried id is not a new job
+            spec.queue for spec, item in zip(specs, done, strict=True) if item.created)
+        for queue, count in created.items():
             self.metrics.created.labels(queue).inc(count)
         return done
 

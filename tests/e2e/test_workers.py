@@ -163,3 +163,20 @@ def test_server_shutdown_lets_sessions_settle_and_workers_reconnect(
     enqueue(worker_server, [{"type": "test_job"}])
     wait_until(lambda: counts(clean_db).get("succeeded") == 3, timeout=30,
                what="the worker to reconnect and run the new job")
+
+
+def test_lost_lease_cancels_the_handler(
+    clean_db: str, worker_server: Server, workers: Workers
+) -> None:
+    workers.start("w1", QUORRA_WORKER_LEASE_TTL="1s", QUORRA_WORKER_MAX_JOBS="1")
+    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 60}}])
+    wait_until(lambda: counts(clean_db).get("leased") == 1, timeout=10)
+    # the lease runs out behind the worker's back (as after a long pause): the reaper takes the
+    # job back, the next heartbeat is refused, and the handler is cancelled without reporting
+    execute(clean_db, "UPDATE quorra_jobs SET lease_expires_at = now() - interval '1 second', "
+                      "payload = '{\"seconds\": 0.1}'")
+    wait_until(lambda: "lost" in workers.log("w1"), timeout=15,
+               what="the worker to notice its lease is gone")
+    # its only slot is free again: it runs the job's second attempt after the backoff
+    wait_until(lambda: counts(clean_db).get("succeeded") == 1, timeout=20)
+    assert rows(clean_db, "SELECT attempts FROM quorra_jobs") == [(2,)]
