@@ -32,12 +32,17 @@ MAX_LEASE_BATCH = 1000
 _encode = msgspec.json.encode
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime | None) -> Timestamp | None:
+    """Exact to the microsecond, like ``Timestamp.FromDatetime`` (naive means UTC) at about a
+    quarter of its cost: it ran four times per leased job and once per enqueued one."""
     if value is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    since = (value if value.tzinfo is not None else value.replace(tzinfo=UTC)) - _EPOCH
+    return Timestamp(seconds=since.days * 86400 + since.seconds,
+                     nanos=since.microseconds * 1000)
 
 
 def job_to_pb(job: Job) -> pb.Job:
