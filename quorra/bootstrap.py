@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import psycopg_pool
@@ -15,12 +15,14 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from quorra.archive.postgres import PostgresArchive
 from quorra.broker.postgres import PostgresBroker
+from quorra.broker.redis import RedisBroker, RedisIndex
+from quorra.broker.redis import connect as connect_redis
 from quorra.core.errors import QuorraError, StoreUnavailable
 from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
 from quorra.metrics import Metrics
-from quorra.scheduler import Housekeeping
+from quorra.scheduler import Chore, Housekeeping
 from quorra.service import JobService
 from quorra.settings import Settings
 
@@ -64,6 +66,36 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def _broker(settings: Settings, pool: Pool) -> PostgresBroker | RedisBroker:
+    """Redis dispatch when REDIS_URL is set (falling back to Postgres at run time), else
+    Postgres-only dispatch."""
+    postgres = PostgresBroker(pool, settings.database_url)
+    if not settings.redis_url:
+        return postgres
+    return RedisBroker(postgres, pool, RedisIndex(connect_redis(settings.redis_url)))
+
+
+def _dispatch_chores(broker: PostgresBroker | RedisBroker) -> list[Chore]:
+    if not isinstance(broker, RedisBroker):
+        return []
+    return [("dispatch_repair_sweep", broker.repair, 5.0),
+            ("dispatch_reclaim", broker.reclaim, 5.0)]
+
+
+def _dispatch_health(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
+    if isinstance(broker, RedisBroker):
+        return broker.health()
+    return {"mode": "postgres", "redis": "not configured"}
+
+
+def _export_mode(metrics: Metrics, broker: PostgresBroker | RedisBroker) -> None:
+    def is_in(mode: str) -> Callable[[], float]:
+        return lambda: float(_dispatch_health(broker)["mode"] == mode)
+
+    for mode in ("redis", "postgres", "rebuilding"):
+        metrics.dispatch_mode.labels(mode).set_function(is_in(mode))
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Runtime]:
     """Everything a server replica runs, started in order and stopped in reverse."""
@@ -74,13 +106,15 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         async with connection(pool) as conn:
             await apply_migrations(conn)
         archive = PostgresArchive(pool)
-        broker = PostgresBroker(pool, settings.database_url)
+        broker = _broker(settings, pool)
         await broker.start()
         stack.push_async_callback(broker.close)
         registry = _registry()
-        service = JobService(broker, archive, Metrics(registry),
-                             default_lease_ttl=settings.lease_ttl)
-        housekeeping = Housekeeping(service, reap_interval=settings.reap_interval)
+        metrics = Metrics(registry)
+        _export_mode(metrics, broker)
+        service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
+        housekeeping = Housekeeping(service, reap_interval=settings.reap_interval,
+                                    chores=_dispatch_chores(broker))
         housekeeping.start()
         stack.callback(housekeeping.shutdown)
 
@@ -90,9 +124,11 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                 store = "ok"
             except QuorraError as exc:
                 store = exc.message
-            return {"ready": store == "ok", "postgres": store, "mode": "postgres"}
+            # Redis trouble is not unreadiness: dispatch falls back to Postgres.
+            return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker)}
 
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes)
-        yield Runtime(settings=settings, service=service, app=app, mode="postgres")
+        yield Runtime(settings=settings, service=service, app=app,
+                      mode=_dispatch_health(broker)["mode"])

@@ -31,6 +31,9 @@ class Metrics:
         self.wait_seconds = Histogram("quorra_job_wait_seconds",
                                       "Time from run_at (ready) to lease.", ["queue"],
                                       buckets=_LATENCY_BUCKETS, registry=registry)
+        self.dispatch_mode = Gauge("quorra_dispatch_mode",
+                                   "1 for the dispatch mode this server is in (redis, postgres, "
+                                   "rebuilding), else 0.", ["mode"], registry=registry)
         self.run_seconds = Histogram("quorra_job_run_seconds",
                                      "Time from lease to ack or nack.", ["queue"],
                                      buckets=_LATENCY_BUCKETS, registry=registry)
