@@ -15,7 +15,10 @@ def connect(url: str, *, connect_timeout: float = 0.5, timeout: float = 2.0,
     pool = aioredis.BlockingConnectionPool.from_url(
         url, decode_responses=True, socket_connect_timeout=connect_timeout,
         socket_timeout=timeout, max_connections=max_connections, timeout=timeout,
-        retry=Retry(NoBackoff(), 0), health_check_interval=0)
-    client = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 0))
+        retry=Retry(NoBackoff(), 1), health_check_interval=0)
+    # One immediate retry on a connection error replaces a pooled connection that died with a
+    # restarted Redis; a Redis that is down still fails in milliseconds (connection refused)
+    # or after `connect_timeout`.
+    client = aioredis.Redis(connection_pool=pool, retry=Retry(NoBackoff(), 1))
     client.auto_close_connection_pool = True  # aclose() closes the pool too (as from_pool does)
     return client
