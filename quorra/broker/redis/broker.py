@@ -71,8 +71,10 @@ class RedisBroker:
         await self.supervisor.start()
 
     async def close(self) -> None:
+        """Stop, and close the Redis client (the broker owns it)."""
         await self.supervisor.close()
         await self.postgres.close()
+        await self.index.close()
 
     def health(self) -> dict[str, Any]:
         return {"mode": self.state.mode.value, "redis": self.state.redis_health}

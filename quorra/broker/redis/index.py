@@ -87,6 +87,10 @@ class RedisIndex:
         with translate():
             return await self._scripts[name](keys=list(keys), args=list(args))
 
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.client.aclose()
+
     async def init(self) -> str:
         return str(await self._run("init", [TOKEN], [uuid.uuid4().hex]))
 

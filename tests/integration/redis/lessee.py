@@ -35,8 +35,6 @@ async def open_broker(db_url: str, redis_url: str | None, *, pool_size: int = 12
         yield broker
     finally:
         await broker.close()
-        if isinstance(broker, RedisBroker):
-            await broker.index.client.aclose()
         await pool.close()
 
 

@@ -4,6 +4,7 @@ memory bounds — on a private redis-server, with lessees calling the broker dir
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 import uuid
 
@@ -142,7 +143,7 @@ async def test_no_priority_inversion_over_2000_mixed_jobs(clean_db: str,
                 break
             leased += jobs
     assert len(leased) == 2000
-    inversions = sum(1 for a, b in zip(leased, leased[1:], strict=False)
+    inversions = sum(1 for a, b in itertools.pairwise(leased)
                      if (-a.priority, a.run_at, a.id) > (-b.priority, b.run_at, b.id))
     assert inversions == 0
 
