@@ -5,7 +5,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/quorra
 export QUORRA_API_KEY ?= dev-api-key-change-in-production
 export QUORRA_HTTP_ADDR ?= :8080
 
-.PHONY: help install run migrate test test-fast lint fmt proto clean
+.PHONY: help install dev run migrate test test-fast lint fmt proto clean
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed ## Create the venv and install Quorra with its dev tools
+
+dev: install ## Run everything locally (embedded PostgreSQL and Redis, demo workers); Ctrl-C stops
+	env -u DATABASE_URL -u REDIS_URL -u QUORRA_API_KEY -u QUORRA_HTTP_ADDR $(VENV)/bin/quorra-server --dev
 
 run: install ## Start the server against local Postgres (creates the database if missing)
 	@psql "$$(echo $(DATABASE_URL) | sed 's#/[^/]*$$#/postgres#')" -qtAc "SELECT 1 FROM pg_database WHERE datname='quorra'" | grep -q 1 \

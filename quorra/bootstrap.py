@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg_pool
@@ -22,9 +22,11 @@ from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
 from quorra.metrics import Metrics
-from quorra.scheduler import Chore, Housekeeping
+from quorra.scheduler import Housekeeping
 from quorra.service import JobService
 from quorra.settings import Settings
+from quorra.throughput import Throughput
+from quorra.workers import WorkerDirectory
 
 __all__ = ["Runtime", "migrate", "running"]
 
@@ -75,7 +77,9 @@ def _broker(settings: Settings, pool: Pool) -> PostgresBroker | RedisBroker:
     return RedisBroker(postgres, pool, RedisIndex(connect_redis(settings.redis_url)))
 
 
-def _dispatch_chores(broker: PostgresBroker | RedisBroker) -> list[Chore]:
+def _dispatch_chores(
+    broker: PostgresBroker | RedisBroker,
+) -> list[tuple[str, Callable[[], Awaitable[object]], float]]:
     if not isinstance(broker, RedisBroker):
         return []
     return [("dispatch_repair_sweep", broker.repair, 5.0),
@@ -88,12 +92,8 @@ def _dispatch_health(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
     return {"mode": "postgres", "redis": "not configured"}
 
 
-def _export_mode(metrics: Metrics, broker: PostgresBroker | RedisBroker) -> None:
-    def is_in(mode: str) -> Callable[[], float]:
-        return lambda: float(_dispatch_health(broker)["mode"] == mode)
-
-    for mode in ("redis", "postgres", "rebuilding"):
-        metrics.dispatch_mode.labels(mode).set_function(is_in(mode))
+def _mode(broker: PostgresBroker | RedisBroker) -> str:
+    return str(_dispatch_health(broker)["mode"])
 
 
 @contextlib.asynccontextmanager
@@ -111,10 +111,17 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         stack.push_async_callback(broker.close)
         registry = _registry()
         metrics = Metrics(registry)
-        _export_mode(metrics, broker)
+        metrics.set_dispatch_mode(_mode(broker))
+        if isinstance(broker, RedisBroker):
+            broker.state.on_change = metrics.set_dispatch_mode  # every later switch
+        workers = WorkerDirectory()
+        metrics.watch_workers(workers)
         service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
-        housekeeping = Housekeeping(service, reap_interval=settings.reap_interval,
-                                    chores=_dispatch_chores(broker))
+        housekeeping = Housekeeping(service, reap_interval=settings.reap_interval)
+        for name, chore, every in _dispatch_chores(broker):
+            housekeeping.add_chore(name, chore, every)
+        throughput = Throughput(metrics)
+        housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
         housekeeping.start()
         stack.callback(housekeeping.shutdown)
 
@@ -129,6 +136,6 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
 
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
-                         max_body_bytes=settings.max_body_bytes)
-        yield Runtime(settings=settings, service=service, app=app,
-                      mode=_dispatch_health(broker)["mode"])
+                         max_body_bytes=settings.max_body_bytes, workers=workers,
+                         dispatch_mode=lambda: _mode(broker), throughput=throughput)
+        yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker))

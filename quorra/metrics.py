@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-__all__ = ["Metrics"]
+from quorra.core.jobs import JobStatus, QueueCount
+from quorra.workers import WorkerDirectory
+
+__all__ = ["DISPATCH_MODES", "Metrics", "counter_total"]
 
 disable_created_metrics()  # type: ignore[no-untyped-call] # counters expose only *_total, as GoQuorra did
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                     60, 300)
+
+DISPATCH_MODES = ("postgres", "redis", "rebuilding")
+
+
+def counter_total(counter: Counter) -> float:
+    """The sum of a labelled counter over all its label values."""
+    return sum(sample.value for metric in counter.collect() for sample in metric.samples
+               if sample.name.endswith("_total"))
 
 
 class Metrics:
@@ -26,14 +39,41 @@ class Metrics:
                             ["queue"], registry=registry)
         self.leased = Counter("quorra_jobs_leased_total", "Leases granted.", ["queue"],
                               registry=registry)
-        self.queue_length = Gauge("quorra_job_queue_length", "Jobs by queue and status.",
+        self.queue_length = Gauge("quorra_job_queue_length",
+                                  "Jobs by queue and status, read from the store.",
                                   ["queue", "status"], registry=registry)
-        self.wait_seconds = Histogram("quorra_job_wait_seconds",
-                                      "Time from run_at (ready) to lease.", ["queue"],
-                                      buckets=_LATENCY_BUCKETS, registry=registry)
-        self.dispatch_mode = Gauge("quorra_dispatch_mode",
-                                   "1 for the dispatch mode this server is in (redis, postgres, "
-                                   "rebuilding), else 0.", ["mode"], registry=registry)
+        self.wait_seconds = Histogram(
+            "quorra_job_wait_seconds",
+            "Enqueue-to-start latency: from when a job became ready (enqueued, or due after a "
+            "delay or backoff) to its lease.", ["queue"], buckets=_LATENCY_BUCKETS,
+            registry=registry)
         self.run_seconds = Histogram("quorra_job_run_seconds",
-                                     "Time from lease to ack or nack.", ["queue"],
+                                     "Run duration: from lease to ack or nack.", ["queue"],
                                      buckets=_LATENCY_BUCKETS, registry=registry)
+        self.leases_in_flight = Gauge("quorra_leases_in_flight",
+                                      "Jobs leased and not yet settled, read from the store.",
+                                      registry=registry)
+        self.workers_connected = Gauge("quorra_workers_connected",
+                                       "Workers connected to this server replica.",
+                                       registry=registry)
+        self.dispatch_mode = Gauge("quorra_dispatch_mode",
+                                   "1 for the dispatch mode in force, 0 for the others.",
+                                   ["mode"], registry=registry)
+        self._queues_seen: set[str] = set()
+
+    def set_dispatch_mode(self, mode: str) -> None:
+        """The hook for whoever switches dispatch (``postgres``, ``redis``, ``rebuilding``)."""
+        for known in {*DISPATCH_MODES, mode}:
+            self.dispatch_mode.labels(known).set(1 if known == mode else 0)
+
+    def watch_workers(self, directory: WorkerDirectory) -> None:
+        self.workers_connected.set_function(lambda: len(directory.snapshot()))
+
+    def set_queue_counts(self, counts: Iterable[QueueCount]) -> None:
+        """Set the queue gauges from store counts; a status that emptied reads 0, not stale."""
+        by_key = {(c.queue, c.status): c.count for c in counts}
+        self._queues_seen |= {queue for queue, _ in by_key}
+        for queue in self._queues_seen:
+            for status in JobStatus:
+                self.queue_length.labels(queue, status.value).set(by_key.get((queue, status), 0))
+        self.leases_in_flight.set(sum(n for (_, s), n in by_key.items() if s is JobStatus.LEASED))

@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import uvicorn
@@ -65,12 +66,35 @@ def _run(coro_factory: object) -> None:
         sys.exit(1)
 
 
+NO_DATABASE = ("DATABASE_URL is not set. Point it at PostgreSQL (postgresql://…), or run "
+               "`quorra-server --dev` for a self-contained development setup (embedded "
+               "PostgreSQL and Redis, demo workers).")
+
+
+def _dev(dev_dir: str) -> None:
+    from quorra.devmode import run
+
+    try:
+        sys.exit(run(Path(dev_dir)))
+    except QuorraError as exc:
+        raise click.ClickException(f"dev mode: {exc}") from None
+
+
 @click.group(invoke_without_command=True)
+@click.option("--dev", is_flag=True,
+              help="Run everything locally: embedded PostgreSQL and Redis when DATABASE_URL / "
+                   "REDIS_URL are unset, plus two demo workers.")
+@click.option("--dev-dir", envvar="QUORRA_DEV_DIR", default=".quorra-dev", show_default=True,
+              show_envvar=True, help="Data directory of --dev (kept across restarts).")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, dev: bool, dev_dir: str) -> None:
     """Quorra job queue server. Without a command: serve HTTP (and gRPC)."""
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is None and dev:
+        _dev(dev_dir)
+    elif ctx.invoked_subcommand is None:
         settings = _settings()
+        if not settings.database_url:
+            raise click.ClickException(NO_DATABASE)
         _run(serve(settings))
 
 

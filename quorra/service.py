@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from quorra.archive.base import Archive
+from quorra.archive.base import Archive, JobFilter, JobPage
 from quorra.broker.base import Broker, Settled
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
 from quorra.metrics import Metrics
@@ -40,7 +40,8 @@ class JobService:
         now = datetime.now(UTC)
         for job in jobs:
             self.metrics.leased.labels(job.queue).inc()
-            waited = (now - job.run_at).total_seconds()
+            # Both ends from the store's clock: app and database clocks may disagree.
+            waited = ((job.leased_at or now) - job.run_at).total_seconds()
             self.metrics.wait_seconds.labels(job.queue).observe(max(waited, 0.0))
         return jobs
 
@@ -61,7 +62,7 @@ class JobService:
     async def reap_expired(self) -> list[Settled]:
         reaped = await self.broker.reap_expired()
         for settled in reaped:
-            self._observe(settled)
+            self._observe(settled, ran=False)  # an expired lease says nothing of run time
         return reaped
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
@@ -73,18 +74,31 @@ class JobService:
     async def recent(self, limit: int) -> list[Job]:
         return await self.archive.recent(limit)
 
+    async def list_jobs(self, where: JobFilter, *, limit: int,
+                        after: tuple[datetime, uuid.UUID] | None = None) -> JobPage:
+        return await self.archive.list_jobs(where, limit=limit, after=after)
+
+    async def retry(self, job_id: uuid.UUID) -> Job:
+        """Operator retry of a dead (or cancelled) job."""
+        return await self.broker.retry(job_id)
+
+    async def retry_dead(self, queue: str) -> int:
+        return await self.broker.retry_dead(queue)
+
+    async def delete(self, job_id: uuid.UUID) -> None:
+        await self.broker.delete(job_id)
+
     async def queue_counts(self) -> list[QueueCount]:
         return await self.archive.queue_counts()
 
     async def refresh_queue_gauge(self) -> None:
-        """Set ``quorra_job_queue_length`` from the store (right with any number of replicas)."""
-        counts = await self.archive.queue_counts()
-        self.metrics.queue_length.clear()
-        for count in counts:
-            self.metrics.queue_length.labels(count.queue, count.status.value).set(count.count)
+        """Set ``quorra_job_queue_length`` and ``quorra_leases_in_flight`` from the store (right
+        with any number of replicas)."""
+        self.metrics.set_queue_counts(await self.archive.queue_counts())
 
-    def _observe(self, settled: Settled) -> None:
-        self.metrics.run_seconds.labels(settled.queue).observe(max(settled.ran_seconds, 0.0))
+    def _observe(self, settled: Settled, *, ran: bool = True) -> None:
+        if ran:
+            self.metrics.run_seconds.labels(settled.queue).observe(max(settled.ran_seconds, 0.0))
         if settled.status is JobStatus.SUCCEEDED:
             self.metrics.processed.labels(settled.queue).inc()
             return

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from quorra.archive.base import JobFilter, JobPage
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import Job, JobStatus, QueueCount
 from quorra.db.pool import Pool, connection
@@ -31,6 +33,19 @@ class PostgresArchive:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["recent"], {"limit": limit})
             return [row_to_job(row) for row in await cur.fetchall()]
+
+    async def list_jobs(self, where: JobFilter, *, limit: int,
+                        after: tuple[datetime, uuid.UUID] | None = None) -> JobPage:
+        params = {"queue": where.queue, "type": where.type, "limit": limit + 1,
+                  "status": where.status.value if where.status else None,
+                  "after_at": after[0] if after else None, "after_id": after[1] if after else None}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["list_jobs"], params)
+            jobs = [row_to_job(row) for row in await cur.fetchall()]
+        if len(jobs) <= limit:
+            return JobPage(jobs=jobs, after=None)
+        last = jobs[limit - 1]
+        return JobPage(jobs=jobs[:limit], after=(last.created_at, last.id))
 
     async def queue_counts(self) -> list[QueueCount]:
         async with connection(self._pool) as conn:

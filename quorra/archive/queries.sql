@@ -12,6 +12,20 @@ SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_e
        finished_at
 FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
+-- name: list_jobs
+-- Keyset paging over quorra_jobs_recent; every filter is optional (NULL matches all).
+SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
+       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+       finished_at
+FROM quorra_jobs
+WHERE (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+  AND (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(type)s::text IS NULL OR type = %(type)s::text)
+  AND (%(after_at)s::timestamptz IS NULL
+       OR (created_at, id) < (%(after_at)s::timestamptz, %(after_id)s::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
 -- name: queue_counts
 SELECT queue, status, count(*) FROM quorra_jobs GROUP BY queue, status ORDER BY queue, status;
 

@@ -2,7 +2,8 @@
 
 Every driver keeps the same contract (``tests/contract``): leases carry an id and a deadline;
 ``attempts`` counts at lease time; ack, nack and extend are fenced by ``(id, lease_id)`` on a live
-lease and raise ``LeaseLost`` otherwise, changing nothing.
+lease and raise ``LeaseLost`` otherwise, changing nothing. Operators' transitions (retry a dead
+job, delete a job) raise ``InvalidTransition`` when the job's state does not allow them.
 """
 
 from __future__ import annotations
@@ -54,3 +55,15 @@ class Broker(Protocol):
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         """Return when a job may have become ready in one of ``queues``, or after ``timeout``."""
+
+    async def retry(self, job_id: uuid.UUID) -> Job:
+        """Put a ``dead`` (or ``cancelled``) job back to ``pending``, ready now, with
+        ``attempts`` reset to 0 and ``last_error`` kept; wakes waiting lessees.
+        ``InvalidTransition`` in any other state, ``JobNotFound`` if unknown."""
+
+    async def retry_dead(self, queue: str) -> int:
+        """``retry`` every dead job of ``queue``; returns how many."""
+
+    async def delete(self, job_id: uuid.UUID) -> None:
+        """Remove a job for good. ``InvalidTransition`` while it is ``leased`` (a worker holds
+        it), ``JobNotFound`` if unknown."""

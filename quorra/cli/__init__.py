@@ -1,1 +1,13 @@
-"""``quorractl``: not built yet (a REST client)."""
+"""``quorractl``: a command-line client of Quorra's REST API (no server code inside)."""
+
+from __future__ import annotations
+
+from quorra.cli.commands import main
+from quorra.cli.dlq import dlq
+from quorra.cli.streams import enqueue_bulk, watch
+
+__all__ = ["main"]
+
+main.add_command(dlq)
+main.add_command(enqueue_bulk)
+main.add_command(watch)

@@ -13,10 +13,14 @@ from prometheus_client import CollectorRegistry
 
 from quorra import __version__
 from quorra.core.spec import Limits
+from quorra.http.admin import AdminController
+from quorra.http.dashboard import SessionSigner, dashboard_router, dashboard_templates
 from quorra.http.errors import EXCEPTION_HANDLERS
 from quorra.http.jobs import JobsController
 from quorra.http.system import healthz, metrics, readyz
 from quorra.service import JobService
+from quorra.throughput import Throughput
+from quorra.workers import WorkerDirectory
 
 __all__ = ["create_app"]
 
@@ -25,7 +29,10 @@ Readiness = Callable[[], Awaitable[dict[str, Any]]]
 
 def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry,
                readiness: Readiness, limits: Limits | None = None,
-               max_body_bytes: int = 10 * 1024 * 1024, debug: bool = False) -> Litestar:
+               max_body_bytes: int = 10 * 1024 * 1024, debug: bool = False,
+               workers: WorkerDirectory | None = None,
+               dispatch_mode: Callable[[], str] = lambda: "postgres",
+               throughput: Throughput | None = None) -> Litestar:
     openapi = OpenAPIConfig(
         title="Quorra", version=__version__,
         description="Distributed job queue: Redis speed with Postgres truth.",
@@ -33,11 +40,16 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
             type="apiKey", name="X-API-Key", security_scheme_in="header")}),
     )
     return Litestar(
-        route_handlers=[JobsController, healthz, readyz, metrics],
+        route_handlers=[JobsController, AdminController, healthz, readyz, metrics,
+                        dashboard_router()],
+        template_config=dashboard_templates(),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
         request_max_body_size=max_body_bytes,
         state=State({"service": service, "api_key": api_key.encode(), "limits": limits or Limits(),
-                     "registry": registry, "readiness": readiness}),
+                     "registry": registry, "readiness": readiness,
+                     "workers": workers or WorkerDirectory(), "dispatch_mode": dispatch_mode,
+                     "throughput": throughput or Throughput(service.metrics),
+                     "session_signer": SessionSigner(api_key.encode())}),
         debug=debug,
     )

@@ -1,24 +1,61 @@
-"""``/v1`` routes: enqueue (one, batch), get, queues, recent. Every route needs the API key."""
+"""``/v1`` job routes: enqueue (one, batch), get, list, retry, delete, queues, recent.
+Every route needs the API key."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
-from quorra.core.errors import JobNotFound
-from quorra.core.jobs import Enqueued
+from quorra.archive.base import JobFilter
+from quorra.core.errors import InvalidInput, JobNotFound
+from quorra.core.jobs import Enqueued, JobStatus
 from quorra.core.spec import BatchRequest, EnqueueRequest, decode_batch, decode_enqueue
 from quorra.http.auth import api_key_guard
+from quorra.http.cursor import decode_cursor, encode_cursor
 from quorra.http.errors import error_responses
 from quorra.http.openapi import json_body_operation
-from quorra.http.schemas import EnqueuedList, JobList, JobView, QueueList, job_view
+from quorra.http.schemas import (
+    EnqueuedList,
+    JobList,
+    JobPageView,
+    JobView,
+    QueueList,
+    job_view,
+)
 from quorra.service import JobService
 
-__all__ = ["JobsController"]
+__all__ = ["JobsController", "job_page", "parse_job_id", "parse_status"]
+
+
+def parse_job_id(job_id: str) -> uuid.UUID:
+    """A job id from a path; anything that is not a UUID names no job (404)."""
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise JobNotFound() from None
+
+
+def parse_status(status: str | None) -> JobStatus | None:
+    if not status:
+        return None
+    try:
+        return JobStatus(status)
+    except ValueError:
+        names = ", ".join(s.value for s in JobStatus)
+        raise InvalidInput("status", f"unknown status; one of {names}") from None
+
+
+async def job_page(service: JobService, queue: str | None, status: str | None,
+                   job_type: str | None, limit: int, cursor: str | None) -> JobPageView:
+    """One page of the job listing (shared by the API and the dashboard)."""
+    where = JobFilter(queue=queue or None, status=parse_status(status), type=job_type or None)
+    page = await service.list_jobs(where, limit=limit, after=decode_cursor(cursor))
+    return JobPageView(jobs=[job_view(job) for job in page.jobs],
+                       next_cursor=encode_cursor(page.after))
 
 
 def _service(state: State) -> JobService:
@@ -47,12 +84,31 @@ class JobsController(Controller):
         return EnqueuedList(jobs=await _service(state).enqueue(specs))
 
     @get("/jobs/{job_id:str}", responses=error_responses(401, 404, 503), summary="Get a job")
-    async def get_job(self, job_id: str, state: State) -> JobView:
-        try:
-            parsed = uuid.UUID(job_id)
-        except ValueError:
-            raise JobNotFound() from None
-        return job_view(await _service(state).get(parsed))
+    async def get_job(self, job_id: FromPath[str], state: State) -> JobView:
+        return job_view(await _service(state).get(parse_job_id(job_id)))
+
+    @get("/jobs", responses=error_responses(400, 401, 503),
+         summary="List jobs, newest first, with filters and cursor paging")
+    async def list_jobs(
+        self, state: State,
+        queue: Annotated[str | None, QueryParameter(name="queue")] = None,
+        status: Annotated[str | None, QueryParameter(name="status")] = None,
+        job_type: Annotated[str | None, QueryParameter(name="type")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000, name="limit")] = 50,
+        cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
+    ) -> JobPageView:
+        return await job_page(_service(state), queue, status, job_type, limit, cursor)
+
+    @post("/jobs/{job_id:str}/retry", status_code=200,
+          responses=error_responses(401, 404, 409, 503),
+          summary="Retry a dead job now (attempts reset, last error kept)")
+    async def retry(self, job_id: FromPath[str], state: State) -> JobView:
+        return job_view(await _service(state).retry(parse_job_id(job_id)))
+
+    @delete("/jobs/{job_id:str}", responses=error_responses(401, 404, 409, 503),
+            summary="Delete a job (not while a worker holds its lease)")
+    async def delete_job(self, job_id: FromPath[str], state: State) -> None:
+        await _service(state).delete(parse_job_id(job_id))
 
     @get("/queues", responses=error_responses(401, 503), summary="Job counts by queue and status")
     async def queues(self, state: State) -> QueueList:
@@ -61,7 +117,7 @@ class JobsController(Controller):
     @get("/recent", responses=error_responses(400, 401, 503), summary="Newest jobs first")
     async def recent(
         self, state: State,
-        limit: Annotated[int, Parameter(ge=1, le=1000, query="limit")] = 50,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000, name="limit")] = 50,
     ) -> JobList:
         jobs = await _service(state).recent(limit)
         return JobList(jobs=[job_view(job) for job in jobs])

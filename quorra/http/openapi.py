@@ -3,6 +3,7 @@ from the same msgspec structs that validate them."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
@@ -35,6 +36,7 @@ def json_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
     generated = msgspec.json.schema(struct)
     body = _schema(generated, generated.get("$defs", {}))
 
+    @dataclasses.dataclass
     class _Operation(Operation):
         def __post_init__(self) -> None:
             self.request_body = RequestBody(

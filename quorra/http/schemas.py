@@ -10,7 +10,18 @@ import msgspec
 
 from quorra.core.jobs import Enqueued, Job, JobStatus, QueueCount
 
-__all__ = ["EnqueuedList", "ErrorBody", "JobList", "JobView", "QueueList", "job_view"]
+__all__ = [
+    "EnqueuedList",
+    "ErrorBody",
+    "JobList",
+    "JobPageView",
+    "JobView",
+    "QueueList",
+    "Retried",
+    "WorkerList",
+    "WorkerView",
+    "job_view",
+]
 
 
 class JobView(msgspec.Struct, omit_defaults=True):
@@ -55,6 +66,29 @@ class EnqueuedList(msgspec.Struct):
 
 class JobList(msgspec.Struct):
     jobs: list[JobView]
+
+
+class JobPageView(msgspec.Struct):
+    """A page of ``GET /v1/jobs``; pass ``next_cursor`` back as ``cursor`` for the next one."""
+
+    jobs: list[JobView]
+    next_cursor: str | None
+
+
+class Retried(msgspec.Struct):
+    retried: int
+
+
+class WorkerView(msgspec.Struct):
+    worker_id: str
+    queues: list[str]
+    in_flight: int
+    connected_at: datetime
+    last_seen: datetime
+
+
+class WorkerList(msgspec.Struct):
+    workers: list[WorkerView]
 
 
 class QueueList(msgspec.Struct):

@@ -1,5 +1,5 @@
 """Housekeeping: the lease reaper, gauge refresh and (later) sweeps, on APScheduler 3.11."""
 
-from quorra.scheduler.housekeeping import Chore, Housekeeping
+from quorra.scheduler.housekeeping import Housekeeping
 
-__all__ = ["Chore", "Housekeeping"]
+__all__ = ["Housekeeping"]

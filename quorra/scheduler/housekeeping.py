@@ -4,7 +4,7 @@ claims expired leases with SKIP LOCKED, the gauge reads the shared store."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -12,18 +12,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from quorra.core.errors import QuorraError
 from quorra.service import JobService
 
-__all__ = ["Chore", "Housekeeping"]
-
-# (name, coroutine function, interval in seconds): extra chores the composition root adds,
-# e.g. the dispatch driver's repair sweep. Each must be idempotent across replicas.
-Chore = tuple[str, Callable[[], Awaitable[object]], float]
+__all__ = ["Housekeeping"]
 
 log = logging.getLogger(__name__)
+# APScheduler logs every run of every chore at INFO: once a second is noise, not news.
+logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)
 
 
 class Housekeeping:
     def __init__(self, service: JobService, *, reap_interval: float = 1.0,
-                 gauge_interval: float = 5.0, chores: Sequence[Chore] = ()) -> None:
+                 gauge_interval: float = 5.0) -> None:
         self._service = service
         self._scheduler = AsyncIOScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 5},
@@ -31,8 +29,10 @@ class Housekeeping:
         )
         self._add("reap_expired_leases", self.reap, reap_interval)
         self._add("refresh_queue_gauge", service.refresh_queue_gauge, gauge_interval)
-        for name, chore, every in chores:
-            self._add(name, chore, every)
+
+    def add_chore(self, name: str, chore: Callable[[], Awaitable[object]], every: float) -> None:
+        """Run ``chore`` every ``every`` seconds (store errors are logged and skipped)."""
+        self._add(name, chore, every)
 
     def _add(self, name: str, chore: Callable[[], Awaitable[object]], every: float) -> None:
         async def run() -> None:

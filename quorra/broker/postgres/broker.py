@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
+from psycopg import AsyncConnection
 
 from quorra.broker.base import Settled
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
-from quorra.core.errors import JobNotFound, LeaseLost
+from quorra.core.errors import InvalidTransition, JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
@@ -114,3 +115,35 @@ class PostgresBroker:
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         await self._waker.wait(queues, min(timeout, self._poll_interval))
+
+    async def retry(self, job_id: uuid.UUID) -> Job:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["retry"], {"id": job_id})
+            row = await cur.fetchone()
+            if row is None:
+                await self._must_exist(conn, job_id)
+                raise InvalidTransition("only a dead or cancelled job can be retried")
+        job = row_to_job(row)
+        self._waker.announce({job.queue})
+        return job
+
+    async def retry_dead(self, queue: str) -> int:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["retry_dead"], {"queue": queue})
+            count = len(await cur.fetchall())
+        if count:
+            self._waker.announce({queue})
+        return count
+
+    async def delete(self, job_id: uuid.UUID) -> None:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["delete"], {"id": job_id})
+            if await cur.fetchone() is None:
+                await self._must_exist(conn, job_id)
+                raise InvalidTransition("a leased job cannot be deleted; wait for its worker")
+
+    @staticmethod
+    async def _must_exist(conn: AsyncConnection[Any], job_id: uuid.UUID) -> None:
+        cur = await conn.execute(QUERIES["exists"], {"id": job_id})
+        if await cur.fetchone() is None:
+            raise JobNotFound()

@@ -76,6 +76,28 @@ FROM expired e
 WHERE j.id = e.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8;
 
+-- name: retry
+-- Operator retry: a dead or cancelled job runs again now, from attempt 0; last_error is kept.
+UPDATE quorra_jobs
+SET status = 'pending', attempts = 0, run_at = now(), finished_at = NULL, result = NULL,
+    updated_at = now()
+WHERE id = %(id)s AND status IN ('dead', 'cancelled')
+RETURNING id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
+          run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+          finished_at;
+
+-- name: retry_dead
+-- Retry every dead job of one queue at once.
+UPDATE quorra_jobs
+SET status = 'pending', attempts = 0, run_at = now(), finished_at = NULL, result = NULL,
+    updated_at = now()
+WHERE queue = %(queue)s AND status = 'dead'
+RETURNING id;
+
+-- name: delete
+-- Delete any job not held by a worker.
+DELETE FROM quorra_jobs WHERE id = %(id)s AND status <> 'leased' RETURNING id;
+
 -- name: exists
 SELECT 1 FROM quorra_jobs WHERE id = %(id)s;
 

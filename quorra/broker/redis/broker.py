@@ -165,6 +165,26 @@ class RedisBroker:
             [s.id for s in reaped if s.status is JobStatus.PENDING])
         return reaped
 
+    # -- operator actions ----------------------------------------------------------------------
+
+    async def retry(self, job_id: uuid.UUID) -> Job:
+        job = await self.postgres.retry(job_id)
+        await self.supervisor.dispatch_ids([job.id])
+        return job
+
+    async def retry_dead(self, queue: str) -> int:
+        count = await self.postgres.retry_dead(queue)
+        if count and self.state.dispatches:  # rare and operator-driven: a full sweep proposes them
+            try:
+                await self.supervisor.sweep(age=0)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        return count
+
+    async def delete(self, job_id: uuid.UUID) -> None:
+        # Redis may still hold a proposal for the job: its grant finds no row and settles it.
+        await self.postgres.delete(job_id)
+
     # -- wait ----------------------------------------------------------------------------------
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:

@@ -45,6 +45,7 @@ class ModeState:
         self._fell_back_at = -1e18
         self._healthy_since: float | None = None
         self._ever_failed = False
+        self.on_change: Callable[[str], None] = lambda mode: None  # e.g. the mode gauge
 
     @property
     def leases_from_redis(self) -> bool:
@@ -61,7 +62,7 @@ class ModeState:
         self._ever_failed = True
         if self.mode is not Mode.POSTGRES:
             log.warning("Redis failed (%s): dispatching from PostgreSQL", reason)
-            self.mode = Mode.POSTGRES
+            self._switch(Mode.POSTGRES)
             self.fallbacks += 1
             self._fell_back_at = self._clock()
 
@@ -75,7 +76,7 @@ class ModeState:
             if identity != self.identity:
                 log.warning("Redis dataset changed (%s → %s): rebuilding from PostgreSQL",
                             self.identity, identity)
-                self.mode = Mode.REBUILDING
+                self._switch(Mode.REBUILDING)
                 return True
             return False
         if self.mode is Mode.REBUILDING or not self._ever_failed:
@@ -85,12 +86,16 @@ class ModeState:
 
     def rebuilding(self) -> None:
         if self.mode is Mode.POSTGRES:
-            self.mode = Mode.REBUILDING
+            self._switch(Mode.REBUILDING)
 
     def rebuilt(self, identity: Identity) -> None:
         """A full sweep into the dataset named by ``identity`` completed."""
         if self.mode is Mode.REBUILDING:
             self.identity = identity
             self.rebuilds += 1
-            self.mode = Mode.REDIS
+            self._switch(Mode.REDIS)
             log.info("Redis rebuilt from PostgreSQL: dispatching from Redis")
+
+    def _switch(self, mode: Mode) -> None:
+        self.mode = mode
+        self.on_change(mode.value)

@@ -1,0 +1,159 @@
+"""``quorractl``: drive a Quorra server from a terminal, over its REST API.
+
+Exit status: 0 on success, 1 when the server answers with an error or cannot be reached (its
+message is shown), 2 on a usage error (bad option, bad JSON)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from quorra.cli.context import ApiGroup, Ctl, JsonObject, pass_ctl
+from quorra.cli.render import STATUS_ORDER, Renderer
+
+__all__ = ["main"]
+
+DEFAULT_SERVER = "http://localhost:8080"
+
+
+def _dev_key() -> str:
+    """The key dev mode saved, when quorractl runs beside it and no key was given."""
+    path = Path(os.environ.get("QUORRA_DEV_DIR") or ".quorra-dev") / "api-key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+@click.group(cls=ApiGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--server", envvar="QUORRA_URL", default=DEFAULT_SERVER, show_default=True,
+              show_envvar=True, help="Base URL of a Quorra server.")
+@click.option("--api-key", envvar="QUORRA_API_KEY", show_envvar=True,
+              help="API key (default: the dev-mode key in ./.quorra-dev, if any).")
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="Tables for people, JSON for scripts.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for each HTTP answer.")
+@click.version_option(package_name="quorra", prog_name="quorractl")
+@click.pass_context
+def main(ctx: click.Context, server: str, api_key: str | None, output: str,
+         timeout: float) -> None:
+    """Operate a Quorra job queue: enqueue, inspect, retry and watch jobs."""
+    if not server.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http:// or https:// URL", param_hint="--server")
+    ctx.obj = Ctl(server, api_key if api_key is not None else _dev_key(), timeout,
+                  Renderer(json_mode=output == "json"))
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+@main.command()
+@click.argument("job_type", metavar="TYPE")
+@click.option("--payload", type=JsonObject(), default="{}", show_default=True,
+              help="The job's payload, a JSON object.")
+@click.option("--queue", default="default", show_default=True)
+@click.option("--priority", type=int, default=0, show_default=True,
+              help="Higher runs first.")
+@click.option("--delay", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Seconds before the job may run.")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Retries after the first attempt.")
+@pass_ctl
+def create(ctl: Ctl, job_type: str, payload: dict[str, Any], queue: str, priority: int,
+           delay: float, retries: int) -> None:
+    """Enqueue one job of TYPE."""
+    job = {"type": job_type, "payload": payload, "queue": queue, "priority": priority,
+           "delay_seconds": _number(delay), "max_retries": retries}
+    with ctl.client() as client:
+        done = client.create(job)
+    if ctl.render.json_mode:
+        ctl.render.json(done)
+        return
+    ctl.render.say("Job created successfully!")
+    ctl.render.lines([("ID", done["id"]), ("Status", done["status"]),
+                      ("Run at", done["run_at"])])
+
+
+@main.command()
+@click.argument("job_id", metavar="ID")
+@pass_ctl
+def get(ctl: Ctl, job_id: str) -> None:
+    """Show one job."""
+    with ctl.client() as client:
+        job = client.get(job_id)
+    ctl.render.json(job) if ctl.render.json_mode else ctl.render.job(job)
+
+
+@main.command()
+@pass_ctl
+def queues(ctl: Ctl) -> None:
+    """Job counts per queue and status."""
+    with ctl.client() as client:
+        rows = client.queues()
+    ctl.render.json({"queues": rows}) if ctl.render.json_mode else ctl.render.queues(rows)
+
+
+main.add_command(queues, "stats")
+
+
+@main.command("list")
+@click.option("--queue", help="Only this queue.")
+@click.option("--status", type=click.Choice(STATUS_ORDER), help="Only this status.")
+@click.option("--type", "type_", metavar="TYPE", help="Only this job type.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
+              help="Jobs per page.")
+@click.option("--cursor", help="Continue after a previous page (its next_cursor).")
+@pass_ctl
+def list_jobs(ctl: Ctl, queue: str | None, status: str | None, type_: str | None, limit: int,
+              cursor: str | None) -> None:
+    """List jobs, newest first, with filters."""
+    with ctl.client() as client:
+        page = client.list_jobs(queue=queue, status=status, type_=type_, limit=limit,
+                                cursor=cursor)
+    if ctl.render.json_mode:
+        ctl.render.json(page)
+        return
+    ctl.render.jobs(page.get("jobs", []))
+    if page.get("next_cursor"):
+        ctl.render.note(f"More jobs: add --cursor {page['next_cursor']}")
+
+
+@main.command()
+@click.argument("job_id", metavar="ID")
+@pass_ctl
+def retry(ctl: Ctl, job_id: str) -> None:
+    """Run a dead job again (its attempts start over)."""
+    with ctl.client() as client:
+        job = client.retry(job_id)
+    if ctl.render.json_mode:
+        ctl.render.json(job)
+    else:
+        ctl.render.lines([("ID", job.get("id", job_id)), ("Status", job.get("status")),
+                          ("Run at", job.get("run_at"))])
+
+
+@main.command()
+@click.argument("job_id", metavar="ID")
+@pass_ctl
+def delete(ctl: Ctl, job_id: str) -> None:
+    """Delete a job that is not leased."""
+    with ctl.client() as client:
+        client.delete(job_id)
+    if ctl.render.json_mode:
+        ctl.render.json({"deleted": job_id})
+    else:
+        ctl.render.say(f"Deleted job {job_id}.")
+
+
+@main.command()
+@pass_ctl
+def workers(ctl: Ctl) -> None:
+    """Workers connected to the server."""
+    with ctl.client() as client:
+        rows = client.workers()
+    ctl.render.json({"workers": rows}) if ctl.render.json_mode else ctl.render.workers(rows)

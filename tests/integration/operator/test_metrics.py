@@ -1,0 +1,134 @@
+"""Metric values after a known sequence of operations, and ``promtool check metrics``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import psycopg
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from prometheus_client import generate_latest
+
+from quorra.archive.base import JobFilter
+from quorra.core.jobs import JobStatus
+from quorra.throughput import Throughput
+from tests.contract.conftest import spec
+from tests.integration.operator.conftest import Stack
+
+
+def value(stack: Stack, name: str, **labels: str) -> float | None:
+    return stack.registry.get_sample_value(name, labels)
+
+
+async def run_known_sequence(stack: Stack) -> None:
+    """mail: 3 created; one succeeds, one fails once then succeeds, one dies (0 retries).
+    sms: 1 created and left leased."""
+    service = stack.service
+    ok, flaky = spec(queue="mail"), spec(queue="mail", max_retries=1)
+    doomed = spec(queue="mail", max_retries=0)
+    await service.enqueue([ok, flaky, doomed])
+    await service.enqueue([spec(queue="sms")])
+    jobs = {job.id: job for job in await service.lease(["mail"], worker_id="w", limit=10)}
+    lease = {job_id: job.lease_id for job_id, job in jobs.items()}
+    assert all(lease.values())
+    await service.ack(ok.id, lease[ok.id])  # type: ignore[arg-type]
+    await service.nack(flaky.id, lease[flaky.id], "once")  # type: ignore[arg-type]
+    await service.nack(doomed.id, lease[doomed.id], "always")  # type: ignore[arg-type]
+    async with await psycopg.AsyncConnection.connect(stack.url, autocommit=True) as conn:
+        await conn.execute("UPDATE quorra_jobs SET run_at = now() WHERE id = %s", (flaky.id,))
+    (again,) = await service.lease(["mail"], worker_id="w", limit=10)
+    assert again.id == flaky.id and again.lease_id is not None
+    await service.ack(again.id, again.lease_id)
+    await service.lease(["sms"], worker_id="w", limit=1)
+
+
+async def test_counters_histograms_and_gauges(stack: Stack) -> None:
+    await run_known_sequence(stack)
+    expected = {"quorra_jobs_created_total": 3, "quorra_jobs_leased_total": 4,
+                "quorra_jobs_processed_total": 2, "quorra_jobs_failed_total": 2,
+                "quorra_jobs_dead_total": 1}
+    for name, count in expected.items():
+        assert value(stack, name, queue="mail") == count, name
+    assert value(stack, "quorra_jobs_created_total", queue="sms") == 1
+    assert value(stack, "quorra_job_wait_seconds_count", queue="mail") == 4
+    assert value(stack, "quorra_job_run_seconds_count", queue="mail") == 4
+    waited = value(stack, "quorra_job_wait_seconds_sum", queue="mail")
+    assert waited is not None and 0 <= waited < 5
+    assert value(stack, "quorra_job_queue_length", queue="mail", status="succeeded") is None
+    await stack.service.refresh_queue_gauge()
+    gauge = {s.value: 0 for s in JobStatus} | {"succeeded": 2, "dead": 1}
+    for status, count in gauge.items():
+        assert value(stack, "quorra_job_queue_length", queue="mail", status=status) == count
+    assert value(stack, "quorra_job_queue_length", queue="sms", status="leased") == 1
+    assert value(stack, "quorra_leases_in_flight") == 1
+
+
+async def test_queue_gauge_zeroes_a_status_that_emptied(stack: Stack) -> None:
+    await stack.service.enqueue([spec(queue="gone")])
+    await stack.service.refresh_queue_gauge()
+    assert value(stack, "quorra_job_queue_length", queue="gone", status="pending") == 1
+    (job,) = (await stack.service.list_jobs(JobFilter(queue="gone"), limit=5)).jobs
+    await stack.service.delete(job.id)
+    await stack.service.refresh_queue_gauge()
+    assert value(stack, "quorra_job_queue_length", queue="gone", status="pending") == 0
+
+
+async def test_expired_lease_counts_as_failure_not_run_time(stack: Stack) -> None:
+    (done,) = await stack.service.enqueue([spec(queue="r", max_retries=0)])
+    await stack.service.lease(["r"], worker_id="w", limit=1)
+    async with await psycopg.AsyncConnection.connect(stack.url, autocommit=True) as conn:
+        await conn.execute("UPDATE quorra_jobs SET lease_expires_at = now() - interval '1s' "
+                           "WHERE id = %s", (done.id,))
+    assert len(await stack.service.reap_expired()) == 1
+    assert value(stack, "quorra_jobs_failed_total", queue="r") == 1
+    assert value(stack, "quorra_jobs_dead_total", queue="r") == 1
+    assert value(stack, "quorra_job_run_seconds_count", queue="r") is None
+
+
+async def test_worker_and_mode_gauges(stack: Stack) -> None:
+    stack.metrics.watch_workers(stack.workers)
+    stack.metrics.set_dispatch_mode("postgres")
+    assert value(stack, "quorra_workers_connected") == 0
+    stack.workers.connect("s", "w1", ["default"])
+    assert value(stack, "quorra_workers_connected") == 1
+    assert value(stack, "quorra_dispatch_mode", mode="postgres") == 1
+    stack.metrics.set_dispatch_mode("redis")
+    assert value(stack, "quorra_dispatch_mode", mode="postgres") == 0
+    assert value(stack, "quorra_dispatch_mode", mode="redis") == 1
+
+
+async def test_throughput_rates(stack: Stack) -> None:
+    now = [1000.0]
+    throughput = Throughput(stack.metrics, clock=lambda: now[0])
+    await throughput.sample()
+    await stack.service.enqueue([spec() for _ in range(4)])
+    now[0] += 2
+    await throughput.sample()
+    (rate,) = throughput.series()
+    assert (rate.at, rate.enqueued, rate.succeeded, rate.failed) == (1002.0, 2.0, 0.0, 0.0)
+
+
+async def test_metrics_endpoint_passes_promtool(stack: Stack) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        message = "promtool missing (Debian package prometheus)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    await run_known_sequence(stack)
+    await stack.service.refresh_queue_gauge()
+    stack.metrics.watch_workers(stack.workers)
+    stack.metrics.set_dispatch_mode("postgres")
+    async with AsyncTestClient[Litestar](app=stack.app) as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.content == generate_latest(stack.registry)
+    checked = await asyncio.create_subprocess_exec(
+        promtool, "check", "metrics", stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    output, _ = await asyncio.wait_for(checked.communicate(response.content), 30)
+    assert checked.returncode == 0, output
+    assert b'quorra_job_queue_length{queue="mail",status="dead"} 1.0' in response.content

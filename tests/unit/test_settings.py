@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+
+from quorra.core.errors import ConfigError
+from quorra.settings import Address, Settings, parse_address, parse_duration
+
+
+def test_goquorra_defaults() -> None:
+    settings = Settings.from_env({})
+    assert settings.http_addr == Address("0.0.0.0", 8080)
+    assert settings.grpc_addr == Address("0.0.0.0", 50051)
+    assert (settings.log_level, settings.redis_url, settings.lease_ttl) == ("info", "", 30.0)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (":8080", Address("0.0.0.0", 8080)), ("127.0.0.1:9", Address("127.0.0.1", 9)),
+    ("[::1]:80", Address("::1", 80)), ("localhost:50051", Address("localhost", 50051)),
+])
+def test_parse_address(text: str, expected: Address) -> None:
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8080", "host:", "host:99999", "host:port"])
+def test_bad_address(text: str) -> None:
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        parse_address(text)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("1m", 60), ("500ms", 0.5),
+                                                ("1h", 3600), ("2.5", 2.5)])
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("QUORRA_HTTP_ADDR", "nope"), ("QUORRA_GRPC_ADDR", ":-1"), ("QUORRA_LOG_LEVEL", "loud"),
+    ("QUORRA_LEASE_TTL", "0s"), ("QUORRA_LEASE_TTL", "2d"), ("QUORRA_MAX_BODY_BYTES", "-1"),
+    ("QUORRA_DB_POOL_SIZE", "many"), ("REDIS_URL", "http://x"), ("DATABASE_URL", "mysql://x"),
+])
+def test_invalid_values_name_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+
+
+def test_secrets_are_not_echoed() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({"REDIS_URL": "http://user:hunter2@host"})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_server_requires_database_and_key() -> None:
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings.from_env({"QUORRA_API_KEY": "k"}).require_server()
+    with pytest.raises(ConfigError, match="QUORRA_API_KEY"):
+        Settings.from_env({"DATABASE_URL": "postgresql://x/y"}).require_server()
