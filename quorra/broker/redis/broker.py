@@ -20,6 +20,7 @@ from typing import Any
 from quorra.broker.base import Settled
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.group_commit import GroupCommitter
+from quorra.broker.redis.batching import SettleBatcher
 from quorra.broker.redis.index import Entry, Proposal, RedisIndex
 from quorra.broker.redis.mode import Mode, ModeState
 from quorra.broker.redis.supervisor import QUERIES, Supervisor
@@ -57,6 +58,7 @@ class RedisBroker:
             probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age)
         self._dispatcher: GroupCommitter[Entry, None] = GroupCommitter(self._dispatch_batch)
         self._turn = itertools.count()
+        self._settles = SettleBatcher(pool, postgres)
 
     @property
     def mode(self) -> Mode:
@@ -147,7 +149,7 @@ class RedisBroker:
     # -- settle --------------------------------------------------------------------------------
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
-        return await self.postgres.ack(job_id, lease_id, result)
+        return await self._settles.ack(job_id, lease_id, result)
 
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
@@ -157,7 +159,7 @@ class RedisBroker:
         return settled
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
-        return await self.postgres.extend(job_id, lease_id, ttl)
+        return await self._settles.extend(job_id, lease_id, ttl)
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         reaped = await self.postgres.reap_expired(limit)

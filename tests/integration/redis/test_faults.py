@@ -168,3 +168,25 @@ async def test_memory_back_to_baseline_after_50000_jobs(clean_db: str,
     assert len(executed) == total
     assert peak - baseline > 1024 * 1024, "the backlog did occupy Redis"
     assert after - baseline < 1024 * 1024, f"baseline {baseline}, peak {peak}, after {after}"
+
+
+async def test_delayed_jobs_leasable_within_50ms_of_run_at(clean_db: str,
+                                                           private_redis: PrivateRedis) -> None:
+    from datetime import UTC, datetime
+
+    async with open_broker(clean_db, private_redis.url) as broker:
+        await broker.enqueue([spec(f"d{i}", delay_seconds=0.3 + 0.05 * i) for i in range(20)])
+        lateness: list[float] = []
+        deadline = time.monotonic() + 10
+        while len(lateness) < 20 and time.monotonic() < deadline:
+            jobs = await broker.lease(["default"], worker_id="w", limit=20, ttl=30)
+            now = datetime.now(UTC)
+            for job in jobs:
+                assert job.run_at <= now, "never leased before run_at"
+                lateness.append((now - job.run_at).total_seconds())
+            if not jobs:
+                await broker.wait_for_jobs(["default"], 1.0)
+    assert len(lateness) == 20
+    lateness.sort()
+    assert lateness[len(lateness) // 2] < 0.05, lateness  # median: the target
+    assert lateness[-1] < 0.25, lateness  # worst case on a busy shared machine
