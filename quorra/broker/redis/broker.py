@@ -46,7 +46,7 @@ class RedisBroker:
                  consumer: str | None = None, poll_interval: float = 0.5,
                  probe_interval: float = 0.25, reclaim_idle: float = 15.0,
                  sweep_age: float = 10.0, recover_after: float = 1.0,
-                 min_fallback: float = 3.0) -> None:
+                 min_fallback: float = 3.0, consumer_idle: float = 3600.0) -> None:
         self.postgres = postgres
         self._pool = pool
         self._poll_interval = poll_interval
@@ -55,7 +55,8 @@ class RedisBroker:
         self.supervisor = Supervisor(
             index, pool, self.state, self._wakeups,
             consumer=consumer or f"srv-{uuid.uuid4().hex[:12]}",
-            probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age)
+            probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,
+            consumer_idle=consumer_idle)
         self._dispatcher: GroupCommitter[Entry, None] = GroupCommitter(self._dispatch_batch)
         self._turn = itertools.count()
         self._settles = SettleBatcher(pool, postgres)

@@ -20,7 +20,7 @@ from quorra.core.errors import DispatchUnavailable
 
 __all__ = ["Entry", "Identity", "Proposal", "RedisIndex", "translate"]
 
-_SCRIPTS = ("init", "dispatch", "lease", "settle", "reclaim", "next_wait")
+_SCRIPTS = ("init", "dispatch", "lease", "settle", "reclaim", "forget_consumers", "next_wait")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -145,6 +145,10 @@ class RedisIndex:
             if str(cursor) == "0-0":
                 break
         return total
+
+    async def forget_consumers(self, queue: str, consumer: str, min_idle_ms: int) -> int:
+        return int(await self._run("forget_consumers", [queue_keys(queue).stream],
+                                   [GROUP, min_idle_ms, consumer]))
 
     async def next_wait(self, queue: str) -> int:
         keys = queue_keys(queue)

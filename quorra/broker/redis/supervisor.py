@@ -34,7 +34,8 @@ def entries_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[Entry]:
 class Supervisor:
     def __init__(self, index: RedisIndex, pool: Pool, state: ModeState, wakeups: Wakeups, *,
                  consumer: str, probe_interval: float = 0.25, reclaim_idle: float = 15.0,
-                 sweep_age: float = 10.0, probe_timeout: float = 1.0) -> None:
+                 sweep_age: float = 10.0, probe_timeout: float = 1.0,
+                 consumer_idle: float = 3600.0) -> None:
         self.index = index
         self.state = state
         self.consumer = consumer
@@ -43,6 +44,7 @@ class Supervisor:
         self._probe_interval = probe_interval
         self._probe_timeout = probe_timeout
         self._reclaim_idle_ms = int(reclaim_idle * 1000)
+        self._consumer_idle_ms = int(consumer_idle * 1000)
         self._sweep_age = sweep_age
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
@@ -121,7 +123,8 @@ class Supervisor:
             return 0
 
     async def reclaim(self) -> int:
-        """Return proposals idle in any consumer's pending list to their ready sets."""
+        """Return proposals idle in any consumer's pending list to their ready sets, then drop
+        consumers of dead servers (empty and idle for ``consumer_idle``)."""
         if not self.state.dispatches:
             return 0
         async with connection(self._pool) as conn:
@@ -131,6 +134,7 @@ class Supervisor:
         try:
             for queue in queues:
                 total += await self.index.reclaim(queue, self.consumer, self._reclaim_idle_ms)
+                await self.index.forget_consumers(queue, self.consumer, self._consumer_idle_ms)
         except DispatchUnavailable as exc:
             self.state.failed(exc.message)
         if total:

@@ -41,7 +41,8 @@ async def _count(db: str, where: str) -> int:
 @pytest.mark.slow
 async def test_server_killed_between_read_and_grant(clean_db: str,
                                                     private_redis: PrivateRedis) -> None:
-    async with open_broker(clean_db, private_redis.url, reclaim_idle=1.0) as broker:
+    async with open_broker(clean_db, private_redis.url, reclaim_idle=1.0,
+                           consumer_idle=1.0) as broker:
         assert isinstance(broker, RedisBroker)
         await broker.enqueue([spec(f"k{i}") for i in range(50)])
         doomed = _spawn("tests.integration.redis.doomed_server", clean_db, private_redis.url,
@@ -67,6 +68,8 @@ async def test_server_killed_between_read_and_grant(clean_db: str,
                         deadline=min(deadline, time.monotonic() + 1))
         with private_redis.client() as client:
             assert client.xpending(stream, GROUP)["pending"] == 0
+            consumers = [c["name"] for c in client.xinfo_consumers(stream, GROUP)]
+            assert consumers == [broker.supervisor.consumer], "the dead server's consumer is gone"
     assert sorted(executed) == sorted(set(executed)) and len(executed) == 50
     assert await _count(clean_db, "status = 'succeeded' AND attempts = 1") == 50
 
