@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
@@ -20,6 +19,8 @@ from quorra.core.errors import DispatchUnavailable
 
 __all__ = ["Entry", "Identity", "Proposal", "RedisIndex", "translate"]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _SCRIPTS = ("init", "dispatch", "lease", "settle", "reclaim", "forget_consumers", "next_wait")
 
 
@@ -34,7 +35,7 @@ class Entry:
     run_at: datetime
 
     def args(self) -> list[str | int]:
-        run_at_us = math.floor(self.run_at.timestamp() * 1_000_000)
+        run_at_us = (self.run_at - _EPOCH) // _MICROSECOND  # exact, as Postgres stores it
         due_ms = -(-run_at_us // 1000)  # never early
         member = f"{run_at_us:017d}:{self.job_id}:{self.seq}"
         return [str(self.job_id), self.seq, self.priority, due_ms, member]
