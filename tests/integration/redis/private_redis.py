@@ -16,9 +16,10 @@ __all__ = ["PrivateRedis"]
 
 
 class PrivateRedis:
-    def __init__(self) -> None:
+    def __init__(self, data_dir: str | None = None) -> None:
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
+        self.data_dir = data_dir  # where an explicit SAVE writes dump.rdb (and restart loads it)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -26,7 +27,8 @@ class PrivateRedis:
     def start(self) -> PrivateRedis:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"],
+             "--appendonly", "no", "--daemonize", "no",
+             *(["--dir", self.data_dir] if self.data_dir else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._pong, timeout=10, what=f"redis-server on port {self.port}")
         return self

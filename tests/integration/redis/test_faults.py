@@ -190,3 +190,43 @@ async def test_delayed_jobs_leasable_within_50ms_of_run_at(clean_db: str,
     lateness.sort()
     assert lateness[len(lateness) // 2] < 0.05, lateness  # median: the target
     assert lateness[-1] < 0.25, lateness  # worst case on a busy shared machine
+
+
+async def test_repair_sweep_proposes_what_redis_lacks(clean_db: str,
+                                                      private_redis: PrivateRedis) -> None:
+    async with open_broker(clean_db, private_redis.url, sweep_age=0.0) as broker:
+        assert isinstance(broker, RedisBroker)
+        await _enqueue(broker, 30)
+        with private_redis.client() as client:  # lose the dispatch step, keep the token
+            client.delete(*client.keys("quorra:{q:*"))
+        assert await broker.lease(["default"], worker_id="w", limit=30, ttl=30) == []
+        assert await broker.repair() == 30
+        jobs = await broker.lease(["default"], worker_id="w", limit=30, ttl=30)
+        assert len(jobs) == 30 and broker.mode == "redis"
+
+
+@pytest.mark.slow
+async def test_restart_from_stale_snapshot_is_detected_and_harmless(
+    clean_db: str, tmp_path: object
+) -> None:
+    server = PrivateRedis(data_dir=str(tmp_path)).start()
+    try:
+        async with open_broker(clean_db, server.url, **FAST) as broker:
+            assert isinstance(broker, RedisBroker)
+            await _enqueue(broker, 400)
+            with server.client() as client:
+                client.save()  # the snapshot holds 400 proposals
+            executed: list[uuid.UUID] = []
+            await drain(broker, "default", lessees=4, executed=executed,
+                        until=lambda: len(executed) >= 300, deadline=time.monotonic() + 30)
+            server.kill()
+            server.start()  # loads the stale snapshot: a new run_id, old proposals again
+            await eventually(lambda: _true(broker.state.rebuilds >= 2), timeout=15,
+                             what="the restart to be detected and rebuilt")
+            await drain(broker, "default", lessees=4, executed=executed,
+                        until=lambda: len(executed) >= 400, deadline=time.monotonic() + 30)
+            assert broker.supervisor.stale_discarded > 0, "resurrected proposals were refused"
+    finally:
+        server.stop()
+    assert sorted(executed) == sorted(set(executed)) and len(executed) == 400
+    assert await _statuses(clean_db) == {"succeeded": 400}
