@@ -43,5 +43,8 @@ lint: install ## ruff, mypy --strict and the import-layer contracts
 fmt: install ## Format and auto-fix
 	$(VENV)/bin/ruff check --fix quorra tests
 
+proto: install ## Regenerate the committed gRPC code from proto/quorra.proto
+	$(PY) proto/generate.py
+
 clean: ## Remove caches
 	rm -rf .pytest_cache .mypy_cache .ruff_cache

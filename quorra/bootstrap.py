@@ -22,6 +22,7 @@ from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
 from quorra.metrics import Metrics
+from quorra.rpc.server import RpcServer
 from quorra.scheduler import Housekeeping
 from quorra.service import JobService
 from quorra.settings import Settings
@@ -39,6 +40,8 @@ class Runtime:
     service: JobService
     app: Litestar
     mode: str
+    rpc: RpcServer
+    workers: WorkerDirectory
 
 
 async def _open_pool(settings: Settings) -> Pool:
@@ -134,8 +137,15 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
             # Redis trouble is not unreadiness: dispatch falls back to Postgres.
             return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker)}
 
+        rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
+                        port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
+                        max_message_bytes=settings.max_body_bytes + 64 * 1024,
+                        grace=settings.shutdown_grace)
+        await rpc.start()
+        stack.push_async_callback(rpc.stop)
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
                          dispatch_mode=lambda: _mode(broker), throughput=throughput)
-        yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker))
+        yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker), rpc=rpc,
+                      workers=workers)

@@ -40,10 +40,17 @@ async def serve(settings: Settings) -> None:
         )
         server = _Server(config)
         loop = asyncio.get_running_loop()
+        stops: list[asyncio.Task[None]] = []
+
+        def shutdown() -> None:
+            server.should_exit = True
+            if not stops:  # gRPC stops handing out jobs at once, beside HTTP's shutdown
+                stops.append(loop.create_task(runtime.rpc.stop()))
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-        log.info("quorra-server listening on http://%s (mode: %s)", settings.http_addr,
-                 runtime.mode)
+            loop.add_signal_handler(sig, shutdown)
+        log.info("quorra-server listening on http://%s and grpc port %d (mode: %s)",
+                 settings.http_addr, runtime.rpc.port, runtime.mode)
         await server.serve()
         log.info("quorra-server stopping")
 

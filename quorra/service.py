@@ -50,6 +50,14 @@ class JobService:
         self._observe(settled)
         return settled
 
+    async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+                       ) -> list[Settled]:
+        """Ack a batch in one transaction; returns those whose lease was live."""
+        done = await self.broker.ack_many(acks)
+        for settled in done:
+            self._observe(settled)
+        return done
+
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
         settled = await self.broker.nack(job_id, lease_id, error, retry=retry)
@@ -58,6 +66,10 @@ class JobService:
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float = 0) -> datetime:
         return await self.broker.extend(job_id, lease_id, self._ttl(ttl))
+
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        """Give jobs back unrun (not a failed attempt): see ``Broker.release``."""
+        return await self.broker.release(leases)
 
     async def reap_expired(self) -> list[Settled]:
         reaped = await self.broker.reap_expired()

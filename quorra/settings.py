@@ -125,6 +125,7 @@ class Settings:
     db_pool_size: int = 20
     db_timeout: float = 5.0
     reap_interval: float = 1.0
+    shutdown_grace: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +147,7 @@ class Settings:
             db_pool_size=read.get("QUORRA_DB_POOL_SIZE", "20", _positive_int),
             db_timeout=read.get("QUORRA_DB_TIMEOUT", "5s", _positive_seconds),
             reap_interval=read.get("QUORRA_REAP_INTERVAL", "1s", _positive_seconds),
+            shutdown_grace=read.get("QUORRA_SHUTDOWN_GRACE", "10s", _positive_seconds),
         )
 
     def require_server(self) -> None:

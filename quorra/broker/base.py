@@ -42,6 +42,12 @@ class Broker(Protocol):
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
         """Mark a leased job succeeded, storing ``result``."""
 
+    async def ack_many(
+        self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+    ) -> list[Settled]:
+        """Ack a batch of ``(job_id, lease_id, result)`` in one transaction. Each is fenced like
+        ``ack``; stale ones are skipped and absent from the result."""
+
     async def nack(
         self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *, retry: bool = True
     ) -> Settled:
@@ -49,6 +55,11 @@ class Broker(Protocol):
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
         """Push a live lease's deadline to now + ``ttl``; returns the new deadline."""
+
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        """Give leased jobs back unrun: ``pending``, ready now, the attempt not counted, and
+        waiting lessees woken. Takes ``(job_id, lease_id)`` pairs; stale pairs are skipped.
+        Returns the ids released."""
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         """Turn expired leases into failed attempts (``last_error`` = lease expired)."""

@@ -32,6 +32,7 @@ __all__ = [
     "Limits",
     "decode_batch",
     "decode_enqueue",
+    "specs_from_builtins",
     "to_spec",
 ]
 
@@ -148,3 +149,13 @@ def specs_from_requests(reqs: Sequence[EnqueueRequest], limits: Limits) -> list[
     if len(reqs) > limits.max_batch_jobs:
         raise TooLarge("jobs", f"{len(reqs)} jobs is over the limit of {limits.max_batch_jobs}")
     return [to_spec(req, limits, f"jobs[{i}]") for i, req in enumerate(reqs)]
+
+
+def specs_from_builtins(jobs: Sequence[dict[str, Any]], limits: Limits) -> list[JobSpec]:
+    """The batch rule for producers that are not JSON bodies (gRPC): each job a dict of the
+    ``EnqueueRequest`` fields, checked exactly as ``decode_batch`` checks them."""
+    try:
+        batch = msgspec.convert({"jobs": list(jobs)}, BatchRequest, strict=True)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(*_field_of(str(exc))) from None
+    return specs_from_requests(batch.jobs, limits)

@@ -151,6 +151,21 @@ class TestSettle:
         assert stored.lease_id is None and stored.finished_at is not None
         assert stored.attempts == 1
 
+    async def test_ack_many_settles_live_leases_and_skips_stale(self, harness: Harness) -> None:
+        await harness.broker.enqueue([spec(f"m{i}") for i in range(3)])
+        jobs = await harness.broker.lease(["default"], worker_id=W, limit=3, ttl=30)
+        a, b, c = jobs
+        assert a.lease_id and b.lease_id and c.lease_id
+        await harness.broker.ack(c.id, c.lease_id)
+        done = await harness.broker.ack_many([
+            (a.id, a.lease_id, {"n": 1}), (b.id, b.lease_id, None), (c.id, c.lease_id, "late"),
+            (a.id, uuid.uuid4(), None)])
+        assert sorted(s.id for s in done) == sorted([a.id, b.id])
+        assert {s.status for s in done} == {JobStatus.SUCCEEDED}
+        assert (await harness.archive.get(a.id)).result == {"n": 1}
+        assert (await harness.archive.get(c.id)).result is None
+        assert await harness.broker.ack_many([]) == []
+
     async def test_nack_backs_off_then_retries_then_dies(self, harness: Harness) -> None:
         (done,) = await harness.broker.enqueue([spec(max_retries=2)])
         for attempt in (1, 2):
@@ -231,6 +246,36 @@ class TestSettle:
         await harness.expire_lease(job.id)
         with pytest.raises(LeaseLost):
             await harness.broker.ack(job.id, job.lease_id)
+
+
+class TestRelease:
+    async def test_release_gives_jobs_back_unrun_and_wakes_lessees(
+        self, harness: Harness
+    ) -> None:
+        await harness.broker.enqueue([spec("a"), spec("b")])
+        jobs = await harness.broker.lease(["default"], worker_id=W, limit=2, ttl=30)
+        assert len(jobs) == 2
+        woken = asyncio.create_task(harness.broker.wait_for_jobs(["default"], 30))
+        await asyncio.sleep(0)  # let the waiter register before the release
+        pairs = [(job.id, job.lease_id) for job in jobs if job.lease_id is not None]
+        released = await harness.broker.release([*pairs, (jobs[0].id, uuid.uuid4())])
+        assert sorted(released) == sorted(job.id for job in jobs)
+        await asyncio.wait_for(woken, 5)
+        for job in jobs:
+            stored = await harness.archive.get(job.id)
+            assert (stored.status, stored.attempts, stored.lease_id) == (
+                JobStatus.PENDING, 0, None)
+        again = await harness.broker.lease(["default"], worker_id=W, limit=2, ttl=30)
+        assert {job.attempts for job in again} == {1} and len(again) == 2
+
+    async def test_stale_release_changes_nothing(self, harness: Harness) -> None:
+        await harness.broker.enqueue([spec()])
+        job = await lease_one(harness)
+        assert job.lease_id is not None
+        await harness.broker.ack(job.id, job.lease_id)
+        assert await harness.broker.release([(job.id, job.lease_id)]) == []
+        assert await harness.broker.release([]) == []
+        assert (await harness.archive.get(job.id)).status is JobStatus.SUCCEEDED
 
 
 class TestReap:

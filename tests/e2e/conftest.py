@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,6 +20,19 @@ import pytest
 from quorra.broker.base import Broker
 from quorra.core.jobs import Job
 from tests.e2e.process import start_server
+from tests.e2e.worker_processes import (
+    API_KEY as WORKER_API_KEY,
+)
+from tests.e2e.worker_processes import (
+    Server as WorkerServer,
+)
+from tests.e2e.worker_processes import (
+    StopFn,
+    Workers,
+    process_env,
+    stop_process,
+)
+from tests.support import free_port
 
 T = TypeVar("T")
 API_KEY = "e2e-key-issue5-dashboard"
@@ -106,3 +120,32 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+# ---- worker tests (test_workers.py): a restartable server and quorra-worker processes ----
+
+
+@pytest.fixture
+def worker_server(clean_db: str, tmp_path: Path) -> Iterator[WorkerServer]:
+    http_port, grpc_port = free_port(), free_port()
+    env = process_env(DATABASE_URL=clean_db, QUORRA_API_KEY=WORKER_API_KEY,
+                      QUORRA_LOG_LEVEL="warn", QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
+                      QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s")
+    srv = WorkerServer(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
+                       tmp_path / "server.log")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def workers(worker_server: WorkerServer, tmp_path: Path) -> Iterator[Workers]:
+    pool = Workers(worker_server, tmp_path)
+    yield pool
+    for proc in pool.procs:
+        stop_process(proc)
+
+
+@pytest.fixture(name="stop_process")
+def stop_process_fixture() -> StopFn:
+    return stop_process

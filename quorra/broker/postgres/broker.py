@@ -86,6 +86,16 @@ class PostgresBroker:
         row = await self._fenced("ack", {"id": job_id, "lease_id": lease_id, "result": encoded})
         return _settled(row)
 
+    async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+                       ) -> list[Settled]:
+        if not acks:
+            return []
+        params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks],
+                  "results": [None if a[2] is None else _encode(a[2]).decode() for a in acks]}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["ack_many"], params)
+            return [_settled(row) for row in await cur.fetchall()]
+
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
         params = {"id": job_id, "lease_id": lease_id, "error": error, "retry": retry}
@@ -107,6 +117,16 @@ class PostgresBroker:
             if await cur.fetchone() is None:
                 raise JobNotFound()
         raise LeaseLost()
+
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        if not leases:
+            return []
+        params = {"ids": [job for job, _ in leases], "lease_ids": [lease for _, lease in leases]}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["release"], params)
+            rows = await cur.fetchall()
+        self._waker.announce({row[1] for row in rows})
+        return [row[0] for row in rows]
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         async with connection(self._pool) as conn:

@@ -107,3 +107,27 @@ SELECT min(run_at) FROM quorra_jobs WHERE status = 'pending' AND queue = ANY(%(q
 
 -- name: notify
 SELECT pg_notify('quorra_jobs', q) FROM unnest(%(queues)s::text[]) AS q;
+
+-- name: release
+-- Give leased jobs back unrun (never delivered, or abandoned by a draining worker): pending and
+-- ready now, the attempt not counted. Fenced by lease id like every settlement; a stale pair is
+-- skipped.
+UPDATE quorra_jobs j
+SET status = 'pending', attempts = GREATEST(j.attempts - 1, 0), run_at = now(),
+    lease_id = NULL, lease_expires_at = NULL, leased_at = NULL, leased_by = NULL,
+    updated_at = now()
+FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[]) AS r(id, lease_id)
+WHERE j.id = r.id AND j.lease_id = r.lease_id AND j.status = 'leased'
+  AND j.lease_expires_at > now()
+RETURNING j.id, j.queue;
+
+-- name: ack_many
+-- Batched ack (one transaction for a worker's batch): each pair fenced like ack; stale pairs
+-- are skipped (absent from the result).
+UPDATE quorra_jobs j
+SET status = 'succeeded', result = r.result::jsonb, lease_id = NULL, lease_expires_at = NULL,
+    finished_at = now(), updated_at = now()
+FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(results)s::text[]) AS r(id, lease_id, result)
+WHERE j.id = r.id AND j.lease_id = r.lease_id AND j.status = 'leased'
+  AND j.lease_expires_at > now()
+RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8;

@@ -1,5 +1,6 @@
 """Acks and heartbeats batched across concurrent callers: each batch is one fenced UPDATE
-over ``unnest`` (the group committer of the Postgres broker forms the batches). A job the batch
+over ``unnest`` (``ack_many`` of the Postgres broker, ``extend_many`` here); the group committer
+forms the batches. A job the batch
 did not match is retried alone, so its caller gets the precise ``LeaseLost``/``JobNotFound``."""
 
 from __future__ import annotations
@@ -8,18 +9,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from quorra.broker.base import Settled
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.supervisor import QUERIES
-from quorra.core.jobs import JobStatus
 from quorra.db.pool import Pool, connection
 
 __all__ = ["SettleBatcher"]
-
-_encode = msgspec.json.encode
 
 Ack = tuple[uuid.UUID, uuid.UUID, Any]
 Extend = tuple[uuid.UUID, uuid.UUID, float]
@@ -46,17 +42,8 @@ class SettleBatcher:
         return deadline
 
     async def _ack_batch(self, acks: list[Ack]) -> list[Settled | None]:
-        params = {"ids": [a[0] for a in acks], "lease_ids": [a[1] for a in acks],
-                  "results": [None if a[2] is None else _encode(a[2]).decode() for a in acks]}
-        async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["ack_many"], params)
-            rows = {row[0]: row for row in await cur.fetchall()}
-        out: list[Settled | None] = []
-        for job_id, _, _ in acks:
-            row = rows.pop(job_id, None)  # a duplicate in the batch is settled once
-            out.append(None if row is None else Settled(
-                id=row[0], queue=row[1], status=JobStatus(row[2]), ran_seconds=row[3]))
-        return out
+        settled = {s.id: s for s in await self._postgres.ack_many(acks)}
+        return [settled.pop(job_id, None) for job_id, _, _ in acks]  # a duplicate settles once
 
     async def _extend_batch(self, extends: list[Extend]) -> list[datetime | None]:
         params = {"ids": [e[0] for e in extends], "lease_ids": [e[1] for e in extends],

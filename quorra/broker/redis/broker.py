@@ -152,6 +152,15 @@ class RedisBroker:
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
         return await self._settles.ack(job_id, lease_id, result)
 
+    async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+                       ) -> list[Settled]:
+        return await self.postgres.ack_many(acks)
+
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        released = await self.postgres.release(leases)
+        await self.supervisor.dispatch_ids(released)  # pending and ready again: propose them
+        return released
+
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
         settled = await self.postgres.nack(job_id, lease_id, error, retry=retry)

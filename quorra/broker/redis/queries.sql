@@ -40,18 +40,6 @@ LIMIT %(limit)s;
 -- name: pending_queues
 SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
 
--- name: ack_many
--- Concurrent acks share one statement (group commit); each row keeps the single-ack fence.
--- Rows that find no match are re-run one by one for their precise error.
-UPDATE quorra_jobs j
-SET status = 'succeeded', result = a.result::jsonb, lease_id = NULL, lease_expires_at = NULL,
-    finished_at = now(), updated_at = now()
-FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(results)s::text[])
-     AS a(id, lease_id, result)
-WHERE j.id = a.id AND j.lease_id = a.lease_id AND j.status = 'leased'
-  AND j.lease_expires_at > now()
-RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8;
-
 -- name: extend_many
 -- Concurrent heartbeats share one statement; same fence as a single extend.
 UPDATE quorra_jobs j

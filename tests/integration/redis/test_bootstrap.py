@@ -6,9 +6,10 @@ import pytest
 from prometheus_client import generate_latest
 
 from quorra.bootstrap import running
-from quorra.settings import Settings
+from quorra.settings import Address, Settings
 from tests.contract.conftest import spec
 from tests.integration.redis.private_redis import PrivateRedis
+from tests.support import free_port
 
 # The REST layer's declarations warn under this Litestar; not what these tests are about.
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -16,7 +17,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
                                                      private_redis: PrivateRedis) -> None:
-    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k")
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+                        grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         assert runtime.mode == "redis"
         ready = await runtime.app.state.readiness()
@@ -34,7 +36,8 @@ async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
 
 
 async def test_postgres_only_without_redis_url(clean_db: str) -> None:
-    settings = Settings(database_url=clean_db, api_key="k")
+    settings = Settings(database_url=clean_db, api_key="k",
+                        grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         ready = await runtime.app.state.readiness()
         assert ready["mode"] == "postgres" and ready["redis"] == "not configured"

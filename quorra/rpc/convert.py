@@ -1,0 +1,103 @@
+"""Protobuf ↔ core conversion: the only rpc module besides the servicers that touches pb types."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from quorra.core.errors import InvalidInput
+from quorra.core.jobs import DEFAULT_QUEUE, Enqueued, Job, JobSpec
+from quorra.core.spec import Limits, specs_from_builtins
+from quorra.rpc.proto import quorra_pb2 as pb
+
+__all__ = [
+    "MAX_LEASE_BATCH",
+    "enqueued_to_pb",
+    "job_to_pb",
+    "parse_id",
+    "parse_result",
+    "queues_of",
+    "specs_from_pb",
+    "timestamp",
+    "window_of",
+]
+
+MAX_LEASE_BATCH = 1000
+_encode = msgspec.json.encode
+
+
+def timestamp(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def job_to_pb(job: Job) -> pb.Job:
+    message = pb.Job(
+        id=str(job.id), type=job.type, payload=_encode(job.payload), priority=job.priority,
+        attempts=job.attempts, max_retries=job.max_retries, queue=job.queue,
+        lease_id=str(job.lease_id) if job.lease_id else "", last_error=job.last_error or "",
+        run_at=timestamp(job.run_at), created_at=timestamp(job.created_at),
+        leased_at=timestamp(job.leased_at), lease_expires_at=timestamp(job.lease_expires_at),
+    )
+    return message
+
+
+def enqueued_to_pb(done: Enqueued) -> pb.Enqueued:
+    return pb.Enqueued(id=str(done.id), status=done.status.value, run_at=timestamp(done.run_at))
+
+
+def parse_id(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidInput(field, "must be a UUID" if value else "is required") from None
+
+
+def parse_result(raw: bytes, field: str = "result") -> Any:
+    """A JSON result (empty: none)."""
+    if not raw:
+        return None
+    try:
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise InvalidInput(field, "must be JSON") from None
+
+
+def queues_of(queues: Sequence[str], queue: str = "") -> list[str]:
+    """The queues of a lease request: the repeated field, else the single one, else default."""
+    chosen = [q for q in queues if q] or [queue or DEFAULT_QUEUE]
+    return list(dict.fromkeys(chosen))
+
+
+def window_of(max_jobs: int) -> int:
+    return min(max(max_jobs, 1), MAX_LEASE_BATCH)
+
+
+def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
+    fields: dict[str, Any] = {"type": message.type}
+    if message.payload:
+        try:
+            fields["payload"] = msgspec.json.decode(message.payload)
+        except msgspec.DecodeError:
+            raise InvalidInput(f"jobs[{index}].payload", "must be a JSON object") from None
+    if message.queue:
+        fields["queue"] = message.queue
+    for name in ("priority", "delay_seconds", "max_retries"):
+        if message.HasField(name):
+            fields[name] = getattr(message, name)
+    if message.HasField("run_at"):
+        fields["run_at"] = message.run_at.ToDatetime(tzinfo=UTC)
+    return fields
+
+
+def specs_from_pb(request: pb.EnqueueJobsRequest, limits: Limits) -> list[JobSpec]:
+    """The same validation as ``POST /v1/jobs/batch``; raises ``InvalidInput`` naming the field."""
+    return specs_from_builtins([_spec_fields(m, i) for i, m in enumerate(request.jobs)], limits)

@@ -1,0 +1,2 @@
+# Generated from proto/quorra.proto by `make proto`. Do not edit.
+"""Generated protobuf and gRPC code for package ``quorra``."""

@@ -1,0 +1,162 @@
+"""``quorra.WorkerService``: GoQuorra's three RPCs plus Quorra's additions. Calls only
+``JobService``; the batched ``Session`` lives in ``quorra.rpc.session``."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from quorra.core.jobs import JobStatus
+from quorra.core.spec import Limits
+from quorra.rpc.convert import (
+    enqueued_to_pb,
+    job_to_pb,
+    parse_id,
+    parse_result,
+    queues_of,
+    specs_from_pb,
+    timestamp,
+    window_of,
+)
+from quorra.rpc.errors import abort_with, translated
+from quorra.rpc.feed import Dispatcher, Feed, Window, first_of
+from quorra.rpc.proto import quorra_pb2 as pb
+from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from quorra.rpc.session import Session
+from quorra.rpc.settle import Settle, Windows, settle
+from quorra.service import JobService
+from quorra.workers import WorkerDirectory
+
+__all__ = ["WorkerServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+_MESSAGES = {JobStatus.SUCCEEDED: "Job completed successfully",
+             JobStatus.PENDING: "Job failure recorded; it will be retried",
+             JobStatus.DEAD: "Job failure recorded; it is dead"}
+
+
+def _settlement(request: pb.JobAck, *, success: bool) -> Settle:
+    return Settle(parse_id(request.job_id, "job_id"), parse_id(request.lease_id, "lease_id"),
+                  success=success, error=request.error_message,
+                  result=parse_result(request.result) if success else None,
+                  no_retry=request.no_retry, release=request.release and not success)
+
+
+class WorkerServicer(pb_grpc.WorkerServiceServicer):
+    def __init__(self, service: JobService, directory: WorkerDirectory, *, limits: Limits,
+                 stopping: asyncio.Event, session_grace: float = 10.0) -> None:
+        self.service = service
+        self.directory = directory
+        self.limits = limits
+        self.stopping = stopping
+        self.session_grace = session_grace
+        self.windows = Windows()
+        self.dispatcher = Dispatcher(service)
+
+    async def LeaseJobs(  # noqa: N802  (gRPC method names)
+        self, request: pb.LeaseRequest, context: Context
+    ) -> AsyncIterator[pb.Job]:
+        queues = queues_of(request.queues, request.queue)
+        feed = Feed(self.service, queues, worker_id=request.worker_id,
+                    ttl=float(request.lease_ttl_seconds), stops=[self.stopping],
+                    dispatcher=self.dispatcher)
+        window = window_of(request.max_jobs)
+        try:
+            if not request.follow:
+                jobs = await self.service.lease(queues, worker_id=request.worker_id,
+                                                limit=window, ttl=float(request.lease_ttl_seconds))
+                async for message in self._deliver(feed, jobs):
+                    yield message
+                return
+            async for message in self._follow(feed, Window(window), context):
+                yield message
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    async def _follow(self, feed: Feed, window: Window, context: Context
+                      ) -> AsyncIterator[pb.Job]:
+        session = uuid.uuid4().hex
+        self.directory.connect(session, feed.worker_id, feed.queues, context.peer())
+        try:
+            while not self.stopping.is_set():
+                credit = window.credit()
+                self.directory.in_flight(session, window.size - credit)
+                if credit <= 0:
+                    window.changed.clear()
+                    await first_of(window.changed.wait(), self.stopping.wait(),
+                                   timeout=window.seconds_to_next_expiry())
+                    continue
+                jobs = await feed.take(credit)
+                for job in jobs:
+                    window.add(job)
+                    if job.lease_id is not None:
+                        self.windows.track(job.lease_id, window)
+                async for message in self._deliver(feed, jobs):
+                    yield message
+        finally:
+            feed.close()
+            self.windows.forget(window)
+            self.directory.disconnect(session)
+
+    async def _deliver(self, feed: Feed, jobs: list[Any]) -> AsyncIterator[pb.Job]:
+        """Yield jobs; those never handed to the transport are released in the end."""
+        delivered = 0
+        try:
+            for job in jobs:
+                if self.stopping.is_set():
+                    break
+                yield job_to_pb(job)
+                delivered += 1
+        finally:
+            await feed.give_back(jobs[delivered:])
+
+    @translated
+    async def AckJob(self, request: pb.JobAck, context: Context) -> pb.JobAckResponse:  # noqa: N802
+        """GoQuorra's ack; ``success=false`` counts as a failed attempt."""
+        status = await settle(self.service, self.windows,
+                              _settlement(request, success=request.success))
+        return pb.JobAckResponse(acknowledged=True, message=_MESSAGES[status],
+                                 status=status.value)
+
+    @translated
+    async def NackJob(self, request: pb.JobAck, context: Context) -> pb.JobAckResponse:  # noqa: N802
+        status = await settle(self.service, self.windows, _settlement(request, success=False))
+        message = "Job released" if request.release else _MESSAGES[status]
+        return pb.JobAckResponse(acknowledged=True, message=message, status=status.value)
+
+    @translated
+    async def ExtendLease(  # noqa: N802
+        self, request: pb.ExtendRequest, context: Context
+    ) -> pb.ExtendResponse:
+        lease_id = parse_id(request.lease_id, "lease_id")
+        deadline = await self.service.extend(parse_id(request.job_id, "job_id"), lease_id,
+                                             float(request.lease_ttl_seconds))
+        self.windows.extended(lease_id, deadline)
+        return pb.ExtendResponse(lease_expires_at=timestamp(deadline))
+
+    @translated
+    async def EnqueueJobs(  # noqa: N802
+        self, request: pb.EnqueueJobsRequest, context: Context
+    ) -> pb.EnqueueJobsResponse:
+        done = await self.service.enqueue(specs_from_pb(request, self.limits))
+        return pb.EnqueueJobsResponse(jobs=[enqueued_to_pb(item) for item in done])
+
+    async def Session(  # noqa: N802
+        self, request_iterator: AsyncIterator[pb.SessionRequest], context: Context
+    ) -> AsyncIterator[pb.SessionResponse]:
+        try:
+            session = await Session.open(self, request_iterator, context)
+            await context.send_initial_metadata(())
+            async for response in session.run():
+                yield response
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            await abort_with(context, exc)

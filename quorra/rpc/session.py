@@ -1,0 +1,237 @@
+"""The batched bidirectional ``Session``: the server sends jobs in batches as the worker's credit
+allows (never waiting to fill a batch), the worker sends settlements and extensions in batches,
+and each response message carries whatever is ready: new jobs and the outcomes of settlements.
+
+Lifecycle: the first request opens the session; ``drain`` or the worker's half-close stops new
+jobs; on server shutdown no new jobs go out and the session ends once the worker settled what it
+holds (or after the grace period). Jobs leased but never written to the stream are released.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from quorra.core.errors import InvalidInput, QuorraError
+from quorra.core.jobs import Job
+from quorra.rpc.convert import MAX_LEASE_BATCH, job_to_pb, parse_id, parse_result, queues_of
+from quorra.rpc.convert import timestamp as to_timestamp
+from quorra.rpc.errors import status_of
+from quorra.rpc.feed import Feed, first_of
+from quorra.rpc.proto import quorra_pb2 as pb
+from quorra.rpc.settle import Settle, settle
+
+if TYPE_CHECKING:
+    from quorra.rpc.servicer import WorkerServicer
+
+__all__ = ["Session"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+_LOST_CODE = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+
+
+def _outcome(job_id: str, lease_id: str, exc: Exception) -> pb.Outcome:
+    message = exc.message if isinstance(exc, QuorraError) else "internal error"
+    return pb.Outcome(job_id=job_id, lease_id=lease_id, code=status_of(exc).value[0],
+                      message=message)
+
+
+class Session:
+    def __init__(self, host: WorkerServicer, requests: AsyncIterator[pb.SessionRequest],
+                 context: Context, feed: Feed) -> None:
+        self.host = host
+        self.requests = requests
+        self.context = context
+        self.feed = feed
+        self.key = uuid.uuid4().hex
+        self.credit = 0
+        self.in_flight = 0
+        self.halt = asyncio.Event()  # no more jobs for this session
+        self.credit_changed = asyncio.Event()
+        self.ready = asyncio.Event()  # something to send, or the state changed
+        self.reading_done = False
+        self.jobs_out: list[Job] = []
+        self.settled_out: list[pb.Outcome] = []
+        self.extended_out: list[pb.Outcome] = []
+
+    @classmethod
+    async def open(cls, host: WorkerServicer, requests: AsyncIterator[pb.SessionRequest],
+                   context: Context) -> Session:
+        first = await anext(requests, None)
+        if first is None or not first.HasField("open"):
+            raise InvalidInput("open", "the first message of a session must open it")
+        spec = first.open
+        feed = Feed(host.service, queues_of(spec.queues), worker_id=spec.worker_id,
+                    ttl=float(spec.lease_ttl_seconds), stops=[host.stopping],
+                    dispatcher=host.dispatcher)
+        session = cls(host, requests, context, feed)
+        feed.stops.append(session.halt)
+        await session.apply(first)
+        return session
+
+    async def run(self) -> AsyncIterator[pb.SessionResponse]:
+        host = self.host
+        host.directory.connect(self.key, self.feed.worker_id, self.feed.queues,
+                               self.context.peer())
+        tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._feed()),
+                 asyncio.create_task(self._watch_shutdown())]
+        try:
+            async for response in self._write():
+                yield response
+        finally:
+            self.halt.set()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            self.feed.close()
+            await self.feed.give_back(self.jobs_out)
+            host.directory.disconnect(self.key)
+
+    async def _write(self) -> AsyncIterator[pb.SessionResponse]:
+        deadline: float | None = None
+        while True:
+            if self.host.stopping.is_set() and deadline is None:
+                deadline = time.monotonic() + self.host.session_grace
+            if self._finished(deadline):
+                return
+            timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ready.wait(), timeout)
+            self.ready.clear()
+            if self.jobs_out or self.settled_out or self.extended_out:
+                jobs, self.jobs_out = self.jobs_out, []
+                response = pb.SessionResponse(jobs=[job_to_pb(job) for job in jobs],
+                                              settled=self.settled_out,
+                                              extended=self.extended_out)
+                self.settled_out, self.extended_out = [], []
+                try:
+                    yield response
+                except BaseException:
+                    self.jobs_out = jobs + self.jobs_out  # not delivered: released at the end
+                    raise
+                self.in_flight += len(jobs)
+                self.host.directory.in_flight(self.key, self.in_flight)
+
+    def _finished(self, deadline: float | None) -> bool:
+        if self.jobs_out or self.settled_out or self.extended_out:
+            return False
+        if self.reading_done:
+            return True
+        return deadline is not None and (self.in_flight <= 0 or time.monotonic() >= deadline)
+
+    async def _read(self) -> None:
+        try:
+            async for request in self.requests:
+                await self.apply(request)
+        finally:
+            self.reading_done = True
+            self.halt.set()
+            self.ready.set()
+
+    async def _watch_shutdown(self) -> None:
+        await self.host.stopping.wait()
+        self.halt.set()
+        self.ready.set()
+
+    async def _feed(self) -> None:
+        while not self.halt.is_set():
+            if self.credit <= 0:
+                self.credit_changed.clear()
+                await first_of(self.credit_changed.wait(), self.halt.wait())
+                continue
+            jobs = await self.feed.take(min(self.credit, MAX_LEASE_BATCH))
+            if self.halt.is_set():
+                await self.feed.give_back(jobs)
+                return
+            self.credit -= len(jobs)
+            self.jobs_out.extend(jobs)
+            self.ready.set()
+
+    async def apply(self, request: pb.SessionRequest) -> None:
+        if request.credit > 0:
+            self.credit += request.credit
+            self.credit_changed.set()
+        if request.drain:
+            self.credit = 0
+            self.halt.set()
+        if request.settlements:
+            await self._settle_all(request.settlements)
+        if request.extensions:
+            outcomes = await asyncio.gather(*(self._extend(e) for e in request.extensions))
+            self.extended_out.extend(outcomes)
+        self.ready.set()
+
+    async def _settle_all(self, items: Any) -> None:
+        releases = [s for s in items if s.release]
+        acks = [s for s in items if s.success and not s.release]
+        others = [s for s in items if not s.success and not s.release]
+        outcomes = list(await asyncio.gather(*(self._settle_one(s) for s in others)))
+        if acks:
+            outcomes.extend(await self._ack_all(acks))
+        if releases:
+            outcomes.extend(await self._release(releases))
+        self.in_flight = max(self.in_flight - len(items), 0)
+        self.host.directory.in_flight(self.key, self.in_flight)
+        self.settled_out.extend(outcomes)
+
+    async def _settle_one(self, item: pb.Settlement) -> pb.Outcome:
+        try:
+            status = await settle(self.host.service, self.host.windows, Settle(
+                parse_id(item.job_id, "job_id"), parse_id(item.lease_id, "lease_id"),
+                success=item.success, error=item.error_message,
+                result=parse_result(item.result) if item.success else None,
+                no_retry=item.no_retry))
+        except Exception as exc:
+            return _outcome(item.job_id, item.lease_id, exc)
+        return pb.Outcome(job_id=item.job_id, lease_id=item.lease_id, status=status.value)
+
+    async def _ack_all(self, items: list[pb.Settlement]) -> list[pb.Outcome]:
+        """All the acks of one message in one transaction."""
+        try:
+            acks = [(parse_id(s.job_id, "job_id"), parse_id(s.lease_id, "lease_id"),
+                     parse_result(s.result)) for s in items]
+            done = {settled.id for settled in await self.host.service.ack_many(acks)}
+        except Exception as exc:
+            if len(items) == 1:
+                return [_outcome(items[0].job_id, items[0].lease_id, exc)]
+            # one bad item (e.g. a malformed result) must not fail the others
+            return list(await asyncio.gather(*(self._settle_one(s) for s in items)))
+        for _, lease_id, _ in acks:
+            self.host.windows.settled(lease_id)
+        return [pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, status="succeeded")
+                if job in done else
+                pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, code=_LOST_CODE,
+                           message="lease lost (expired, settled or unknown); nothing changed")
+                for s, (job, _, _) in zip(items, acks, strict=True)]
+
+    async def _release(self, items: list[pb.Settlement]) -> list[pb.Outcome]:
+        try:
+            pairs = [(parse_id(s.job_id, "job_id"), parse_id(s.lease_id, "lease_id"))
+                     for s in items]
+            released = set(await self.host.service.release(pairs))
+        except Exception as exc:
+            return [_outcome(s.job_id, s.lease_id, exc) for s in items]
+        return [pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, status="pending")
+                if job in released else
+                pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, code=_LOST_CODE,
+                           message="lease lost; nothing released")
+                for s, (job, _) in zip(items, pairs, strict=True)]
+
+    async def _extend(self, item: pb.Extension) -> pb.Outcome:
+        try:
+            lease_id = parse_id(item.lease_id, "lease_id")
+            deadline = await self.host.service.extend(
+                parse_id(item.job_id, "job_id"), lease_id, float(item.lease_ttl_seconds))
+        except Exception as exc:
+            return _outcome(item.job_id, item.lease_id, exc)
+        self.host.windows.extended(lease_id, deadline)
+        return pb.Outcome(job_id=item.job_id, lease_id=item.lease_id,
+                          lease_expires_at=to_timestamp(deadline))

@@ -1,0 +1,91 @@
+"""Running one job's handler and turning its outcome into a settlement."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from quorra.rpc.proto import quorra_pb2 as pb
+from quorra.worker.registry import Job, PermanentError
+
+if TYPE_CHECKING:
+    from quorra.worker.runner import Worker
+
+__all__ = ["Running", "run_handler", "to_job"]
+
+log = logging.getLogger("quorra.worker")
+
+
+class Running:
+    """A job this worker holds."""
+
+    def __init__(self, job: pb.Job) -> None:
+        self.job = job
+        self.task: asyncio.Task[None]  # set by the worker right after
+        self.extended_at = time.monotonic()
+        self.lease_lost = False
+
+
+def to_job(message: pb.Job) -> Job:
+    payload: Any = msgspec.json.decode(message.payload) if message.payload else {}
+    return Job(
+        id=message.id, type=message.type, queue=message.queue,
+        payload=payload if isinstance(payload, dict) else {"value": payload},
+        attempts=message.attempts, max_retries=message.max_retries, priority=message.priority,
+        lease_id=message.lease_id, last_error=message.last_error,
+        lease_expires_at=(message.lease_expires_at.ToDatetime(tzinfo=UTC)
+                          if message.HasField("lease_expires_at") else None),
+        created_at=(message.created_at.ToDatetime(tzinfo=UTC)
+                    if message.HasField("created_at") else None),
+    )
+
+
+async def _call(worker: Worker, job: Job) -> Any:
+    func = worker.registry.get(job.type)
+    if func is None:
+        known = ", ".join(worker.registry.types())
+        raise PermanentError(f"no handler for job type {job.type!r} on worker "
+                             f"{worker.config.worker_id} (known: {known})")
+    if inspect.iscoroutinefunction(func):
+        return await func(job)
+    result = await asyncio.to_thread(func, job)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+def _failure(message: pb.Job, exc: BaseException) -> pb.Settlement:
+    text = str(exc) or type(exc).__name__
+    if not isinstance(exc, PermanentError):
+        text = f"{type(exc).__name__}: {text}"
+    return pb.Settlement(job_id=message.id, lease_id=message.lease_id, success=False,
+                         error_message=text[:4000], no_retry=isinstance(exc, PermanentError))
+
+
+async def run_handler(worker: Worker, entry: Running) -> None:
+    message = entry.job
+    try:
+        result = await _call(worker, to_job(message))
+        try:
+            encoded = msgspec.json.encode(result) if result is not None else b""
+        except (TypeError, msgspec.EncodeError) as exc:
+            raise PermanentError(f"the handler's result is not JSON: {exc}") from None
+        settlement = pb.Settlement(job_id=message.id, lease_id=message.lease_id, success=True,
+                                   result=encoded)
+    except asyncio.CancelledError:
+        if not entry.lease_lost:  # cancelled by a drain: give the job back unrun
+            worker.settle(pb.Settlement(job_id=message.id, lease_id=message.lease_id,
+                                        release=True), credit=False)
+        worker.finished(entry)
+        return
+    except Exception as exc:
+        log.info("job %s (%s) failed: %s", message.id, message.type, exc)
+        settlement = _failure(message, exc)
+    worker.finished(entry)
+    worker.settle(settlement)

@@ -1,0 +1,214 @@
+"""``Worker``: one batched ``Session`` stream to the server; handlers run with concurrency
+``max_jobs``; settlements, credit and heartbeats go out in batches; reconnects with backoff;
+drains on ``stop()``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from typing import Any
+
+import grpc
+
+from quorra.rpc.proto import quorra_pb2 as pb
+from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from quorra.worker.config import WorkerConfig
+from quorra.worker.execute import Running, run_handler
+from quorra.worker.registry import Registry, default_registry
+
+__all__ = ["CLIENT_OPTIONS", "Worker", "WorkerStopped"]
+
+log = logging.getLogger("quorra.worker")
+
+CLIENT_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),  # >= the server's 10 s minimum ping interval
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+_FATAL = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
+          grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+class WorkerStopped(Exception):
+    """The worker cannot go on (e.g. the server refused its API key)."""
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or default_registry
+        self.running: dict[str, Running] = {}
+        self.settlements: list[pb.Settlement] = []
+        self.extensions: list[pb.Extension] = []
+        self.credit = 0
+        self.draining = False
+        self.stopping = asyncio.Event()
+        self.wake = asyncio.Event()  # something to send
+        self.flushed = asyncio.Event()  # nothing left to send
+        self.connected = asyncio.Event()
+        self.executed = 0  # handlers finished (for tests and stats)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def stop(self) -> None:
+        """Stop leasing, let running jobs finish within the grace period, release the rest."""
+        self.stopping.set()
+
+    async def run(self) -> None:
+        """Run until ``stop()``: reconnect with backoff whenever the session breaks."""
+        delay = 0.2
+        while not self.stopping.is_set():
+            started = time.monotonic()
+            try:
+                await self._session()
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() in _FATAL:
+                    raise WorkerStopped(f"{exc.code().name}: {exc.details()}") from None
+                log.warning("session lost (%s: %s); reconnecting in %.1fs", exc.code().name,
+                            exc.details(), delay)
+            except (TimeoutError, grpc.aio.UsageError, OSError) as exc:
+                log.warning("session failed (%r); reconnecting in %.1fs", exc, delay)
+            self.connected.clear()
+            if self.stopping.is_set():
+                break
+            delay = 0.2 if time.monotonic() - started > 10 else min(delay * 2, 10.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay * random.uniform(0.8, 1.2))
+        await self._abandon_rest()
+
+    async def _session(self) -> None:
+        metadata = (("x-api-key", self.config.api_key),)
+        async with grpc.aio.insecure_channel(self.config.grpc_addr,
+                                             options=CLIENT_OPTIONS) as channel:
+            call = pb_grpc.WorkerServiceStub(channel).Session(metadata=metadata)
+            credit = 0 if self.draining else self.config.max_jobs - len(self.running)
+            await call.write(pb.SessionRequest(open=pb.SessionOpen(
+                worker_id=self.config.worker_id, queues=list(self.config.queues),
+                lease_ttl_seconds=round(self.config.lease_ttl)), credit=max(credit, 0)))
+            self.credit = 0
+            await call.initial_metadata()
+            self.connected.set()
+            log.info("connected to %s as %s (queues: %s)", self.config.grpc_addr,
+                     self.config.worker_id, ",".join(self.config.queues))
+            await self._converse(call)
+
+    async def _converse(self, call: Any) -> None:
+        reader = asyncio.create_task(self._read(call))
+        helpers = [asyncio.create_task(self._write(call)), asyncio.create_task(self._heartbeat())]
+        stop = asyncio.create_task(self.stopping.wait())
+        try:
+            await asyncio.wait([reader, stop], return_when=asyncio.FIRST_COMPLETED)
+            if not reader.done():
+                await self._drain(call)
+                await asyncio.wait_for(reader, 10)
+            reader.result()
+        finally:
+            for task in (reader, stop, *helpers):
+                task.cancel()
+            await asyncio.gather(reader, stop, *helpers, return_exceptions=True)
+
+    async def _drain(self, call: Any) -> None:
+        self.draining = True
+        self._send()
+        grace = self.config.shutdown_grace
+        log.info("draining: %d running job(s), grace %.0fs", len(self.running), grace)
+        tasks = [entry.task for entry in self.running.values()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        for entry in list(self.running.values()):
+            entry.task.cancel()  # releases its job (see execute.run_handler)
+        if tasks:
+            await asyncio.wait(tasks)
+        await self._flush()
+        await call.done_writing()
+
+    async def _flush(self) -> None:
+        while self.settlements or self.extensions or self.credit:
+            self.flushed.clear()
+            self._send()
+            await asyncio.wait_for(self.flushed.wait(), 10)
+
+    async def _read(self, call: Any) -> None:
+        async for response in call:
+            for job in response.jobs:
+                self._start(job)
+            for outcome in response.settled:
+                if outcome.code:
+                    log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
+            for outcome in response.extended:
+                self._extended(outcome)
+
+    def _start(self, job: pb.Job) -> None:
+        if self.draining:
+            self.settle(pb.Settlement(job_id=job.id, lease_id=job.lease_id, release=True),
+                        credit=False)
+            return
+        entry = Running(job)
+        self.running[job.id] = entry
+        entry.task = asyncio.create_task(run_handler(self, entry), name=f"job-{job.id}")
+
+    def _extended(self, outcome: pb.Outcome) -> None:
+        entry = self.running.get(outcome.job_id)
+        if entry is None or entry.job.lease_id != outcome.lease_id:
+            return
+        if outcome.code:
+            log.warning("lease of job %s lost (%s); cancelling it", outcome.job_id,
+                        outcome.message)
+            entry.lease_lost = True
+            entry.task.cancel()
+
+    def settle(self, settlement: pb.Settlement, *, credit: bool = True) -> None:
+        """Queue a settlement (and a credit for the freed slot) for the next batch."""
+        self.settlements.append(settlement)
+        if credit and not self.draining and not self.stopping.is_set():
+            self.credit += 1
+        self._send()
+
+    def finished(self, entry: Running) -> None:
+        self.running.pop(entry.job.id, None)
+        self.executed += 1
+
+    def _send(self) -> None:
+        self.wake.set()
+
+    async def _write(self, call: Any) -> None:
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            request = pb.SessionRequest(credit=self.credit, settlements=self.settlements,
+                                        extensions=self.extensions, drain=self.draining)
+            settlements, extensions, credit = self.settlements, self.extensions, self.credit
+            self.settlements, self.extensions, self.credit = [], [], 0
+            try:
+                await call.write(request)
+            except BaseException:
+                self.settlements[:0], self.extensions[:0] = settlements, extensions
+                self.credit += credit
+                raise
+            if not (self.settlements or self.extensions or self.credit):
+                self.flushed.set()
+
+    async def _heartbeat(self) -> None:
+        every = max(self.config.lease_ttl / 3, 0.5)
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for entry in self.running.values():
+                if now - entry.extended_at >= every * 0.9 and not entry.lease_lost:
+                    entry.extended_at = now
+                    self.extensions.append(pb.Extension(
+                        job_id=entry.job.id, lease_id=entry.job.lease_id,
+                        lease_ttl_seconds=round(self.config.lease_ttl)))
+            if self.extensions:
+                self._send()
+
+    async def _abandon_rest(self) -> None:
+        """After the last session: handlers still running have no way to report; cancel them
+        (their leases expire on the server and the jobs are retried)."""
+        for entry in list(self.running.values()):
+            entry.task.cancel()
+        if self.running:
+            await asyncio.wait([entry.task for entry in self.running.values()])
