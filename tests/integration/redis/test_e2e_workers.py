@@ -69,3 +69,30 @@ def test_two_servers_eight_workers_20000_jobs_exactly_once(
     by_server = rows(clean_db, "SELECT count(DISTINCT leased_by) FROM quorra_jobs")
     assert by_server[0][0] == 8, "all eight workers took part"
     assert [_mode(s) for s in redis_servers] == ["redis", "redis"]
+
+
+@pytest.mark.slow
+def test_flushdb_with_5000_jobs_in_flight_through_workers(
+    clean_db: str, redis_servers: list[Server], private_redis: PrivateRedis, tmp_path: Path
+) -> None:
+    total = 5000
+    pools = [Workers(server, tmp_path) for server in redis_servers]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for n in range(4):
+            procs.append(pools[n % 2].start(f"f{n}", QUORRA_WORKER_MAX_JOBS="10"))
+        enqueue(redis_servers[0], [{"type": "test_job", "payload": {"n": i}}
+                                   for i in range(total)])
+        wait_until(lambda: counts(clean_db).get("succeeded", 0) >= 500, timeout=60,
+                   interval=0.05, what="500 jobs done before the flush")
+        with private_redis.client() as client:
+            client.flushdb()
+        assert counts(clean_db).get("succeeded", 0) < total, "the flush hit jobs in flight"
+        wait_until(lambda: counts(clean_db).get("succeeded") == total, timeout=90,
+                   interval=0.5, what=f"all {total} jobs to succeed after the flush")
+    finally:
+        for proc in procs:
+            stop_process(proc)
+    # No lease expired (ttl 30 s), so no job may have run twice: each was leased once.
+    assert rows(clean_db, "SELECT min(attempts), max(attempts) FROM quorra_jobs") == [(1, 1)]
+    assert [_mode(s) for s in redis_servers] == ["redis", "redis"]
