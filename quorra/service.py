@@ -29,8 +29,9 @@ class JobService:
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         done = await self.broker.enqueue(specs)
-        for spec in specs:
-            self.metrics.created.labels(spec.queue).inc()
+        for spec, item in zip(specs, done, strict=True):
+            if item.created:  # a retried id is not a new job
+                self.metrics.created.labels(spec.queue).inc()
         return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,

@@ -1,7 +1,7 @@
 """``enqueue-bulk``: JSON lines in, batches out, several batches in flight.
 
-The sending part is one function, ``Sender`` (a batch in, the number stored out), so another
-transport (gRPC batch enqueue) can replace REST without touching the reading and the progress.
+The sending part is one function, ``Sender`` (a batch in, the number stored out): the gRPC batch
+enqueue of the producer client by default, REST (``POST /v1/jobs/batch``) on request.
 Each batch is all-or-none on the server."""
 
 from __future__ import annotations
@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from quorra.cli.client import Client
 
-__all__ = ["BadLine", "Sender", "count_jobs", "read_batches", "rest_sender", "send_all"]
+if TYPE_CHECKING:  # loaded by ``--via grpc`` only: other commands start without gRPC
+    from quorra.client import Client as ProducerClient
+
+__all__ = ["BadLine", "Sender", "count_jobs", "grpc_sender", "read_batches", "rest_sender",
+           "send_all"]
 
 Json = dict[str, Any]
 Sender = Callable[[list[Json]], int]
@@ -29,6 +33,14 @@ def rest_sender(client: Client) -> Sender:
     """Send through ``POST /v1/jobs/batch``."""
     def send(jobs: list[Json]) -> int:
         return len(client.create_batch(jobs))
+    return send
+
+
+def grpc_sender(client: ProducerClient) -> Sender:
+    """Send through the gRPC batch enqueue (``quorra.Client``): one message per batch, each
+    job with its own id, so a batch retried after a lost answer is stored once."""
+    def send(jobs: list[Json]) -> int:
+        return len(client.enqueue_many(jobs))
     return send
 
 

@@ -3,7 +3,9 @@ life followed to its end)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 import click
@@ -15,10 +17,19 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from quorra.cli.bulk import BadLine, count_jobs, read_batches, rest_sender, send_all
+from quorra.cli.bulk import (
+    BadLine,
+    Sender,
+    count_jobs,
+    grpc_sender,
+    read_batches,
+    rest_sender,
+    send_all,
+)
 from quorra.cli.client import ApiError
 from quorra.cli.context import Ctl, InputError, pass_ctl
 from quorra.cli.render import when
+from quorra.core.errors import QuorraError
 
 __all__ = ["enqueue_bulk", "watch"]
 
@@ -58,14 +69,42 @@ class _Counter:
 @click.option("--queue", help="Queue for lines that name none.")
 @click.option("--progress/--no-progress", "show_progress", default=None,
               help="Progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--via", type=click.Choice(["grpc", "rest"]), default="grpc", show_default=True,
+              help="gRPC batch enqueue (retry-safe), or REST POST /v1/jobs/batch.")
+@click.option("--grpc-addr", envvar="QUORRA_GRPC_ADDR", show_envvar=True,
+              help="gRPC address for --via grpc (default: the --server host, port 50051).")
 @pass_ctl
 def enqueue_bulk(ctl: Ctl, source: TextIO, batch_size: int, concurrency: int,
-                 queue: str | None, show_progress: bool | None) -> None:
+                 queue: str | None, show_progress: bool | None, via: str,
+                 grpc_addr: str | None) -> None:
     """Enqueue jobs from JSON lines (one job object per line) in SOURCE or stdin."""
     batches = read_batches(source, batch_size, {"queue": queue} if queue else {})
     total = count_jobs(source) if source.seekable() else None
     counter = _Counter()
-    with ctl.client() as client, _progress(ctl, show_progress) as progress:
+    with contextlib.ExitStack() as stack:
+        sender = _sender(stack, ctl, via, grpc_addr, batch_size)
+        _send(ctl, batches, sender, concurrency, counter, show_progress, total)
+    _report(ctl, counter)
+
+
+def _sender(stack: contextlib.ExitStack, ctl: Ctl, via: str, grpc_addr: str | None,
+            batch_size: int) -> Sender:
+    if via == "rest":
+        return rest_sender(stack.enter_context(ctl.client()))
+    from quorra.client import Client as ProducerClient  # gRPC loads for this command only
+
+    env = {"QUORRA_GRPC_ADDR": grpc_addr} if grpc_addr else {"QUORRA_URL": ctl.server}
+    try:
+        client = ProducerClient(api_key=ctl.api_key, timeout=ctl.timeout, env=env,
+                                batch_size=batch_size, concurrency=1)
+    except QuorraError as exc:
+        raise InputError(str(exc)) from None
+    return grpc_sender(stack.enter_context(client))
+
+
+def _send(ctl: Ctl, batches: Iterator[list[dict[str, Any]]], sender: Sender, concurrency: int,
+          counter: _Counter, show_progress: bool | None, total: int | None) -> None:
+    with _progress(ctl, show_progress) as progress:
         task = progress.add_task("enqueue", total=total, rate="")
 
         def on_sent(count: int) -> None:
@@ -73,13 +112,12 @@ def enqueue_bulk(ctl: Ctl, source: TextIO, batch_size: int, concurrency: int,
             progress.update(task, advance=count, rate=f"{counter.rate:,.0f}")
 
         try:
-            send_all(batches, rest_sender(client), concurrency=concurrency, on_sent=on_sent)
+            send_all(batches, sender, concurrency=concurrency, on_sent=on_sent)
         except BadLine as exc:
             raise InputError(f"{exc}; {counter.sent} jobs were enqueued before it") from None
-        except ApiError as exc:
+        except (ApiError, QuorraError) as exc:
             raise click.ClickException(
                 f"{exc.message}; {counter.sent} jobs were enqueued before it") from None
-    _report(ctl, counter)
 
 
 def _report(ctl: Ctl, counter: _Counter) -> None:

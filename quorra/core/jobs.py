@@ -63,10 +63,11 @@ class JobSpec(msgspec.Struct, frozen=True):
     run_at: datetime | None = None
 
 
-class Enqueued(msgspec.Struct, frozen=True):
+class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
     id: uuid.UUID
     status: JobStatus
     run_at: datetime
+    created: bool = True  # False: the id was already stored (a producer's retry), nothing new
 
 
 class Job(msgspec.Struct, frozen=True):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
@@ -57,6 +58,8 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
     delay_seconds: Delay = 0
     run_at: AwareDatetime | None = None
     max_retries: Retries = DEFAULT_MAX_RETRIES
+    # The producer's own id for the job: a retried enqueue with the same id stores nothing new.
+    id: uuid.UUID | None = None
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -123,7 +126,7 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
             f"{len(encoded)} bytes is over the limit of {limits.max_payload_bytes}",
         )
     return JobSpec(
-        id=new_job_id(),
+        id=req.id or new_job_id(),
         type=req.type,
         payload=encoded,
         queue=req.queue,

@@ -18,6 +18,7 @@ from quorra.rpc.proto import quorra_pb2 as pb
 __all__ = [
     "MAX_LEASE_BATCH",
     "enqueued_to_pb",
+    "job_detail_to_pb",
     "job_to_pb",
     "parse_id",
     "parse_result",
@@ -47,6 +48,19 @@ def job_to_pb(job: Job) -> pb.Job:
         run_at=timestamp(job.run_at), created_at=timestamp(job.created_at),
         leased_at=timestamp(job.leased_at), lease_expires_at=timestamp(job.lease_expires_at),
     )
+    return message
+
+
+def job_detail_to_pb(job: Job) -> pb.Job:
+    """A job as ``GetJob`` answers it: the leased view plus status, result and end times."""
+    message = job_to_pb(job)
+    message.status = job.status.value
+    if job.result is not None:
+        message.result = _encode(job.result)
+    for name in ("updated_at", "finished_at"):
+        stamp = timestamp(getattr(job, name))
+        if stamp is not None:
+            getattr(message, name).CopyFrom(stamp)
     return message
 
 
@@ -90,6 +104,8 @@ def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
             raise InvalidInput(f"jobs[{index}].payload", "must be a JSON object") from None
     if message.queue:
         fields["queue"] = message.queue
+    if message.id:
+        fields["id"] = message.id
     for name in ("priority", "delay_seconds", "max_retries"):
         if message.HasField(name):
             fields[name] = getattr(message, name)

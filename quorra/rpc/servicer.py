@@ -14,6 +14,7 @@ from quorra.core.jobs import JobStatus
 from quorra.core.spec import Limits
 from quorra.rpc.convert import (
     enqueued_to_pb,
+    job_detail_to_pb,
     job_to_pb,
     parse_id,
     parse_result,
@@ -147,6 +148,10 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     ) -> pb.EnqueueJobsResponse:
         done = await self.service.enqueue(specs_from_pb(request, self.limits))
         return pb.EnqueueJobsResponse(jobs=[enqueued_to_pb(item) for item in done])
+
+    @translated
+    async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:  # noqa: N802
+        return job_detail_to_pb(await self.service.get(parse_id(request.id, "id")))
 
     async def Session(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: Context

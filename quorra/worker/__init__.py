@@ -9,10 +9,14 @@
         await deliver(job.payload["to"])               # an exception: retried with backoff
         return {"sent": True}                          # the job's result
 
+A handler enqueues follow-up jobs with ``producer()`` (async) or ``sync_producer()``, the
+worker's own ``quorra.AsyncClient`` / ``quorra.Client``.
+
 Run it with ``quorra-worker --handlers myapp.tasks`` or ``Worker(WorkerConfig(...)).run()``.
 """
 
 from quorra.worker.config import WorkerConfig
+from quorra.worker.producer import followup_id, producer, sync_producer
 from quorra.worker.registry import Handler, Job, PermanentError, Registry, default_registry, handler
 from quorra.worker.runner import Worker, WorkerStopped
 
@@ -25,5 +29,8 @@ __all__ = [
     "WorkerConfig",
     "WorkerStopped",
     "default_registry",
+    "followup_id",
     "handler",
+    "producer",
+    "sync_producer",
 ]

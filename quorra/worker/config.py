@@ -10,7 +10,7 @@ from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
 from quorra.settings import parse_address, parse_duration
 
-__all__ = ["WorkerConfig"]
+__all__ = ["WorkerConfig", "grpc_target"]
 
 
 def _read(env: Mapping[str, str], name: str, default: str) -> str:
@@ -77,3 +77,9 @@ class WorkerConfig:
             shutdown_grace=_seconds(env, "QUORRA_SHUTDOWN_GRACE", "30s", 0, 24 * 3600),
             handlers=_read(env, "QUORRA_WORKER_HANDLERS", ""),
         )
+
+
+def grpc_target(raw: str) -> str:
+    """A gRPC target (``host:port``) from a ``QUORRA_GRPC_ADDR`` value (``:50051`` → localhost);
+    the producer client (``quorra.client``) reads its address the same way."""
+    return _target(raw)

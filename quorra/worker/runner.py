@@ -17,6 +17,7 @@ from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.worker.config import WorkerConfig
 from quorra.worker.execute import Running, run_handler
+from quorra.worker.producer import bind as bind_producers
 from quorra.worker.registry import Registry, default_registry
 
 __all__ = ["CLIENT_OPTIONS", "Worker", "WorkerStopped"]
@@ -59,6 +60,7 @@ class Worker:
 
     async def run(self) -> None:
         """Run until ``stop()``: reconnect with backoff whenever the session breaks."""
+        producers = bind_producers(self.config)  # handlers' follow-up enqueues (producer())
         delay = 0.2
         while not self.stopping.is_set():
             started = time.monotonic()
@@ -78,6 +80,7 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stopping.wait(), delay * random.uniform(0.8, 1.2))
         await self._abandon_rest()
+        await producers.close()
 
     async def _session(self) -> None:
         metadata = (("x-api-key", self.config.api_key),)

@@ -38,6 +38,7 @@ class ServerProcess:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
+    grpc: str = ""  # host:port of its gRPC listener
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
         """Signal the server and wait for it to exit; returns its exit code."""
@@ -64,7 +65,8 @@ def start_server(database_url: str, api_key: str, name: str = "server",
     with log_path.open("wb") as log:
         process = subprocess.Popen(server_command(), env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
-    server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log=log_path)
+    server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log=log_path,
+                           grpc=env["QUORRA_GRPC_ADDR"])
 
     def ready() -> bool:
         assert process.poll() is None, f"quorra-server exited; see {log_path}"

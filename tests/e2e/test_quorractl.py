@@ -40,7 +40,8 @@ def queue() -> str:
 def ctl(server: ServerProcess, *args: str, input: str | None = None,
         key: str | None = None) -> Result:
     argv = ["--server", server.url, "--api-key", key or API_KEY, *args]
-    return CliRunner().invoke(main, argv, input=input, catch_exceptions=False)
+    return CliRunner().invoke(main, argv, input=input, catch_exceptions=False,
+                              env={"QUORRA_GRPC_ADDR": server.grpc})
 
 
 def ctl_json(server: ServerProcess, *args: str, input: str | None = None) -> Any:

@@ -67,10 +67,19 @@ class PostgresBroker:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["enqueue"], _columns(specs))
             rows = await cur.fetchall()
-        by_id = {row[0]: row for row in rows}
+            by_id = {row[0]: row for row in rows}
+            known = list({s.id for s in specs if s.id not in by_id})
+            if known:  # ids already stored: a producer's retry is answered with the stored job
+                cur = await conn.execute(QUERIES["enqueue_known"], {"ids": known})
+                by_id.update({row[0]: row for row in await cur.fetchall()})
         self._waker.announce({row[3] for row in rows if row[4]})
-        return [Enqueued(id=s.id, status=JobStatus(by_id[s.id][1]), run_at=by_id[s.id][2])
-                for s in specs]
+        fresh = {row[0] for row in rows}
+        done = []
+        for s in specs:  # an id given twice in one batch is created once, by its first place
+            done.append(Enqueued(id=s.id, status=JobStatus(by_id[s.id][1]), run_at=by_id[s.id][2],
+                                 created=s.id in fresh))
+            fresh.discard(s.id)
+        return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
                     ttl: float) -> list[Job]:

@@ -3,6 +3,7 @@
 
 -- name: enqueue
 -- Insert a group-committed batch; run_at is the database clock plus the delay unless given.
+-- An id already stored (a producer's retry) is skipped, not an error: see enqueue_known.
 INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at)
 SELECT t.id, t.type, t.queue, t.payload::jsonb, t.priority, t.max_retries,
        COALESCE(t.run_at, now() + make_interval(secs => t.delay))
@@ -10,7 +11,13 @@ FROM unnest(%(ids)s::uuid[], %(types)s::text[], %(queues)s::text[], %(payloads)s
             %(priorities)s::int[], %(max_retries)s::int[], %(run_ats)s::timestamptz[],
             %(delays)s::float8[])
      AS t(id, type, queue, payload, priority, max_retries, run_at, delay)
+ON CONFLICT (id) DO NOTHING
 RETURNING id, status, run_at, queue, run_at <= now() AS ready;
+
+-- name: enqueue_known
+-- The stored jobs behind ids an enqueue skipped (its own statement: a fresh snapshot, so a job
+-- committed by a concurrent enqueue of the same id is seen).
+SELECT id, status, run_at FROM quorra_jobs WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: lease
 -- Highest priority first, then oldest; SKIP LOCKED so concurrent lessees never wait or collide.

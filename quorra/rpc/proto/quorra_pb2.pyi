@@ -40,6 +40,10 @@ class Job(_message.Message):
     LEASE_ID_FIELD_NUMBER: _builtins.int
     LEASE_EXPIRES_AT_FIELD_NUMBER: _builtins.int
     LAST_ERROR_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     type: _builtins.str
     payload: _builtins.bytes
@@ -52,6 +56,12 @@ class Job(_message.Message):
     lease_id: _builtins.str
     last_error: _builtins.str
     """the previous attempt's error, if any"""
+    status: _builtins.str
+    """Set by GetJob only.
+    pending, leased, succeeded, dead, cancelled
+    """
+    result: _builtins.bytes
+    """JSON, once succeeded"""
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -62,6 +72,10 @@ class Job(_message.Message):
     def lease_expires_at(self) -> _timestamp_pb2.Timestamp:
         """Added by Quorra."""
 
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def finished_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -78,10 +92,14 @@ class Job(_message.Message):
         lease_id: _builtins.str = ...,
         lease_expires_at: _timestamp_pb2.Timestamp | None = ...,
         last_error: _builtins.str = ...,
+        status: _builtins.str = ...,
+        result: _builtins.bytes = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+        finished_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -465,6 +483,7 @@ class JobSpec(_message.Message):
     DELAY_SECONDS_FIELD_NUMBER: _builtins.int
     MAX_RETRIES_FIELD_NUMBER: _builtins.int
     RUN_AT_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     payload: _builtins.bytes
     """a JSON object; empty means {}"""
@@ -474,6 +493,10 @@ class JobSpec(_message.Message):
     delay_seconds: _builtins.float
     max_retries: _builtins.int
     """unset: 3; an explicit 0 means no retry"""
+    id: _builtins.str
+    """A UUID chosen by the producer (empty: the server picks one). It makes enqueue retry-safe:
+    a job whose id is already stored is not stored again; the answer is the stored job.
+    """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -486,10 +509,11 @@ class JobSpec(_message.Message):
         delay_seconds: _builtins.float | None = ...,
         max_retries: _builtins.int | None = ...,
         run_at: _timestamp_pb2.Timestamp | None = ...,
+        id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__delay_seconds: _TypeAlias = _typing.Literal["delay_seconds"]  # noqa: Y015
     _WhichOneofArgType__delay_seconds: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds"]  # noqa: Y015
@@ -571,3 +595,22 @@ class EnqueueJobsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EnqueueJobsResponse: _TypeAlias = EnqueueJobsResponse  # noqa: Y015
+
+@_typing.final
+class GetJobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetJobRequest: _TypeAlias = GetJobRequest  # noqa: Y015

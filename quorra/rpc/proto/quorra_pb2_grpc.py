@@ -65,6 +65,11 @@ class WorkerServiceStub:
                 request_serializer=quorra__pb2.EnqueueJobsRequest.SerializeToString,
                 response_deserializer=quorra__pb2.EnqueueJobsResponse.FromString,
                 _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/quorra.WorkerService/GetJob',
+                request_serializer=quorra__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=quorra__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -114,6 +119,13 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetJob(self, request, context):
+        """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -146,6 +158,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
                     servicer.EnqueueJobs,
                     request_deserializer=quorra__pb2.EnqueueJobsRequest.FromString,
                     response_serializer=quorra__pb2.EnqueueJobsResponse.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=quorra__pb2.GetJobRequest.FromString,
+                    response_serializer=quorra__pb2.Job.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +327,33 @@ class WorkerService:
             '/quorra.WorkerService/EnqueueJobs',
             quorra__pb2.EnqueueJobsRequest.SerializeToString,
             quorra__pb2.EnqueueJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorra.WorkerService/GetJob',
+            quorra__pb2.GetJobRequest.SerializeToString,
+            quorra__pb2.Job.FromString,
             options,
             channel_credentials,
             insecure,

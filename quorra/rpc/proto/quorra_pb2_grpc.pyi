@@ -50,6 +50,8 @@ class WorkerServiceStub:
     """The fast path: many jobs per message both ways, credit-based flow control."""
     EnqueueJobs: _grpc.UnaryUnaryMultiCallable[_quorra_pb2.EnqueueJobsRequest, _quorra_pb2.EnqueueJobsResponse]
     """Batch enqueue, validated like POST /v1/jobs/batch: all stored (committed) or none."""
+    GetJob: _grpc.UnaryUnaryMultiCallable[_quorra_pb2.GetJobRequest, _quorra_pb2.Job]
+    """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown."""
 
 @_typing.type_check_only
 class WorkerServiceAsyncStub(WorkerServiceStub):
@@ -69,6 +71,8 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     """The fast path: many jobs per message both ways, credit-based flow control."""
     EnqueueJobs: _aio.UnaryUnaryMultiCallable[_quorra_pb2.EnqueueJobsRequest, _quorra_pb2.EnqueueJobsResponse]  # type: ignore[assignment]
     """Batch enqueue, validated like POST /v1/jobs/batch: all stored (committed) or none."""
+    GetJob: _aio.UnaryUnaryMultiCallable[_quorra_pb2.GetJobRequest, _quorra_pb2.Job]  # type: ignore[assignment]
+    """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown."""
 
 class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -121,5 +125,13 @@ class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_quorra_pb2.EnqueueJobsResponse, _abc.Awaitable[_quorra_pb2.EnqueueJobsResponse]]:
         """Batch enqueue, validated like POST /v1/jobs/batch: all stored (committed) or none."""
+
+    @_abc_1.abstractmethod
+    def GetJob(
+        self,
+        request: _quorra_pb2.GetJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_quorra_pb2.Job, _abc.Awaitable[_quorra_pb2.Job]]:
+        """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown."""
 
 def add_WorkerServiceServicer_to_server(servicer: WorkerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

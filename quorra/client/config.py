@@ -1,0 +1,72 @@
+"""Where the producer client connects, read like the worker's settings: ``QUORRA_GRPC_ADDR``
+(else the host of ``QUORRA_URL`` on the default gRPC port 50051), ``QUORRA_API_KEY``, or
+arguments. The address parsing and the channel options are the worker SDK's."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from quorra.core.errors import ConfigError
+from quorra.worker.config import grpc_target
+from quorra.worker.runner import CLIENT_OPTIONS
+
+__all__ = ["CHANNEL_OPTIONS", "DEFAULT_TARGET", "ClientConfig"]
+
+DEFAULT_TARGET = "localhost:50051"
+# The worker's keepalive, plus quick reconnects: a restarted server is found again within ~0.5 s.
+CHANNEL_OPTIONS = [
+    *CLIENT_OPTIONS,
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 500),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+]
+
+
+def _from_url(url: str) -> str:
+    host = urlsplit(url if "//" in url else f"//{url}").hostname
+    if not host:
+        raise ConfigError("QUORRA_URL", f"invalid value {url!r}: no host")
+    return f"[{host}]:50051" if ":" in host else f"{host}:50051"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """``target`` is a gRPC address (``host:port``); ``timeout`` bounds one attempt,
+    ``retry_for`` the retries of a call that failed as unavailable (0: no retry)."""
+
+    target: str = DEFAULT_TARGET
+    api_key: str = ""
+    timeout: float = 10.0
+    retry_for: float = 5.0
+    batch_size: int = 500
+    concurrency: int = 4
+
+    @classmethod
+    def resolve(cls, target: str | None = None, api_key: str | None = None,
+                env: Mapping[str, str] | None = None, **options: float) -> ClientConfig:
+        """Arguments first, then the environment, then the defaults."""
+        env = os.environ if env is None else env
+        if target is None:
+            if env.get("QUORRA_GRPC_ADDR", "").strip():
+                target = grpc_target(env["QUORRA_GRPC_ADDR"])
+            elif env.get("QUORRA_URL", "").strip():
+                target = _from_url(env["QUORRA_URL"].strip())
+            else:
+                target = DEFAULT_TARGET
+        key = api_key if api_key is not None else env.get("QUORRA_API_KEY", "")
+        config = cls(target=target, api_key=key, **options)  # type: ignore[arg-type]
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if self.batch_size < 1 or self.concurrency < 1:
+            raise ConfigError("batch_size" if self.batch_size < 1 else "concurrency",
+                              "must be at least 1")
+        if self.timeout <= 0 or self.retry_for < 0:
+            raise ConfigError("timeout" if self.timeout <= 0 else "retry_for",
+                              "must be positive")

@@ -1,0 +1,134 @@
+"""What producers send and get back: ``NewJob`` in, ``Enqueued`` and ``JobInfo`` out, and their
+protobuf forms. Every job gets its id here (UUIDv7) unless the caller chose one: that id is what
+makes a retried enqueue safe."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from quorra.client.errors import InvalidRequest
+from quorra.core.ids import new_job_id
+from quorra.rpc.proto import quorra_pb2 as pb
+
+__all__ = ["Enqueued", "JobInfo", "NewJob", "enqueued_from_pb", "info_from_pb", "to_pb"]
+
+_encode = msgspec.json.encode
+_KEYS = {"type", "payload", "queue", "priority", "delay", "delay_seconds", "run_at",
+         "max_retries", "id"}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to enqueue. Unset fields take the server's defaults (queue ``default``, priority
+    0, no delay, 3 retries); ``id`` is generated unless given."""
+
+    type: str
+    payload: Mapping[str, Any] | None = None
+    queue: str | None = None
+    priority: int | None = None
+    delay: float | None = None
+    run_at: datetime | None = None
+    max_retries: int | None = None
+    id: str | None = None
+
+    @classmethod
+    def from_mapping(cls, job: Mapping[str, Any], field: str = "") -> NewJob:
+        """From a dict with these names (``delay_seconds`` as in the REST API works too)."""
+        unknown = sorted(set(job) - _KEYS)
+        if unknown:
+            raise InvalidRequest(_name(field, unknown[0]), "unknown field")
+        if "type" not in job:
+            raise InvalidRequest(_name(field, "type"), "is required")
+        values = {k: v for k, v in job.items() if k != "delay_seconds"}
+        if "delay_seconds" in job and "delay" not in job:
+            values["delay"] = job["delay_seconds"]
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Enqueued:
+    """A stored job: its id, status (``pending``) and when it becomes ready."""
+
+    id: str
+    status: str
+    run_at: datetime | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A job as the server stores it (``get``)."""
+
+    id: str
+    type: str
+    queue: str
+    status: str
+    payload: dict[str, Any]
+    priority: int
+    attempts: int
+    max_retries: int
+    last_error: str
+    result: Any
+    run_at: datetime | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    finished_at: datetime | None
+
+
+def _stamp(value: datetime, field: str) -> Timestamp:
+    if value.tzinfo is None:
+        raise InvalidRequest(field, "needs a timezone (an aware datetime)")
+    stamp = Timestamp()
+    stamp.FromDatetime(value.astimezone(UTC))
+    return stamp
+
+
+def _name(field: str, sub: str) -> str:
+    return f"{field}.{sub}" if field else sub
+
+
+def to_pb(job: NewJob, field: str = "") -> pb.JobSpec:
+    """The protobuf spec; the payload is encoded here, the rest is checked by the server."""
+    try:
+        payload = _encode(job.payload) if job.payload is not None else b""
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise InvalidRequest(_name(field, "payload"), f"is not JSON-encodable ({exc})") from None
+    try:
+        message = pb.JobSpec(type=job.type, payload=payload, queue=job.queue or "",
+                             id=job.id or str(new_job_id()))
+        if job.priority is not None:
+            message.priority = job.priority
+        if job.delay is not None:
+            message.delay_seconds = job.delay
+        if job.max_retries is not None:
+            message.max_retries = job.max_retries
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(field or "job", f"a value of the wrong type ({exc})") from None
+    if job.run_at is not None:
+        message.run_at.CopyFrom(_stamp(job.run_at, _name(field, "run_at")))
+    return message
+
+
+def _time(message: Any, name: str) -> datetime | None:
+    return getattr(message, name).ToDatetime(tzinfo=UTC) if message.HasField(name) else None
+
+
+def enqueued_from_pb(message: pb.Enqueued) -> Enqueued:
+    return Enqueued(id=message.id, status=message.status, run_at=_time(message, "run_at"))
+
+
+def info_from_pb(message: pb.Job) -> JobInfo:
+    return JobInfo(
+        id=message.id, type=message.type, queue=message.queue, status=message.status,
+        payload=msgspec.json.decode(message.payload) if message.payload else {},
+        priority=message.priority, attempts=message.attempts, max_retries=message.max_retries,
+        last_error=message.last_error,
+        result=msgspec.json.decode(message.result) if message.result else None,
+        run_at=_time(message, "run_at"), created_at=_time(message, "created_at"),
+        updated_at=_time(message, "updated_at"), finished_at=_time(message, "finished_at"),
+    )
