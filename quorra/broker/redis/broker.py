@@ -86,9 +86,10 @@ class RedisBroker:
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         done = await self.postgres.enqueue(specs)  # committed: the 201 no longer depends on Redis
-        if self.state.dispatches:
+        if self.state.dispatches and any(d.created for d in done):
             entries = [Entry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority,
-                             run_at=d.run_at) for s, d in zip(specs, done, strict=True)]
+                             run_at=d.run_at)
+                       for s, d in zip(specs, done, strict=True) if d.created]  # not repeats
             try:
                 await self._dispatcher.submit(entries)
             except DispatchUnavailable as exc:
