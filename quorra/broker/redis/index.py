@@ -3,6 +3,7 @@ redis errors become ``DispatchUnavailable``. Redis only proposes jobs; Postgres 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import uuid
@@ -89,8 +90,9 @@ class RedisIndex:
             return await self._scripts[name](keys=list(keys), args=list(args))
 
     async def close(self) -> None:
-        with contextlib.suppress(RedisError, OSError):
-            await self.client.aclose()
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self.client.aclose()
 
     async def init(self) -> str:
         return str(await self._run("init", [TOKEN], [uuid.uuid4().hex]))
@@ -163,5 +165,6 @@ class RedisIndex:
                 await pubsub.subscribe(WAKE_CHANNEL)
             yield pubsub
         finally:
-            with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -4,7 +4,6 @@ the repair sweep, reclaiming proposals of dead servers, and pub/sub wake-ups."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections import defaultdict
@@ -25,6 +24,7 @@ log = logging.getLogger(__name__)
 QUERIES = load_queries("quorra.broker.redis")
 _PAGE = 1000
 _MAX_PAGES = 100_000
+_CLOSE_TIMEOUT = 2.0
 
 
 def entries_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[Entry]:
@@ -58,11 +58,12 @@ class Supervisor:
                        asyncio.create_task(self._listen(), name="quorra-redis-listener")]
 
     async def close(self) -> None:
+        """Cancel the background tasks; a task stuck in a client's cleanup is not waited for
+        beyond a bound (shutdown must not hang on Redis)."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=_CLOSE_TIMEOUT)
 
     # -- dispatch ------------------------------------------------------------------------------
 
