@@ -106,8 +106,10 @@ class Session:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), timeout)
             self.ready.clear()
-            if self.jobs_out or self.settled_out or self.extended_out:
-                jobs, self.jobs_out = self.jobs_out, []
+            # once halted (drain, half-close, shutdown) jobs not yet sent stay here: released
+            jobs: list[Job] = [] if self.halt.is_set() else self.jobs_out
+            if jobs or self.settled_out or self.extended_out:
+                self.jobs_out = [] if jobs else self.jobs_out
                 response = pb.SessionResponse(jobs=[job_to_pb(job) for job in jobs],
                                               settled=self.settled_out,
                                               extended=self.extended_out)
@@ -121,7 +123,7 @@ class Session:
                 self.host.directory.in_flight(self.key, self.in_flight)
 
     def _finished(self, deadline: float | None) -> bool:
-        if self.jobs_out or self.settled_out or self.extended_out:
+        if self.settled_out or self.extended_out or (self.jobs_out and not self.halt.is_set()):
             return False
         if self.reading_done:
             return True

@@ -79,7 +79,9 @@ async def run_handler(worker: Worker, entry: Running) -> None:
         settlement = pb.Settlement(job_id=message.id, lease_id=message.lease_id, success=True,
                                    result=encoded)
     except asyncio.CancelledError:
-        if not entry.lease_lost:  # cancelled by a drain: give the job back unrun
+        if entry.lease_lost:  # nothing to report: the server took the job back
+            worker.free_slot()
+        else:  # cancelled by a drain: give the job back unrun
             worker.settle(pb.Settlement(job_id=message.id, lease_id=message.lease_id,
                                         release=True), credit=False)
         worker.finished(entry)

@@ -9,6 +9,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 import grpc
@@ -53,6 +54,8 @@ class Worker:
         self.connected = asyncio.Event()
         self.executed = 0  # handlers finished (for tests and stats)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stub: pb_grpc.WorkerServiceStub | None = None
+        self._write_closed = False
 
     def stop(self) -> None:
         """Stop leasing, let running jobs finish within the grace period, release the rest."""
@@ -86,12 +89,15 @@ class Worker:
         metadata = (("x-api-key", self.config.api_key),)
         async with grpc.aio.insecure_channel(self.config.grpc_addr,
                                              options=CLIENT_OPTIONS) as channel:
-            call = pb_grpc.WorkerServiceStub(channel).Session(metadata=metadata)
+            self._stub = pb_grpc.WorkerServiceStub(channel)
+            self._write_closed = False
+            call = self._stub.Session(metadata=metadata)
+            # the open message asks for every free slot; credit earned from now on is extra
             credit = 0 if self.draining else self.config.max_jobs - len(self.running)
+            self.credit = 0
             await call.write(pb.SessionRequest(open=pb.SessionOpen(
                 worker_id=self.config.worker_id, queues=list(self.config.queues),
                 lease_ttl_seconds=round(self.config.lease_ttl)), credit=max(credit, 0)))
-            self.credit = 0
             await call.initial_metadata()
             self.connected.set()
             log.info("connected to %s as %s (queues: %s)", self.config.grpc_addr,
@@ -108,6 +114,8 @@ class Worker:
                 await self._drain(call)
                 await asyncio.wait_for(reader, 10)
             reader.result()
+            if self._tasks:
+                await asyncio.wait(list(self._tasks), timeout=10)
         finally:
             for task in (reader, stop, *helpers):
                 task.cancel()
@@ -126,6 +134,7 @@ class Worker:
         if tasks:
             await asyncio.wait(tasks)
         await self._flush()
+        self._write_closed = True
         await call.done_writing()
 
     async def _flush(self) -> None:
@@ -146,12 +155,31 @@ class Worker:
 
     def _start(self, job: pb.Job) -> None:
         if self.draining:
-            self.settle(pb.Settlement(job_id=job.id, lease_id=job.lease_id, release=True),
-                        credit=False)
+            if self._write_closed and self._stub is not None:
+                # it crossed our half-close: give it back with a unary call
+                stub: Any = self._stub
+                self._spawn(stub.NackJob(
+                    pb.JobAck(job_id=job.id, lease_id=job.lease_id, release=True,
+                              worker_id=self.config.worker_id),
+                    metadata=(("x-api-key", self.config.api_key),)))
+            else:
+                self.settle(pb.Settlement(job_id=job.id, lease_id=job.lease_id, release=True),
+                            credit=False)
             return
         entry = Running(job)
         self.running[job.id] = entry
         entry.task = asyncio.create_task(run_handler(self, entry), name=f"job-{job.id}")
+
+    def _spawn(self, call: Awaitable[object]) -> None:
+        async def run() -> None:
+            try:
+                await call
+            except grpc.aio.AioRpcError as exc:
+                log.warning("releasing a job failed: %s", exc.details())
+
+        task = asyncio.create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _extended(self, outcome: pb.Outcome) -> None:
         entry = self.running.get(outcome.job_id)
@@ -166,9 +194,15 @@ class Worker:
     def settle(self, settlement: pb.Settlement, *, credit: bool = True) -> None:
         """Queue a settlement (and a credit for the freed slot) for the next batch."""
         self.settlements.append(settlement)
-        if credit and not self.draining and not self.stopping.is_set():
-            self.credit += 1
+        if credit:
+            self.free_slot()
         self._send()
+
+    def free_slot(self) -> None:
+        """A handler slot is free again: ask for one more job (unless draining)."""
+        if not self.draining and not self.stopping.is_set():
+            self.credit += 1
+            self._send()
 
     def finished(self, entry: Running) -> None:
         self.running.pop(entry.job.id, None)

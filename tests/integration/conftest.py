@@ -3,7 +3,6 @@ and its gRPC port (a free one) for worker-protocol tests."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -57,14 +56,8 @@ class Replica:
 
 @pytest.fixture
 async def replica(clean_db: str) -> AsyncIterator[Replica]:
-    context = running(settings_for(clean_db, shutdown_grace=2.0, reap_interval=0.2))
-    with warnings.catch_warnings():  # litestar 2.25 deprecates the core's path-parameter style
-        warnings.simplefilter("ignore", DeprecationWarning)
-        runtime = await context.__aenter__()
-    try:
-        yield Replica(runtime, f"127.0.0.1:{runtime.rpc.port}")
-    finally:
-        await context.__aexit__(None, None, None)
+    async with running(settings_for(clean_db, shutdown_grace=2.0, reap_interval=0.2)) as rt:
+        yield Replica(rt, f"127.0.0.1:{rt.rpc.port}")
 
 
 @pytest.fixture
