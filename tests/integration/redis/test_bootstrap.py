@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from prometheus_client import generate_latest
 
 from quorra.bootstrap import running
@@ -10,9 +9,6 @@ from quorra.settings import Address, Settings
 from tests.contract.conftest import spec
 from tests.integration.redis.private_redis import PrivateRedis
 from tests.support import free_port
-
-# The REST layer's declarations warn under this Litestar; not what these tests are about.
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
