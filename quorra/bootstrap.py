@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import psycopg_pool
@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from quorra.archive.postgres import PostgresArchive
 from quorra.broker.postgres import PostgresBroker
+from quorra.broker.redis import RedisBroker, RedisIndex
+from quorra.broker.redis import connect as connect_redis
 from quorra.core.errors import QuorraError, StoreUnavailable
 from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
@@ -69,6 +71,34 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
+def _broker(settings: Settings, pool: Pool) -> PostgresBroker | RedisBroker:
+    """Redis dispatch when REDIS_URL is set (falling back to Postgres at run time), else
+    Postgres-only dispatch."""
+    postgres = PostgresBroker(pool, settings.database_url)
+    if not settings.redis_url:
+        return postgres
+    return RedisBroker(postgres, pool, RedisIndex(connect_redis(settings.redis_url)))
+
+
+def _dispatch_chores(
+    broker: PostgresBroker | RedisBroker,
+) -> list[tuple[str, Callable[[], Awaitable[object]], float]]:
+    if not isinstance(broker, RedisBroker):
+        return []
+    return [("dispatch_repair_sweep", broker.repair, 5.0),
+            ("dispatch_reclaim", broker.reclaim, 5.0)]
+
+
+def _dispatch_health(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
+    if isinstance(broker, RedisBroker):
+        return broker.health()
+    return {"mode": "postgres", "redis": "not configured"}
+
+
+def _mode(broker: PostgresBroker | RedisBroker) -> str:
+    return str(_dispatch_health(broker)["mode"])
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Runtime]:
     """Everything a server replica runs, started in order and stopped in reverse."""
@@ -79,17 +109,20 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         async with connection(pool) as conn:
             await apply_migrations(conn)
         archive = PostgresArchive(pool)
-        broker = PostgresBroker(pool, settings.database_url)
+        broker = _broker(settings, pool)
         await broker.start()
         stack.push_async_callback(broker.close)
         registry = _registry()
         metrics = Metrics(registry)
-        mode = "postgres"
-        metrics.set_dispatch_mode(mode)  # the dispatch switch calls this again on a change
+        metrics.set_dispatch_mode(_mode(broker))
+        if isinstance(broker, RedisBroker):
+            broker.state.on_change = metrics.set_dispatch_mode  # every later switch
         workers = WorkerDirectory()
         metrics.watch_workers(workers)
         service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
         housekeeping = Housekeeping(service, reap_interval=settings.reap_interval)
+        for name, chore, every in _dispatch_chores(broker):
+            housekeeping.add_chore(name, chore, every)
         throughput = Throughput(metrics)
         housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
         housekeeping.start()
@@ -101,7 +134,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                 store = "ok"
             except QuorraError as exc:
                 store = exc.message
-            return {"ready": store == "ok", "postgres": store, "mode": "postgres"}
+            # Redis trouble is not unreadiness: dispatch falls back to Postgres.
+            return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker)}
 
         rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
                         port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
@@ -112,6 +146,6 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
-                         dispatch_mode=lambda: mode, throughput=throughput)
-        yield Runtime(settings=settings, service=service, app=app, mode=mode, rpc=rpc,
+                         dispatch_mode=lambda: _mode(broker), throughput=throughput)
+        yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker), rpc=rpc,
                       workers=workers)

@@ -7,9 +7,11 @@ backoff and lease expiry need not sleep: ``make_due`` makes a pending job ready 
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import pytest
@@ -64,7 +66,68 @@ async def postgres_harness(clean_db: str) -> AsyncIterator[Harness]:
         await pool.close()
 
 
-HARNESSES = ["postgres_harness"]
+async def _redis_harness(url: str, client: Any) -> AsyncIterator[Harness]:
+    """The Redis broker over ``client`` (a real or a fake Redis), Postgres as the arbiter."""
+    from quorra.archive.postgres import PostgresArchive
+    from quorra.broker.postgres import PostgresBroker
+    from quorra.broker.redis import RedisBroker, RedisIndex
+    from quorra.db.pool import create_pool
+
+    await client.flushdb()
+    pool = create_pool(url, max_size=12, timeout=5)
+    await pool.open(wait=True)
+    broker = RedisBroker(PostgresBroker(pool, url), pool, RedisIndex(client))
+
+    async def make_due(job_id: uuid.UUID) -> None:
+        # A reschedule is a new dispatch: bump the fence, then let the sweep propose it.
+        await _sql(url, "UPDATE quorra_jobs SET run_at = now(), dispatch_seq = dispatch_seq + 1 "
+                        "WHERE id = %s", job_id)
+        await broker.supervisor.sweep(age=0)
+
+    try:
+        await broker.start()
+        assert broker.mode == "redis", broker.health()
+        yield Harness(
+            broker=broker,
+            archive=PostgresArchive(pool),
+            make_due=make_due,
+            expire_lease=lambda job_id: _sql(
+                url,
+                "UPDATE quorra_jobs SET lease_expires_at = now() - interval '1 second' "
+                "WHERE id = %s", job_id),
+        )
+    finally:
+        await broker.close()
+        await pool.close()
+        await client.flushdb()
+        await client.aclose()
+
+
+@pytest.fixture
+async def redis_harness(clean_db: str, redis_url: str) -> AsyncIterator[Harness]:
+    from quorra.broker.redis import connect
+
+    client = connect(redis_url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"Redis unavailable: {exc}")
+    async for harness in _redis_harness(clean_db, client):
+        yield harness
+
+
+@pytest.fixture
+async def fakeredis_harness(clean_db: str) -> AsyncIterator[Harness]:
+    import fakeredis
+
+    client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(version=(7,)),
+                                      decode_responses=True)
+    async for harness in _redis_harness(clean_db, client):
+        yield harness
+
+
+HARNESSES = ["postgres_harness", "redis_harness", "fakeredis_harness"]
 
 
 @pytest.fixture(params=HARNESSES)

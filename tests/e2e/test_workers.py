@@ -13,7 +13,7 @@ import pytest
 
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
-from tests.e2e.worker_processes import API_KEY, Server, StopFn, Workers
+from tests.e2e.worker_processes import API_KEY, Server, StopFn, Workers, stop_process
 from tests.support import wait_until
 
 KEY = (("x-api-key", API_KEY),)
@@ -25,7 +25,7 @@ def enqueue(worker_server: Server, jobs: list[dict[str, Any]]) -> list[str]:
         stub = pb_grpc.WorkerServiceStub(channel)
         for start in range(0, len(jobs), 500):
             specs = [pb.JobSpec(type=j["type"], payload=msgspec.json.encode(j.get("payload", {})),
-                                max_retries=j.get("max_retries", 3))
+                                max_retries=j.get("max_retries", 3), queue=j.get("queue", ""))
                      for j in jobs[start:start + 500]]
             done = stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=specs), metadata=KEY)
             ids += [item.id for item in done.jobs]
@@ -180,3 +180,21 @@ def test_lost_lease_cancels_the_handler(
     # its only slot is free again: it runs the job's second attempt after the backoff
     wait_until(lambda: counts(clean_db).get("succeeded") == 1, timeout=20)
     assert rows(clean_db, "SELECT attempts FROM quorra_jobs") == [(2,)]
+
+
+def test_connected_worker_is_listed_with_its_jobs_in_flight(
+    clean_db: str, worker_server: Server, workers: Workers
+) -> None:
+    def listed() -> list[dict[str, object]]:
+        with worker_server.client() as client:
+            found = client.get("/v1/workers").json()["workers"]
+        return [w for w in found if w["worker_id"] == "w-listed"]
+
+    proc = workers.start("w-listed", QUORRA_WORKER_QUEUES="alpha,beta")
+    (entry,) = wait_until(listed, timeout=20, what="the worker to be listed")
+    assert entry["queues"] == ["alpha", "beta"] and entry["in_flight"] == 0
+    enqueue(worker_server, [{"type": "sleep", "queue": "beta", "payload": {"seconds": 3}}])
+    wait_until(lambda: listed()[0]["in_flight"] == 1, timeout=20, what="one job in flight")
+    wait_until(lambda: counts(clean_db).get("succeeded") == 1, timeout=20)
+    assert stop_process(proc) == 0
+    wait_until(lambda: listed() == [], timeout=20, what="the worker to leave the list")

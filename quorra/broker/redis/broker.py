@@ -1,0 +1,227 @@
+"""The Redis broker: Redis Streams dispatch with Postgres as the arbiter.
+
+Enqueue commits to Postgres (group commit), then proposes ``(job, dispatch_seq)`` in Redis.
+A lease pops the best proposals (``lua/lease.lua``) into this server's pending list, grants them
+in Postgres with one fenced UPDATE (``queries.sql`` ``grant``), then settles them
+(``lua/settle.lua``). Ack, nack, extend and expiry are the Postgres broker's lease-fenced
+updates; jobs that become pending again are proposed anew. When Redis fails, leases come from
+Postgres (SKIP LOCKED) until Redis is back and rebuilt (``mode.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from quorra.broker.base import Settled
+from quorra.broker.postgres import PostgresBroker
+from quorra.broker.postgres.group_commit import GroupCommitter
+from quorra.broker.redis.batching import SettleBatcher
+from quorra.broker.redis.index import Entry, Proposal, RedisIndex
+from quorra.broker.redis.mode import Mode, ModeState
+from quorra.broker.redis.supervisor import QUERIES, Supervisor
+from quorra.broker.redis.wakeups import Wakeups
+from quorra.core.errors import DispatchUnavailable
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.db.pool import Pool, connection
+from quorra.db.rows import row_to_job
+
+__all__ = ["RedisBroker"]
+
+log = logging.getLogger(__name__)
+
+_LEASE_ROUNDS = 4  # bounded retries when proposals turn out stale
+
+
+def _order(job: Job) -> tuple[int, datetime, uuid.UUID]:
+    return (-job.priority, job.run_at, job.id)
+
+
+class RedisBroker:
+    def __init__(self, postgres: PostgresBroker, pool: Pool, index: RedisIndex, *,
+                 consumer: str | None = None, poll_interval: float = 0.5,
+                 probe_interval: float = 0.25, reclaim_idle: float = 15.0,
+                 sweep_age: float = 10.0, recover_after: float = 1.0,
+                 min_fallback: float = 3.0, consumer_idle: float = 3600.0) -> None:
+        self.postgres = postgres
+        self._pool = pool
+        self._poll_interval = poll_interval
+        self.state = ModeState(recover_after=recover_after, min_fallback=min_fallback)
+        self._wakeups = Wakeups()
+        self.supervisor = Supervisor(
+            index, pool, self.state, self._wakeups,
+            consumer=consumer or f"srv-{uuid.uuid4().hex[:12]}",
+            probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,
+            consumer_idle=consumer_idle)
+        self._dispatcher: GroupCommitter[Entry, None] = GroupCommitter(self._dispatch_batch)
+        self._turn = itertools.count()
+        self._settles = SettleBatcher(pool, postgres)
+
+    @property
+    def mode(self) -> Mode:
+        return self.state.mode
+
+    @property
+    def index(self) -> RedisIndex:
+        return self.supervisor.index
+
+    async def start(self) -> None:
+        await self.postgres.start()
+        await self.supervisor.start()
+
+    async def close(self) -> None:
+        """Stop, and close the Redis client (the broker owns it)."""
+        await self.supervisor.close()
+        await self.postgres.close()
+        await self.index.close()
+
+    def health(self) -> dict[str, Any]:
+        return {"mode": self.state.mode.value, "redis": self.state.redis_health}
+
+    # -- enqueue -------------------------------------------------------------------------------
+
+    async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        done = await self.postgres.enqueue(specs)  # committed: the 201 no longer depends on Redis
+        if self.state.dispatches and any(d.created for d in done):
+            entries = [Entry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority,
+                             run_at=d.run_at)
+                       for s, d in zip(specs, done, strict=True) if d.created]  # not repeats
+            try:
+                await self._dispatcher.submit(entries)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        return done
+
+    async def _dispatch_batch(self, entries: list[Entry]) -> list[None]:
+        await self.supervisor.dispatch(entries)
+        return [None] * len(entries)
+
+    # -- lease ---------------------------------------------------------------------------------
+
+    async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
+                    ttl: float) -> list[Job]:
+        jobs: list[Job] = []
+        if self.state.leases_from_redis and queues:
+            start = next(self._turn) % len(queues)  # take turns at which queue goes first
+            try:
+                for queue in [*queues[start:], *queues[:start]]:
+                    if len(jobs) >= limit:
+                        break
+                    jobs += await self._lease_queue(queue, worker_id, limit - len(jobs), ttl)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        if not self.state.leases_from_redis and len(jobs) < limit:
+            jobs += await self.postgres.lease(queues, worker_id=worker_id,
+                                              limit=limit - len(jobs), ttl=ttl)
+        jobs.sort(key=_order)
+        return jobs
+
+    async def _lease_queue(self, queue: str, worker_id: str, want: int,
+                           ttl: float) -> list[Job]:
+        jobs: list[Job] = []
+        for _ in range(_LEASE_ROUNDS):
+            _, proposals = await self.index.lease(queue, self.supervisor.consumer, want - len(jobs))
+            if not proposals:
+                break
+            granted = await self._grant(proposals, worker_id, ttl)
+            jobs += granted
+            try:
+                await self.index.settle(queue, proposals)
+            except DispatchUnavailable as exc:  # granted anyway; reclaim cleans up later
+                self.state.failed(exc.message)
+                break
+            stale = len(proposals) - len(granted)
+            self.supervisor.stale_discarded += stale
+            if not stale or len(jobs) >= want:
+                break
+        return jobs
+
+    async def _grant(self, proposals: Sequence[Proposal], worker_id: str,
+                     ttl: float) -> list[Job]:
+        params = {"ids": [p.job_id for p in proposals], "seqs": [p.seq for p in proposals],
+                  "worker_id": worker_id, "ttl": ttl}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["grant"], params)
+            return [row_to_job(row) for row in await cur.fetchall()]
+
+    # -- settle --------------------------------------------------------------------------------
+
+    async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
+        return await self._settles.ack(job_id, lease_id, result)
+
+    async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
+                       ) -> list[Settled]:
+        return await self.postgres.ack_many(acks)
+
+    async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+        released = await self.postgres.release(leases)
+        await self.supervisor.dispatch_ids(released)  # pending and ready again: propose them
+        return released
+
+    async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
+                   retry: bool = True) -> Settled:
+        settled = await self.postgres.nack(job_id, lease_id, error, retry=retry)
+        if settled.status is JobStatus.PENDING:
+            await self.supervisor.dispatch_ids([settled.id])
+        return settled
+
+    async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
+        return await self._settles.extend(job_id, lease_id, ttl)
+
+    async def reap_expired(self, limit: int = 500) -> list[Settled]:
+        reaped = await self.postgres.reap_expired(limit)
+        await self.supervisor.dispatch_ids(
+            [s.id for s in reaped if s.status is JobStatus.PENDING])
+        return reaped
+
+    # -- operator actions ----------------------------------------------------------------------
+
+    async def retry(self, job_id: uuid.UUID) -> Job:
+        job = await self.postgres.retry(job_id)
+        await self.supervisor.dispatch_ids([job.id])
+        return job
+
+    async def retry_dead(self, queue: str) -> int:
+        count = await self.postgres.retry_dead(queue)
+        if count and self.state.dispatches:  # rare and operator-driven: a full sweep proposes them
+            try:
+                await self.supervisor.sweep(age=0)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        return count
+
+    async def delete(self, job_id: uuid.UUID) -> None:
+        # Redis may still hold a proposal for the job: its grant finds no row and settles it.
+        await self.postgres.delete(job_id)
+
+    # -- wait ----------------------------------------------------------------------------------
+
+    async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
+        if not self.state.leases_from_redis:
+            await self.postgres.wait_for_jobs(queues, timeout)
+            return
+        try:
+            waits = [await self.index.next_wait(queue) for queue in queues]
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+            await self.postgres.wait_for_jobs(queues, timeout)
+            return
+        if 0 in waits:
+            return
+        limit = min(timeout, self._poll_interval)
+        due = [w for w in waits if w > 0]
+        if due:
+            limit = min(limit, min(due) / 1000)
+        await self._wakeups.wait(queues, limit)
+
+    # -- maintenance (housekeeping chores) -------------------------------------------------------
+
+    async def repair(self) -> int:
+        return await self.supervisor.repair()
+
+    async def reclaim(self) -> int:
+        return await self.supervisor.reclaim()

@@ -1,0 +1,170 @@
+"""The Redis dispatch index: typed wrappers around the Lua scripts in ``lua/``, and the one place
+redis errors become ``DispatchUnavailable``. Redis only proposes jobs; Postgres decides."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from quorra.broker.redis.keys import GROUP, TOKEN, WAKE_CHANNEL, queue_keys
+from quorra.core.errors import DispatchUnavailable
+
+__all__ = ["Entry", "Identity", "Proposal", "RedisIndex", "translate"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_SCRIPTS = ("init", "dispatch", "lease", "settle", "reclaim", "forget_consumers", "next_wait")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Entry:
+    """A pending job as Postgres has it, to be proposed in Redis."""
+
+    job_id: uuid.UUID
+    queue: str
+    seq: int
+    priority: int
+    run_at: datetime
+
+    def args(self) -> list[str | int]:
+        run_at_us = (self.run_at - _EPOCH) // _MICROSECOND  # exact, as Postgres stores it
+        due_ms = -(-run_at_us // 1000)  # never early
+        member = f"{run_at_us:017d}:{self.job_id}:{self.seq}"
+        return [str(self.job_id), self.seq, self.priority, due_ms, member]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Proposal:
+    """A proposal read into this server's pending list: grant it in Postgres, then settle."""
+
+    entry_id: str
+    job_id: uuid.UUID
+    seq: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Identity:
+    """What changes when the dataset is not the one we dispatched into."""
+
+    run_id: str | None
+    replid: str | None
+    token: str | None
+
+
+@contextlib.contextmanager
+def translate() -> Any:
+    try:
+        yield
+    except RedisError as exc:
+        raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+    except OSError as exc:  # a socket error that escaped the client
+        raise DispatchUnavailable(f"Redis is unavailable: {exc}") from exc
+
+
+def _parse_proposal(entry_id: str, member: str) -> Proposal:
+    _, job, seq = member.split(":")
+    return Proposal(entry_id=entry_id, job_id=uuid.UUID(job), seq=int(seq))
+
+
+class RedisIndex:
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.client = client
+        self._scripts = {
+            name: client.register_script(
+                resources.files("quorra.broker.redis").joinpath(f"lua/{name}.lua")
+                .read_text("utf-8"))
+            for name in _SCRIPTS
+        }
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        with translate():
+            return await self._scripts[name](keys=list(keys), args=list(args))
+
+    async def close(self) -> None:
+        with contextlib.suppress(RedisError, OSError, TimeoutError):
+            async with asyncio.timeout(2.0):
+                await self.client.aclose()
+
+    async def init(self) -> str:
+        return str(await self._run("init", [TOKEN], [uuid.uuid4().hex]))
+
+    async def identity(self) -> Identity:
+        with translate():
+            token = await self.client.get(TOKEN)
+            try:
+                server = await self.client.info("server")
+                replication = await self.client.info("replication")
+            except ResponseError:  # a Redis without INFO (an in-process fake): token only
+                server, replication = {}, {}
+        run_id = server.get("run_id")
+        replid = replication.get("master_replid")
+        return Identity(run_id=None if run_id is None else str(run_id),
+                        replid=None if replid is None else str(replid),
+                        token=None if token is None else str(token))
+
+    async def dispatch(self, queue: str, entries: Sequence[Entry]) -> int:
+        keys = queue_keys(queue)
+        args: list[Any] = [WAKE_CHANNEL, queue]
+        for entry in entries:
+            args.extend(entry.args())
+        return int(await self._run("dispatch", [keys.ready, keys.delayed, keys.idx], args))
+
+    async def lease(self, queue: str, consumer: str, want: int,
+                    promote: int = 256) -> tuple[int, list[Proposal]]:
+        """``(wait_ms, proposals)``: see ``lua/lease.lua``."""
+        keys = queue_keys(queue)
+        reply = await self._run("lease", [keys.ready, keys.delayed, keys.stream],
+                                [GROUP, consumer, want, promote])
+        proposals = [_parse_proposal(str(reply[i]), str(reply[i + 1]))
+                     for i in range(1, len(reply), 3)]
+        return int(reply[0]), proposals
+
+    async def settle(self, queue: str, proposals: Sequence[Proposal]) -> None:
+        if not proposals:
+            return
+        keys = queue_keys(queue)
+        args: list[Any] = [GROUP]
+        for p in proposals:
+            args.extend((p.entry_id, str(p.job_id), p.seq))
+        await self._run("settle", [keys.stream, keys.idx], args)
+
+    async def reclaim(self, queue: str, consumer: str, min_idle_ms: int, *,
+                      count: int = 100, max_pages: int = 1000) -> int:
+        keys = queue_keys(queue)
+        cursor, total = "0-0", 0
+        for _ in range(max_pages):
+            cursor, n = await self._run("reclaim", [keys.stream, keys.ready],
+                                        [GROUP, consumer, min_idle_ms, cursor, count])
+            total += int(n)
+            if str(cursor) == "0-0":
+                break
+        return total
+
+    async def forget_consumers(self, queue: str, consumer: str, min_idle_ms: int) -> int:
+        return int(await self._run("forget_consumers", [queue_keys(queue).stream],
+                                   [GROUP, min_idle_ms, consumer]))
+
+    async def next_wait(self, queue: str) -> int:
+        keys = queue_keys(queue)
+        return int(await self._run("next_wait", [keys.ready, keys.delayed], []))
+
+    @contextlib.asynccontextmanager
+    async def subscription(self) -> AsyncIterator[aioredis.client.PubSub]:
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            with translate():
+                await pubsub.subscribe(WAKE_CHANNEL)
+            yield pubsub
+        finally:
+            with contextlib.suppress(RedisError, OSError, TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,28 @@
+-- dispatch: propose jobs of one queue for leasing, at most once per (job, dispatch_seq).
+-- KEYS[1]  ready    ZSET    score -priority, member "<run_at_us:017>:<job>:<seq>"
+-- KEYS[2]  delayed  ZSET    score due ms, member "<ready member>:<priority>"
+-- KEYS[3]  idx      HASH    job -> seq of its live entry (dedup, repair-sweep membership)
+-- ARGV[1]  wake channel, ARGV[2] queue name (published when anything was added)
+-- ARGV[3..] repeated (job, seq, priority, due_ms, member)
+-- returns  the number of entries added
+-- Due jobs go to ready, others to delayed (Redis clock: lease.lua promotes them).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local added = 0
+for i = 3, #ARGV, 5 do
+  local job, seq, prio, due, member = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  local current = redis.call('HGET', KEYS[3], job)
+  if not current or tonumber(current) < tonumber(seq) then
+    redis.call('HSET', KEYS[3], job, seq)
+    if tonumber(due) > now then
+      redis.call('ZADD', KEYS[2], due, member .. ':' .. prio)
+    else
+      redis.call('ZADD', KEYS[1], -tonumber(prio), member)
+    end
+    added = added + 1
+  end
+end
+if added > 0 then
+  redis.call('PUBLISH', ARGV[1], ARGV[2])
+end
+return added

@@ -1,0 +1,52 @@
+-- lease: promote due delayed jobs, then hand this server the best `want` ready proposals.
+-- KEYS[1]  ready    ZSET    score -priority, member "<run_at_us:017>:<job>:<seq>"
+-- KEYS[2]  delayed  ZSET    score due ms, member "<ready member>:<priority>"
+-- KEYS[3]  stream   STREAM  group ARGV[1]; entries {m = member, p = score}
+-- ARGV[1]  group, ARGV[2] consumer (one per server process), ARGV[3] want,
+-- ARGV[4]  how many due delayed jobs to promote at most
+-- returns  {wait_ms, entry_id, member, score, entry_id, member, score, ...}
+--          wait_ms: 0 if more are ready, ms until the next delayed job is due, or -1
+-- Strict priority: ZPOPMIN takes the lowest score (= highest priority), ties by member
+-- (run_at, then job id). Popped entries go through the stream so that each sits in this
+-- consumer's pending list until settle.lua; a dead server's entries are reclaimed (reclaim.lua).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, m in ipairs(due) do
+  local member, prio = string.match(m, '^(.*):(-?%d+)$')
+  redis.call('ZADD', KEYS[1], -tonumber(prio), member)
+  redis.call('ZREM', KEYS[2], m)
+end
+local out = {-1}
+local popped = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
+if #popped > 0 then
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('XGROUP', 'CREATE', KEYS[3], ARGV[1], '0', 'MKSTREAM')
+  end
+  for i = 1, #popped, 2 do
+    redis.call('XADD', KEYS[3], '*', 'm', popped[i], 'p', popped[i + 1])
+  end
+  local read = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', #popped,
+                           'STREAMS', KEYS[3], '>')
+  if type(read) == 'table' and read.err then  -- the stream lost its group: recreate it
+    redis.pcall('XGROUP', 'CREATE', KEYS[3], ARGV[1], '0')
+    read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', #popped,
+                      'STREAMS', KEYS[3], '>')
+  end
+  if read then
+    for _, e in ipairs(read[1][2]) do
+      out[#out + 1] = e[1]
+      out[#out + 1] = e[2][2]
+      out[#out + 1] = e[2][4]
+    end
+  end
+end
+if redis.call('ZCARD', KEYS[1]) > 0 then
+  out[1] = 0
+else
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if #first > 0 then
+    out[1] = math.max(0, tonumber(first[2]) - now)
+  end
+end
+return out

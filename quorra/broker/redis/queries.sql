@@ -1,0 +1,50 @@
+-- Redis broker: Postgres stays the arbiter. Redis proposes (job, dispatch_seq); only these
+-- fenced statements change a job.
+
+-- name: grant
+-- Lease proposed jobs whose dispatch_seq still matches; bump it so no other copy of the
+-- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs.
+WITH proposed AS MATERIALIZED (
+    SELECT j.id FROM quorra_jobs j
+    JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
+      ON j.id = p.id AND j.dispatch_seq = p.seq
+    WHERE j.status = 'pending'
+    ORDER BY j.id
+    FOR UPDATE OF j SKIP LOCKED
+)
+UPDATE quorra_jobs j
+SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
+    leased_at = now(), leased_by = %(worker_id)s,
+    lease_expires_at = now() + make_interval(secs => %(ttl)s),
+    dispatch_seq = j.dispatch_seq + 1, updated_at = now()
+FROM proposed p
+WHERE j.id = p.id
+RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
+          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
+          j.leased_by, j.lease_expires_at, j.finished_at;
+
+-- name: dispatch_rows
+-- What Redis needs to propose these jobs, if they are still pending.
+SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs
+WHERE id = ANY(%(ids)s::uuid[]) AND status = 'pending';
+
+-- name: sweep_page
+-- Pending jobs untouched for %(age)s seconds, in id order (keyset paging): the repair sweep
+-- proposes those Redis lacks (dispatch.lua skips the ones it has).
+SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs
+WHERE status = 'pending' AND id > %(after)s
+  AND updated_at <= now() - make_interval(secs => %(age)s)
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: pending_queues
+SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
+
+-- name: extend_many
+-- Concurrent heartbeats share one statement; same fence as a single extend.
+UPDATE quorra_jobs j
+SET lease_expires_at = now() + make_interval(secs => e.ttl), updated_at = now()
+FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(ttls)s::float8[]) AS e(id, lease_id, ttl)
+WHERE j.id = e.id AND j.lease_id = e.lease_id AND j.status = 'leased'
+  AND j.lease_expires_at > now()
+RETURNING j.id, j.lease_expires_at;

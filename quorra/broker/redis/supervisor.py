@@ -1,0 +1,203 @@
+"""Keeps the Redis index honest: health probes and mode switching, full rebuilds from Postgres,
+the repair sweep, reclaiming proposals of dead servers, and pub/sub wake-ups."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from quorra.broker.redis.index import Entry, Identity, RedisIndex
+from quorra.broker.redis.mode import ModeState
+from quorra.broker.redis.wakeups import Wakeups
+from quorra.core.errors import DispatchUnavailable, QuorraError
+from quorra.db.pool import Pool, connection
+from quorra.db.sqlfiles import load_queries
+
+__all__ = ["Supervisor", "entries_from_rows"]
+
+log = logging.getLogger(__name__)
+
+QUERIES = load_queries("quorra.broker.redis")
+_PAGE = 1000
+_MAX_PAGES = 100_000
+_CLOSE_TIMEOUT = 2.0
+
+
+def entries_from_rows(rows: Iterable[tuple[Any, ...]]) -> list[Entry]:
+    return [Entry(job_id=r[0], queue=r[1], seq=r[2], priority=r[3], run_at=r[4]) for r in rows]
+
+
+class Supervisor:
+    def __init__(self, index: RedisIndex, pool: Pool, state: ModeState, wakeups: Wakeups, *,
+                 consumer: str, probe_interval: float = 0.25, reclaim_idle: float = 15.0,
+                 sweep_age: float = 10.0, probe_timeout: float = 1.0,
+                 consumer_idle: float = 3600.0) -> None:
+        self.index = index
+        self.state = state
+        self.consumer = consumer
+        self._pool = pool
+        self._wakeups = wakeups
+        self._probe_interval = probe_interval
+        self._probe_timeout = probe_timeout
+        self._reclaim_idle_ms = int(reclaim_idle * 1000)
+        self._consumer_idle_ms = int(consumer_idle * 1000)
+        self._sweep_age = sweep_age
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lock = asyncio.Lock()
+        self.stale_discarded = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.check()
+        self._tasks = [asyncio.create_task(self._monitor(), name="quorra-redis-monitor"),
+                       asyncio.create_task(self._listen(), name="quorra-redis-listener")]
+
+    async def close(self) -> None:
+        """Cancel the background tasks; a task stuck in a client's cleanup is not waited for
+        beyond a bound (shutdown must not hang on Redis)."""
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=_CLOSE_TIMEOUT)
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    async def dispatch(self, entries: Sequence[Entry]) -> None:
+        """Propose ``entries`` in Redis (idempotent per (job, seq)) and wake local lessees."""
+        by_queue: dict[str, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            by_queue[entry.queue].append(entry)
+        for queue, group in by_queue.items():
+            await self.index.dispatch(queue, group)
+        self._wakeups.wake(by_queue)
+
+    async def try_dispatch(self, entries: Sequence[Entry]) -> None:
+        """Dispatch when Redis is in use; a failure only delays the jobs (repair sweep)."""
+        if not entries or not self.state.dispatches:
+            return
+        try:
+            await self.dispatch(entries)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+
+    async def dispatch_ids(self, ids: Sequence[uuid.UUID]) -> None:
+        """Dispatch jobs that just became pending again (nack, reaped lease)."""
+        if not ids or not self.state.dispatches:
+            return
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["dispatch_rows"], {"ids": list(ids)})
+            rows = await cur.fetchall()
+        await self.try_dispatch(entries_from_rows(rows))
+
+    # -- repair --------------------------------------------------------------------------------
+
+    async def sweep(self, *, age: float) -> int:
+        """Propose every pending job older than ``age`` seconds that Redis lacks."""
+        after, total = uuid.UUID(int=0), 0
+        for _ in range(_MAX_PAGES):
+            async with connection(self._pool) as conn:
+                cur = await conn.execute(QUERIES["sweep_page"],
+                                         {"after": after, "age": age, "limit": _PAGE})
+                rows = await cur.fetchall()
+            if not rows:
+                break
+            await self.dispatch(entries_from_rows(rows))
+            total += len(rows)
+            after = rows[-1][0]
+            if len(rows) < _PAGE:
+                break
+        return total
+
+    async def repair(self) -> int:
+        """The periodic repair sweep (housekeeping): only while Redis is the lease path."""
+        if not self.state.leases_from_redis:
+            return 0
+        try:
+            return await self.sweep(age=self._sweep_age)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+            return 0
+
+    async def reclaim(self) -> int:
+        """Return proposals idle in any consumer's pending list to their ready sets, then drop
+        consumers of dead servers (empty and idle for ``consumer_idle``)."""
+        if not self.state.dispatches:
+            return 0
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["pending_queues"])
+            queues = [row[0] for row in await cur.fetchall()]
+        total = 0
+        try:
+            for queue in queues:
+                total += await self.index.reclaim(queue, self.consumer, self._reclaim_idle_ms)
+                await self.index.forget_consumers(queue, self.consumer, self._consumer_idle_ms)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+        if total:
+            log.info("reclaimed %d unsettled Redis proposals", total)
+            self._wakeups.wake(None)
+        return total
+
+    # -- health and rebuild ----------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """One health probe; starts a full rebuild when the mode or the dataset calls for it."""
+        async with self._lock:
+            try:
+                async with asyncio.timeout(self._probe_timeout):
+                    identity = await self.index.identity()
+            except (DispatchUnavailable, TimeoutError) as exc:
+                self.state.failed(getattr(exc, "message", "probe timed out"))
+                return
+            if self.state.probed(identity):
+                await self._rebuild()
+
+    async def _rebuild(self) -> None:
+        self.state.rebuilding()
+        try:
+            await self.index.init()
+            identity = await self.index.identity()
+            swept = await self.sweep(age=0)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+            return
+        except QuorraError as exc:  # Postgres unavailable: stay out of Redis mode, retry later
+            log.warning("rebuild postponed: %s", exc)
+            return
+        log.info("full sweep proposed %d pending jobs", swept)
+        self.state.rebuilt(identity)
+        self._wakeups.wake(None)
+
+    async def _monitor(self) -> None:
+        while True:
+            await asyncio.sleep(self._probe_interval)
+            try:
+                await self.check()
+            except Exception:  # never let the monitor die
+                log.exception("Redis health check failed unexpectedly")
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self.index.subscription() as pubsub:
+                    delay = 0.1
+                    self._wakeups.wake(None)
+                    while True:
+                        message = await pubsub.get_message(timeout=1.0)
+                        if message is not None and message.get("type") == "message":
+                            self._wakeups.wake((str(message["data"]),))
+            except DispatchUnavailable as exc:
+                log.debug("wake-up subscription lost: %s", exc)
+            except Exception as exc:  # redis errors from get_message, outside translate()
+                log.debug("wake-up subscription lost: %s", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    def identity(self) -> Identity | None:
+        return self.state.identity

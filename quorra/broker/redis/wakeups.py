@@ -1,0 +1,31 @@
+"""Local wake-ups for lessees waiting on queues, fed by this process's dispatches and by the
+Redis pub/sub channel other servers publish to (``dispatch.lua``)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable, Sequence
+
+__all__ = ["Wakeups"]
+
+
+class Wakeups:
+    def __init__(self) -> None:
+        self._waiters: dict[asyncio.Event, frozenset[str]] = {}
+
+    async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        event = asyncio.Event()
+        self._waiters[event] = frozenset(queues)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), max(timeout, 0.0))
+        finally:
+            del self._waiters[event]
+
+    def wake(self, queues: Iterable[str] | None) -> None:
+        """Wake waiters on these queues (``None``: everyone)."""
+        wanted = None if queues is None else set(queues)
+        for event, theirs in self._waiters.items():
+            if wanted is None or not wanted.isdisjoint(theirs):
+                event.set()

@@ -1,0 +1,39 @@
+"""The composition root picks Redis dispatch when REDIS_URL is set and reports it."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from quorra.bootstrap import running
+from quorra.settings import Address, Settings
+from tests.contract.conftest import spec
+from tests.integration.redis.private_redis import PrivateRedis
+from tests.support import free_port
+
+
+async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
+                                                     private_redis: PrivateRedis) -> None:
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+                        grpc_addr=Address("127.0.0.1", free_port()))
+    async with running(settings) as runtime:
+        assert runtime.mode == "redis"
+        ready = await runtime.app.state.readiness()
+        assert ready == {"ready": True, "postgres": "ok", "mode": "redis", "redis": "ok"}
+        await runtime.service.enqueue([spec()])
+        jobs = await runtime.service.lease(["default"], worker_id="w", limit=1)
+        assert len(jobs) == 1
+        metrics = generate_latest(runtime.app.state.registry).decode()
+        assert 'quorra_dispatch_mode{mode="redis"} 1.0' in metrics
+        assert 'quorra_dispatch_mode{mode="postgres"} 0.0' in metrics
+        private_redis.kill()
+        await runtime.service.enqueue([spec()])  # committed although Redis is gone
+        ready = await runtime.app.state.readiness()
+        assert ready["ready"] and ready["mode"] == "postgres" and ready["redis"] != "ok"
+
+
+async def test_postgres_only_without_redis_url(clean_db: str) -> None:
+    settings = Settings(database_url=clean_db, api_key="k",
+                        grpc_addr=Address("127.0.0.1", free_port()))
+    async with running(settings) as runtime:
+        ready = await runtime.app.state.readiness()
+        assert ready["mode"] == "postgres" and ready["redis"] == "not configured"
