@@ -18,6 +18,8 @@ import harness as h
 def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bool,
                variant: tuple[str, ...] = ()) -> dict[str, float]:
     h.reset_jobs()
+    if redis:
+        h.reset_redis()
     before = h.db_counters()  # costs per job cover its whole life: enqueue, lease, ack
     with h.quorra_server(processes=servers, redis=redis, variant=variant) as srv:
         h.enqueue_batches(srv.url, jobs)

@@ -203,6 +203,17 @@ def reset_jobs() -> None:
             conn.execute("VACUUM ANALYZE quorra_jobs")
 
 
+def reset_redis() -> None:
+    """Empty the bench's own Redis DB index (``QUORRA_BENCH_REDIS_URL``, DB 9) between runs."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
 def count_jobs(status: str | None = None) -> int:
     with pg() as conn:
         if status is None:

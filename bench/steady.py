@@ -22,6 +22,8 @@ import harness as h
 
 def steady_once(rate: float, seconds: float, max_jobs: int, redis: bool) -> dict[str, float]:
     h.reset_jobs()
+    if redis:
+        h.reset_redis()
     with h.quorra_server(redis=redis) as srv:
         with h.workers(2, srv.grpc, max_jobs=max_jobs) as (group, tallies):
             h.wait_workers(group, srv.grpc)  # load starts once both workers are connected
