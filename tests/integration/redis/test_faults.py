@@ -118,7 +118,7 @@ async def test_redis_stopped_10s_enqueues_continue_and_redis_mode_resumes(
                   deadline=time.monotonic() + 60))
         assert broker.state.fallbacks == 1, "one fallback, no flapping"
     assert chaos.resumed_after < 5  # type: ignore[attr-defined]
-    assert len(leased_in_outage) > 200, "jobs kept flowing from Postgres during the outage"
+    assert len(leased_in_outage) > 50, "jobs kept flowing from Postgres during the outage"
     assert len(enqueued) > 500
     assert await _statuses(clean_db) == {"succeeded": len(enqueued)}
     assert sorted(executed) == sorted(enqueued), "each job ran exactly once"
