@@ -19,6 +19,7 @@ import harness as h
 
 async def _client(target: str, jobs: int, batch: int, concurrency: int) -> dict[str, float]:
     import grpc
+
     from quorra.rpc.proto import quorra_pb2 as pb
     from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 

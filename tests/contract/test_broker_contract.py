@@ -289,9 +289,6 @@ class TestConcurrentAcks:
         assert (await harness.archive.get(a.id)).attempts == 1
         assert isinstance(results[1], LeaseLost)
         assert isinstance(results[2], JobNotFound)
-        if not isinstance(results[3], LeaseLost) and "redis" in request.node.name:
-            pytest.xfail("known: the Redis broker's ack batch answers a wrong-lease ack with the "
-                         "outcome of a right-lease ack of the same job in the same batch")
         assert isinstance(results[3], LeaseLost)
         assert getattr(results[4], "status", None) is JobStatus.SUCCEEDED
         assert (await harness.archive.get(b.id)).status is JobStatus.LEASED

@@ -151,7 +151,7 @@ class RedisBroker:
     # -- settle --------------------------------------------------------------------------------
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
-        return await self._settles.ack(job_id, lease_id, result)
+        return await self.postgres.ack(job_id, lease_id, result)  # group-committed there
 
     async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
                        ) -> list[Settled]:

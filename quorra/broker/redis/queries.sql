@@ -47,4 +47,4 @@ SET lease_expires_at = now() + make_interval(secs => e.ttl), updated_at = now()
 FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(ttls)s::float8[]) AS e(id, lease_id, ttl)
 WHERE j.id = e.id AND j.lease_id = e.lease_id AND j.status = 'leased'
   AND j.lease_expires_at > now()
-RETURNING j.id, j.lease_expires_at;
+RETURNING j.id, j.lease_id, j.lease_expires_at;
