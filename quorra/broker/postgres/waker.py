@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import psycopg
 import psycopg_pool
 
+from quorra.broker.wakeups import Wakeups
 from quorra.db.pool import Pool
 from quorra.db.sqlfiles import load_queries
 
@@ -29,7 +30,7 @@ class Waker:
         self._url = url
         self._pool = pool
         self._debounce = debounce
-        self._waiters: dict[asyncio.Event, frozenset[str]] = {}
+        self._local = Wakeups()
         self._outbox: set[str] = set()
         self._sender: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
@@ -45,20 +46,11 @@ class Waker:
                     await task
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
-        event = asyncio.Event()
-        self._waiters[event] = frozenset(queues)
-        try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
-        finally:
-            del self._waiters[event]
+        await self._local.wait(queues, timeout)
 
     def wake(self, queues: Iterable[str] | None) -> None:
         """Wake local waiters on these queues (``None``: everyone)."""
-        wanted = None if queues is None else set(queues)
-        for event, theirs in self._waiters.items():
-            if wanted is None or not wanted.isdisjoint(theirs):
-                event.set()
+        self._local.wake(queues)
 
     def announce(self, queues: Iterable[str]) -> None:
         """Wake local waiters now and other replicas through a debounced NOTIFY."""

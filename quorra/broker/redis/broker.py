@@ -24,7 +24,7 @@ from quorra.broker.redis.batching import SettleBatcher
 from quorra.broker.redis.index import Entry, Proposal, RedisIndex
 from quorra.broker.redis.mode import Mode, ModeState
 from quorra.broker.redis.supervisor import QUERIES, Supervisor
-from quorra.broker.redis.wakeups import Wakeups
+from quorra.broker.wakeups import Wakeups
 from quorra.core.errors import DispatchUnavailable
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.db.pool import Pool, connection

@@ -12,7 +12,7 @@ from typing import Any
 
 from quorra.broker.redis.index import Entry, Identity, RedisIndex
 from quorra.broker.redis.mode import ModeState
-from quorra.broker.redis.wakeups import Wakeups
+from quorra.broker.wakeups import Wakeups
 from quorra.core.errors import DispatchUnavailable, QuorraError
 from quorra.db.pool import Pool, connection
 from quorra.db.sqlfiles import load_queries

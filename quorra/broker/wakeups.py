@@ -1,5 +1,6 @@
-"""Local wake-ups for lessees waiting on queues, fed by this process's dispatches and by the
-Redis pub/sub channel other servers publish to (``dispatch.lua``)."""
+"""Local wake-ups for lessees waiting on queues. Each driver feeds them: from this process's
+own enqueues, and from what other servers announce (LISTEN/NOTIFY for the Postgres broker, the
+pub/sub channel ``dispatch.lua`` publishes to for the Redis broker)."""
 
 from __future__ import annotations
 
