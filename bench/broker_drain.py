@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -65,7 +66,9 @@ def _run(db: str, redis_url: str | None, jobs: int) -> float:
     return jobs / max(r["seconds"] for r in results)
 
 
-def main() -> None:
+def compare_modes(run: Callable[[str, str | None, int], float]) -> None:
+    """Parse --db/--redis/--jobs/--runs, alternate Redis and Postgres-only runs of ``run``
+    (database, Redis URL or None, jobs) -> jobs/s, and print each rate and the medians."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", required=True)
     parser.add_argument("--redis", required=True)
@@ -73,16 +76,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     rates: dict[str, list[float]] = {"redis": [], "postgres": []}
-    for run in range(args.runs):
+    for round_ in range(args.runs):
         for mode, url in (("redis", args.redis), ("postgres", None)):
             started = time.monotonic()
-            rate = _run(args.db, url, args.jobs)
+            rate = run(args.db, url, args.jobs)
             rates[mode].append(rate)
-            print(f"run {run + 1} {mode:8s} {rate:8.0f} jobs/s "
+            print(f"run {round_ + 1} {mode:8s} {rate:8.0f} jobs/s "
                   f"({time.monotonic() - started:.1f}s with setup)", flush=True)
     for mode, values in rates.items():
         print(f"median {mode:8s} {statistics.median(values):8.0f} jobs/s over {len(values)} runs")
 
+
+def main() -> None:
+    compare_modes(_run)
 
 if __name__ == "__main__":
     main()

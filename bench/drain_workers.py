@@ -9,8 +9,6 @@ time until every job succeeded. Prints each run and the medians:
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ from pathlib import Path
 import psycopg
 import redis
 
+from bench.broker_drain import compare_modes
 from tests.e2e.test_workers import counts, enqueue
 from tests.e2e.worker_processes import API_KEY, Server, Workers, process_env, stop_process
 from tests.support import free_port, wait_until
@@ -59,21 +58,7 @@ def _run(db: str, redis_url: str | None, jobs: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--redis", required=True)
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    rates: dict[str, list[float]] = {"redis": [], "postgres": []}
-    for run in range(args.runs):
-        for mode, url in (("redis", args.redis), ("postgres", None)):
-            rate = _run(args.db, url, args.jobs)
-            rates[mode].append(rate)
-            print(f"run {run + 1} {mode:8s} {rate:8.0f} jobs/s", flush=True)
-    for mode, values in rates.items():
-        print(f"median {mode:8s} {statistics.median(values):8.0f} jobs/s over {len(values)} runs")
-
+    compare_modes(_run)
 
 if __name__ == "__main__":
     main()
