@@ -1,6 +1,6 @@
 """gRPC batch enqueue (``WorkerService.EnqueueJobs``): 20,000 no-op jobs in batches of 100 and
-1,000 from a grpc.aio client process with several calls in flight. Rows are counted in
-PostgreSQL and must equal the jobs acknowledged.
+1,000 from a grpc.aio client process with several calls in flight, in Postgres-only and in
+Redis mode. Rows are counted in PostgreSQL and must equal the jobs acknowledged.
 
     python bench/grpc_enqueue.py [--rounds 3] [--jobs 20000] [--concurrency 4]
 """
@@ -62,9 +62,11 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, list[dict[str, float]]] = {}
     for round_no in range(1, args.rounds + 1):
-        for batch in (100, 1000):
+        for redis, batch in ((False, 100), (False, 1000), (True, 100), (True, 1000)):
             h.reset_jobs()
-            with h.quorra_server() as srv:
+            if redis:
+                h.reset_redis()
+            with h.quorra_server(redis=redis) as srv:
                 cpu0 = srv.cpu_seconds()
                 out = subprocess.run([sys.executable, __file__, "--client", srv.grpc,
                                       str(args.jobs), str(batch), str(args.concurrency)],
@@ -76,7 +78,7 @@ def main() -> None:
             if rows != result["acked"]:
                 raise SystemExit(f"gRPC enqueue: {rows} rows for {result['acked']} acked jobs")
             result["server_cpu_us_per_job"] = 1e6 * (cpu1 - cpu0) / rows
-            name = f"grpc_batch{batch}"
+            name = f"{'redis_' if redis else ''}grpc_batch{batch}"
             runs.setdefault(name, []).append(result)
             h.log(f"round {round_no} {name}: {result['jobs_per_s']:.0f} jobs/s, server CPU "
                   f"{result['server_cpu_us_per_job']:.0f} us/job")
@@ -84,7 +86,7 @@ def main() -> None:
     h.log(f"\ngRPC batch enqueue, medians of {args.rounds} rounds ({args.jobs} jobs, "
           f"{args.concurrency} calls in flight):")
     for name, s in summary.items():
-        h.log(f"  {name:16} {s['jobs_per_s']:8.0f} jobs/s  server CPU "
+        h.log(f"  {name:22} {s['jobs_per_s']:8.0f} jobs/s  server CPU "
               f"{s['server_cpu_us_per_job']:.0f} us/job")
     h.save("grpc_enqueue", {"rounds": args.rounds, "jobs": args.jobs,
                             "concurrency": args.concurrency, "summary": summary, "runs": runs})

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -191,7 +192,22 @@ def bare_server() -> Iterator[Procs]:
 # --- PostgreSQL, counted from outside --------------------------------------------------------
 
 def pg() -> psycopg.Connection[Any]:
+    try:
+        return psycopg.connect(DATABASE_URL, autocommit=True)
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    _create_database()
     return psycopg.connect(DATABASE_URL, autocommit=True)
+
+
+def _create_database() -> None:
+    """A fresh machine has no bench database yet: create it (the server migrates it)."""
+    base, _, name = DATABASE_URL.rpartition("/")
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def reset_jobs() -> None:

@@ -13,7 +13,9 @@ import harness as h
 
 TARGETS = {
     "REST batch enqueue (1,000/request)": 20000,
+    "REST batch enqueue (1,000/request), Redis mode": 20000,
     "gRPC batch enqueue (1,000/call)": 30000,
+    "gRPC batch enqueue (1,000/call), Redis mode": 30000,
     "drain, Postgres-only, 2 workers": 5000,
     "drain, Redis mode, 2 workers": 10000,
 }
@@ -42,6 +44,10 @@ def rows() -> list[tuple[str, float, float, float, str]]:
             "single_c64_nogc": "REST 1 job/request, 64 clients, group commit off",
             "batch100": "REST batch enqueue (100/request)",
             "batch1000": "REST batch enqueue (1,000/request)",
+            "redis_single_c64": "REST 1 job/request, 64 clients, Redis mode",
+            "redis_single_c64_2proc": "REST 1 job/request, 64 clients, 2 server processes, "
+                                      "Redis mode",
+            "redis_batch1000": "REST batch enqueue (1,000/request), Redis mode",
         }
         for key, label in labels.items():
             if key in rest["summary"]:
@@ -50,7 +56,8 @@ def rows() -> list[tuple[str, float, float, float, str]]:
     grpc = load("grpc_enqueue")
     if grpc:
         for key, label in (("grpc_batch100", "gRPC batch enqueue (100/call)"),
-                           ("grpc_batch1000", "gRPC batch enqueue (1,000/call)")):
+                           ("grpc_batch1000", "gRPC batch enqueue (1,000/call)"),
+                           ("redis_grpc_batch1000", "gRPC batch enqueue (1,000/call), Redis mode")):
             if key in grpc["summary"]:
                 lo, hi = spread(grpc["runs"][key], "jobs_per_s")
                 out.append((label, grpc["summary"][key]["jobs_per_s"], lo, hi, ""))

@@ -1,4 +1,5 @@
-"""REST enqueue: single jobs at 16 and 64 clients, batches of 100 and 1,000, against the bare
+"""REST enqueue: single jobs at 16 and 64 clients, batches of 100 and 1,000, in Postgres-only
+and in Redis mode (where each committed job is also proposed in Redis), against the bare
 Litestar baseline and with group commit off, all interleaved round by round so that ratios
 come from the same minute of a noisy machine.
 
@@ -41,12 +42,19 @@ WORKLOADS: dict[str, tuple[str, int, tuple[str, ...], str, str, int, int]] = {
     "single_c64_asyncio": ("quorra", 1, ("--asyncio",), "/v1/jobs", "one", 1, 64),
     "batch100": ("quorra", 1, (), "/v1/jobs/batch", "batch100", 100, 8),
     "batch1000": ("quorra", 1, (), "/v1/jobs/batch", "batch1000", 1000, 4),
+    "redis_single_c16": ("redis", 1, (), "/v1/jobs", "one", 1, 16),
+    "redis_single_c64": ("redis", 1, (), "/v1/jobs", "one", 1, 64),
+    "redis_single_c64_2proc": ("redis", 2, (), "/v1/jobs", "one", 1, 64),
+    "redis_batch100": ("redis", 1, (), "/v1/jobs/batch", "batch100", 100, 8),
+    "redis_batch1000": ("redis", 1, (), "/v1/jobs/batch", "batch1000", 1000, 4),
 }
 
 RATIOS: dict[str, tuple[str, str]] = {
     "single_c64 / bare_c64": ("single_c64", "bare_c64"),
     "single_c64_2proc / bare_c64": ("single_c64_2proc", "bare_c64"),
     "single_c16 / bare_c16": ("single_c16", "bare_c16"),
+    "redis_single_c64 / bare_c64": ("redis_single_c64", "bare_c64"),
+    "redis_single_c64_2proc / bare_c64": ("redis_single_c64_2proc", "bare_c64"),
     "group commit on / off (c64)": ("single_c64", "single_c64_nogc"),
     "uvloop / asyncio loop (c64)": ("single_c64", "single_c64_asyncio"),
 }
@@ -58,14 +66,17 @@ def server(kind: str, processes: int, variant: tuple[str, ...]) -> Iterator[h.Pr
         with h.bare_server() as procs:
             yield procs
     else:
-        with h.quorra_server(processes=processes, variant=variant) as procs:
+        with h.quorra_server(processes=processes, variant=variant,
+                             redis=kind == "redis") as procs:
             yield procs
 
 
 def run_one(name: str, jobs: int, paths: dict[str, Any]) -> dict[str, float]:
     kind, processes, variant, path, body, per_request, clients = WORKLOADS[name]
     requests = max(jobs // per_request, clients)
-    quorra = kind == "quorra"
+    quorra = kind != "bare"
+    if kind == "redis":
+        h.reset_redis()
     if quorra:
         h.reset_jobs()
         before = h.db_counters()

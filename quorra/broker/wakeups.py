@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 __all__ = ["Wakeups"]
 
@@ -16,13 +16,26 @@ class Wakeups:
         self._waiters: dict[asyncio.Event, frozenset[str]] = {}
 
     async def wait(self, queues: Sequence[str], timeout: float) -> None:
+        with self.listen(queues) as woken:
+            await self.until(woken, timeout)
+
+    @contextlib.contextmanager
+    def listen(self, queues: Sequence[str]) -> Iterator[asyncio.Event]:
+        """An event set by the next wake-up of these queues: register before looking, so a
+        wake-up that comes while the caller looks is not lost."""
         event = asyncio.Event()
         self._waiters[event] = frozenset(queues)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), max(timeout, 0.0))
+            yield event
         finally:
             del self._waiters[event]
+
+    @staticmethod
+    async def until(woken: asyncio.Event, timeout: float) -> None:
+        if woken.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(woken.wait(), max(timeout, 0.0))
 
     def wake(self, queues: Iterable[str] | None) -> None:
         """Wake waiters on these queues (``None``: everyone)."""

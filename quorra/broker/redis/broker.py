@@ -2,17 +2,22 @@
 
 Enqueue commits to Postgres (group commit), then proposes ``(job, dispatch_seq)`` in Redis.
 A lease pops the best proposals (``lua/lease.lua``) into this server's pending list, grants them
-in Postgres with one fenced UPDATE (``queries.sql`` ``grant``), then settles them
-(``lua/settle.lua``). Ack, nack, extend and expiry are the Postgres broker's lease-fenced
-updates; jobs that become pending again are proposed anew. When Redis fails, leases come from
-Postgres (SKIP LOCKED) until Redis is back and rebuilt (``mode.py``).
+in Postgres with one fenced UPDATE (``queries.sql`` ``grant``) and hands them out; settling the
+proposals in Redis (``lua/settle.lua``) follows in the background, batched across leases (an
+unsettled proposal is harmless: its grant already bumped the sequence, so any copy is refused,
+and reclaim returns it to ready where the next grant discards it). Ack, nack, extend and expiry
+are the Postgres broker's lease-fenced updates; jobs that become pending again are proposed
+anew. When Redis fails, leases come from Postgres (SKIP LOCKED) until Redis is back and rebuilt
+(``mode.py``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -35,6 +40,8 @@ __all__ = ["RedisBroker"]
 log = logging.getLogger(__name__)
 
 _LEASE_ROUNDS = 4  # bounded retries when proposals turn out stale
+_BUSY_POLL = 0.05  # ready proposals but no wake-up: look again this soon (never a spin)
+_CLOSE_TIMEOUT = 2.0
 
 
 def _order(job: Job) -> tuple[int, datetime, uuid.UUID]:
@@ -58,6 +65,9 @@ class RedisBroker:
             probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,
             consumer_idle=consumer_idle)
         self._dispatcher: GroupCommitter[Entry, None] = GroupCommitter(self._dispatch_batch)
+        self._settler: GroupCommitter[tuple[str, Proposal], None] = GroupCommitter(
+            self._settle_batch)
+        self._settling: set[asyncio.Task[None]] = set()
         self._turn = itertools.count()
         self._settles = SettleBatcher(pool, postgres)
 
@@ -75,6 +85,8 @@ class RedisBroker:
 
     async def close(self) -> None:
         """Stop, and close the Redis client (the broker owns it)."""
+        if self._settling:
+            await asyncio.wait(self._settling, timeout=_CLOSE_TIMEOUT)
         await self.supervisor.close()
         await self.postgres.close()
         await self.index.close()
@@ -129,11 +141,7 @@ class RedisBroker:
                 break
             granted = await self._grant(proposals, worker_id, ttl)
             jobs += granted
-            try:
-                await self.index.settle(queue, proposals)
-            except DispatchUnavailable as exc:  # granted anyway; reclaim cleans up later
-                self.state.failed(exc.message)
-                break
+            self._settle_later(queue, proposals)
             stale = len(proposals) - len(granted)
             self.supervisor.stale_discarded += stale
             if not stale or len(jobs) >= want:
@@ -147,6 +155,32 @@ class RedisBroker:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["grant"], params)
             return [row_to_job(row) for row in await cur.fetchall()]
+
+    def _settle_later(self, queue: str, proposals: Sequence[Proposal]) -> None:
+        task = asyncio.create_task(self._settle(queue, proposals))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def _settle(self, queue: str, proposals: Sequence[Proposal]) -> None:
+        try:
+            await self._settler.submit([(queue, p) for p in proposals])
+        except DispatchUnavailable as exc:  # granted anyway; reclaim cleans up later
+            self.state.failed(exc.message)
+
+    async def _settle_batch(self, items: list[tuple[str, Proposal]]) -> list[None]:
+        by_queue: dict[str, list[Proposal]] = defaultdict(list)
+        for queue, proposal in items:
+            by_queue[queue].append(proposal)
+        for queue, proposals in by_queue.items():
+            await self.index.settle(queue, proposals)
+        return [None] * len(items)
+
+    async def settled(self) -> None:
+        """Wait until the proposals granted so far are settled in Redis (or failed to)."""
+        for _ in range(100):  # bounded: each round waits for the settles started before it
+            if not self._settling:
+                return
+            await asyncio.wait(set(self._settling))
 
     # -- settle --------------------------------------------------------------------------------
 
@@ -204,19 +238,24 @@ class RedisBroker:
         if not self.state.leases_from_redis:
             await self.postgres.wait_for_jobs(queues, timeout)
             return
-        try:
-            waits = [await self.index.next_wait(queue) for queue in queues]
-        except DispatchUnavailable as exc:
-            self.state.failed(exc.message)
-            await self.postgres.wait_for_jobs(queues, timeout)
-            return
-        if 0 in waits:
-            return
-        limit = min(timeout, self._poll_interval)
+        with self._wakeups.listen(queues) as woken:  # before looking: no wake-up is lost
+            try:
+                waits = [await self.index.next_wait(queue) for queue in queues]
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+                await self.postgres.wait_for_jobs(queues, timeout)
+                return
+            await self._wakeups.until(woken, self._wait_limit(waits, timeout))
+
+    def _wait_limit(self, waits: Sequence[int], timeout: float) -> float:
+        """Ready proposals woke lessees when dispatched, and a lessee that got a full batch
+        looks again by itself: so ready ones are looked at again soon, not at once (no spin
+        while every stream is busy). Otherwise until the next delayed job is due."""
+        limit = min(timeout, _BUSY_POLL if 0 in waits else self._poll_interval)
         due = [w for w in waits if w > 0]
         if due:
             limit = min(limit, min(due) / 1000)
-        await self._wakeups.wait(queues, limit)
+        return limit
 
     # -- maintenance (housekeeping chores) -------------------------------------------------------
 

@@ -44,10 +44,11 @@ class Entry:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Proposal:
-    """A proposal read into this server's pending list: grant it in Postgres, then settle."""
+    """A proposal read into this server's pending list: grant it in Postgres, then settle.
+    The job id stays text: Postgres casts it, and settle sends it back as it came."""
 
     entry_id: str
-    job_id: uuid.UUID
+    job_id: str
     seq: int
 
 
@@ -68,11 +69,6 @@ def translate() -> Any:
         raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:  # a socket error that escaped the client
         raise DispatchUnavailable(f"Redis is unavailable: {exc}") from exc
-
-
-def _parse_proposal(entry_id: str, member: str) -> Proposal:
-    _, job, seq = member.split(":")
-    return Proposal(entry_id=entry_id, job_id=uuid.UUID(job), seq=int(seq))
 
 
 class RedisIndex:
@@ -124,7 +120,7 @@ class RedisIndex:
         keys = queue_keys(queue)
         reply = await self._run("lease", [keys.ready, keys.delayed, keys.stream],
                                 [GROUP, consumer, want, promote])
-        proposals = [_parse_proposal(str(reply[i]), str(reply[i + 1]))
+        proposals = [Proposal(entry_id=reply[i], job_id=reply[i + 1], seq=int(reply[i + 2]))
                      for i in range(1, len(reply), 3)]
         return int(reply[0]), proposals
 
@@ -134,7 +130,7 @@ class RedisIndex:
         keys = queue_keys(queue)
         args: list[Any] = [GROUP]
         for p in proposals:
-            args.extend((p.entry_id, str(p.job_id), p.seq))
+            args.extend((p.entry_id, p.job_id, p.seq))
         await self._run("settle", [keys.stream, keys.idx], args)
 
     async def reclaim(self, queue: str, consumer: str, min_idle_ms: int, *,

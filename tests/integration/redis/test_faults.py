@@ -158,12 +158,14 @@ async def test_memory_back_to_baseline_after_50000_jobs(clean_db: str,
         warm: list[uuid.UUID] = []
         await drain(broker, "default", lessees=1, executed=warm, until=lambda: len(warm) >= 10,
                     deadline=time.monotonic() + 10)
+        await broker.settled()
         baseline = private_redis.used_memory()
         await _enqueue(broker, total, batch=1000)
         peak = private_redis.used_memory()
         executed: list[uuid.UUID] = []
         await drain(broker, "default", lessees=8, executed=executed, batch=50,
                     until=lambda: len(executed) >= total, deadline=time.monotonic() + 110)
+        await broker.settled()
         after = private_redis.used_memory()
     assert len(executed) == total
     assert peak - baseline > 1024 * 1024, "the backlog did occupy Redis"

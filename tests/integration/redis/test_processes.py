@@ -66,6 +66,7 @@ async def test_server_killed_between_read_and_grant(clean_db: str,
             await broker.reclaim()  # the housekeeping chore, run here without its timer
             await drain(broker, "default", lessees=2, executed=executed, until=until,
                         deadline=min(deadline, time.monotonic() + 1))
+        await broker.settled()  # proposals are settled in Redis after their grant
         with private_redis.client() as client:
             assert client.xpending(stream, GROUP)["pending"] == 0
             consumers = [c["name"] for c in client.xinfo_consumers(stream, GROUP)]

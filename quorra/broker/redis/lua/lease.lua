@@ -4,7 +4,7 @@
 -- KEYS[3]  stream   STREAM  group ARGV[1]; entries {m = member, p = score}
 -- ARGV[1]  group, ARGV[2] consumer (one per server process), ARGV[3] want,
 -- ARGV[4]  how many due delayed jobs to promote at most
--- returns  {wait_ms, entry_id, member, score, entry_id, member, score, ...}
+-- returns  {wait_ms, entry_id, job, seq, entry_id, job, seq, ...}
 --          wait_ms: 0 if more are ready, ms until the next delayed job is due, or -1
 -- Strict priority: ZPOPMIN takes the lowest score (= highest priority), ties by member
 -- (run_at, then job id). Popped entries go through the stream so that each sits in this
@@ -35,9 +35,10 @@ if #popped > 0 then
   end
   if read then
     for _, e in ipairs(read[1][2]) do
+      local job, seq = string.match(e[2][2], '^[^:]*:([^:]*):(%d+)$')
       out[#out + 1] = e[1]
-      out[#out + 1] = e[2][2]
-      out[#out + 1] = e[2][4]
+      out[#out + 1] = job
+      out[#out + 1] = seq
     end
   end
 end
