@@ -44,6 +44,8 @@ BENCH_DATABASE ?= quorra_bench
 
 bench-deps: install
 	$(VENV)/bin/pip install -q -e '.[dev,bench]'
+	@command -v h2load >/dev/null || { echo "installing h2load (nghttp2-client)"; \
+		$$( [ "$$(id -u)" -eq 0 ] || echo sudo ) apt-get install -y -qq nghttp2-client >/dev/null; }
 	@psql postgresql://postgres@127.0.0.1:5432/postgres -qtAc "SELECT 1 FROM pg_database WHERE datname='$(BENCH_DATABASE)'" | grep -q 1 \
 		|| psql postgresql://postgres@127.0.0.1:5432/postgres -qc "CREATE DATABASE $(BENCH_DATABASE)"
 

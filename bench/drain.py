@@ -21,16 +21,19 @@ def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bo
     if redis:
         h.reset_redis()
     before = h.db_counters()  # costs per job cover its whole life: enqueue, lease, ack
+    memory = [h.redis_memory_kib()] if redis else []  # before, with the backlog, drained
     with h.quorra_server(processes=servers, redis=redis, variant=variant) as srv:
         h.enqueue_batches(srv.url, jobs)
         if h.count_jobs("pending") != jobs:
             raise SystemExit("pre-enqueue did not store every job")
+        memory += [h.redis_memory_kib()] if redis else []
         rss0 = srv.rss_kib()
         cpu0 = srv.cpu_seconds()
         with h.workers(n_workers, srv.grpc, max_jobs=max_jobs) as (_, tallies):
             h.wait_count("succeeded", jobs, deadline=300)
             cpu1 = srv.cpu_seconds()
             rss1 = srv.rss_kib()
+        memory += [h.redis_memory_kib()] if redis else []
         tally = h.read_tallies(tallies)
     h.settle_stats()
     after = h.db_counters()
@@ -42,7 +45,9 @@ def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bo
             "server_cpu_us_per_job": 1e6 * (cpu1 - cpu0) / jobs,
             "rss_before_mib": rss0 / 1024, "rss_after_mib": rss1 / 1024,
             "xact_per_job": (after["xact_commit"] - before["xact_commit"]) / jobs,
-            "tuples_per_job": (after["tuples"] - before["tuples"]) / jobs}
+            "tuples_per_job": (after["tuples"] - before["tuples"]) / jobs,
+            **({"redis_before_mib": memory[0] / 1024, "redis_backlog_mib": memory[1] / 1024,
+                "redis_after_mib": memory[2] / 1024} if memory else {})}
 
 
 def main() -> None:
@@ -80,7 +85,9 @@ def main() -> None:
         h.log(f"  {name:6} {s['jobs_per_s']:8.0f} jobs/s  server CPU "
               f"{s['server_cpu_us_per_job']:.0f} us/job  xact/job {s['xact_per_job']:.3f}  "
               f"tuples/job {s['tuples_per_job']:.2f}  RSS {s['rss_before_mib']:.0f}->"
-              f"{s['rss_after_mib']:.0f} MiB")
+              f"{s['rss_after_mib']:.0f} MiB"
+              + (f"  Redis {s['redis_before_mib']:.1f}->{s['redis_backlog_mib']:.1f}->"
+                 f"{s['redis_after_mib']:.1f} MiB" if "redis_before_mib" in s else ""))
     h.save(f"drain_{mode}", {"jobs": args.jobs, "rounds": args.rounds, "mode": mode,
                              "max_jobs": args.max_jobs, "summary": summary, "runs": runs})
 

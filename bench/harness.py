@@ -230,6 +230,17 @@ def reset_redis() -> None:
         client.close()
 
 
+def redis_memory_kib() -> float:
+    """``used_memory`` of the bench's Redis server (the whole server: run nothing else on it)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.info("memory")["used_memory"]) / 1024
+    finally:
+        client.close()
+
+
 def count_jobs(status: str | None = None) -> int:
     with pg() as conn:
         if status is None:

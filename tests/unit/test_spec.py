@@ -62,3 +62,22 @@ def test_job_ids_are_time_ordered_uuid7() -> None:
     ids = [new_job_id() for _ in range(5000)]
     assert ids == sorted(ids) and len(set(ids)) == 5000
     assert all(i.version == 7 and i.variant == uuid.RFC_4122 for i in ids[:10])
+
+
+def test_forked_processes_draw_different_random_bits() -> None:
+    import os
+
+    new_job_id()  # the parent now holds unread random bytes
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the random part of its next ids, exit without cleanup
+        os.close(read_end)
+        os.write(write_end, ",".join(str(new_job_id().int & (2**62 - 1))
+                                     for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        child = {int(part) for part in pipe.read().split(",")}
+    os.waitpid(pid, 0)
+    parent = {new_job_id().int & (2**62 - 1) for _ in range(50)}
+    assert len(child) == 50 and not child & parent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,8 @@ from quorra.db.sqlfiles import load_queries
 __all__ = ["PostgresBroker"]
 
 QUERIES = load_queries("quorra.broker.postgres")
+
+AfterInsert = Callable[[Sequence[JobSpec], list[Enqueued]], Awaitable[None]]
 _encode = msgspec.json.encode
 
 
@@ -76,6 +78,12 @@ class PostgresBroker:
         self._acker: GroupCommitter[_Ack, Settled | QuorraError] | None = (
             GroupCommitter(self._ack_batch) if group_commit else None
         )
+        self._after_insert: AfterInsert | None = None
+
+    def after_insert(self, hook: AfterInsert) -> None:
+        """Run ``hook(specs, enqueued)`` once per committed insert batch, before its callers
+        are answered (the Redis broker proposes the new jobs there: one dispatch per batch)."""
+        self._after_insert = hook
 
     async def start(self) -> None:
         self._waker.start()
@@ -104,6 +112,8 @@ class PostgresBroker:
             done.append(Enqueued(id=s.id, status=_STATUS[by_id[s.id][1]], run_at=by_id[s.id][2],
                                  created=s.id in fresh))
             fresh.discard(s.id)
+        if self._after_insert is not None:
+            await self._after_insert(specs, done)
         return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,

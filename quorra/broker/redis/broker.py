@@ -64,7 +64,7 @@ class RedisBroker:
             consumer=consumer or f"srv-{uuid.uuid4().hex[:12]}",
             probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,
             consumer_idle=consumer_idle)
-        self._dispatcher: GroupCommitter[Entry, None] = GroupCommitter(self._dispatch_batch)
+        postgres.after_insert(self._propose_inserted)  # one dispatch per group-committed batch
         self._settler: GroupCommitter[tuple[str, Proposal], None] = GroupCommitter(
             self._settle_batch)
         self._settling: set[asyncio.Task[None]] = set()
@@ -97,20 +97,20 @@ class RedisBroker:
     # -- enqueue -------------------------------------------------------------------------------
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
-        done = await self.postgres.enqueue(specs)  # committed: the 201 no longer depends on Redis
-        if self.state.dispatches and any(d.created for d in done):
-            entries = [Entry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority,
-                             run_at=d.run_at)
-                       for s, d in zip(specs, done, strict=True) if d.created]  # not repeats
+        return await self.postgres.enqueue(specs)  # proposed in _propose_inserted
+
+    async def _propose_inserted(self, specs: Sequence[JobSpec], done: list[Enqueued]) -> None:
+        """Runs after each committed insert batch: the 201s no longer depend on Redis, and a
+        proposal that fails here is made by the repair sweep later."""
+        if not self.state.dispatches:
+            return
+        entries = [Entry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority, run_at=d.run_at)
+                   for s, d in zip(specs, done, strict=True) if d.created]  # not repeats
+        if entries:
             try:
-                await self._dispatcher.submit(entries)
+                await self.supervisor.dispatch(entries)
             except DispatchUnavailable as exc:
                 self.state.failed(exc.message)
-        return done
-
-    async def _dispatch_batch(self, entries: list[Entry]) -> list[None]:
-        await self.supervisor.dispatch(entries)
-        return [None] * len(entries)
 
     # -- lease ---------------------------------------------------------------------------------
 
