@@ -217,6 +217,8 @@ def reset_jobs() -> None:
         if exists and exists[0]:
             conn.execute("TRUNCATE quorra_jobs")
             conn.execute("VACUUM ANALYZE quorra_jobs")
+        # the previous run's WAL flushed now, not by a checkpoint in the middle of the next run
+        conn.execute("CHECKPOINT")
 
 
 def reset_redis() -> None:

@@ -3,7 +3,9 @@
     python bench/producer.py URL RATE SECONDS [BATCH]
 
 Sends ``bench.noop`` jobs to ``URL/v1/jobs/batch`` for SECONDS: RATE jobs/s in small batches
-every 10 ms (RATE 0: as fast as one connection goes, BATCH jobs per request). Each payload carries
+every 10 ms, or with RATE 0 the maximum the system sustains: BATCH jobs per request as fast as
+one connection goes while the backlog (pending jobs, counted in PostgreSQL) stays under
+``MAX_BACKLOG``; an open-loop flood would only measure a growing queue. Each payload carries
 ``t``, the send time, from which the workers measure enqueue -> start latency. Prints
 ``{"sent": N, "start": T0, "end": T1}`` (wall clock).
 """
@@ -16,9 +18,16 @@ import sys
 import time
 import urllib.parse
 
-from harness import API_KEY
+import psycopg
+from harness import API_KEY, DATABASE_URL
 
 TICK = 0.01
+MAX_BACKLOG = 5000
+
+
+def pending(db: psycopg.Connection[tuple[int]]) -> int:
+    row = db.execute("SELECT count(*) FROM quorra_jobs WHERE status = 'pending'").fetchone()
+    return int(row[0]) if row else 0
 
 
 def main() -> None:
@@ -27,6 +36,7 @@ def main() -> None:
     batch = int(sys.argv[4]) if len(sys.argv) > 4 else 100
     conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port or 80, timeout=60)
     headers = {"content-type": "application/json", "x-api-key": API_KEY}
+    db = psycopg.connect(DATABASE_URL, autocommit=True)
     start = time.monotonic()
     wall_start = time.time()
     sent = 0
@@ -41,6 +51,8 @@ def main() -> None:
             n = min(due, 1000)
         else:
             n = batch
+            while pending(db) > MAX_BACKLOG and time.monotonic() - start < seconds:
+                time.sleep(0.005)  # backpressure: let the workers catch up
         stamp = time.time()
         jobs = [{"type": "bench.noop", "queue": "bench", "payload": {"n": sent + i, "t": stamp}}
                 for i in range(n)]
@@ -53,6 +65,7 @@ def main() -> None:
         if rate > 0:
             tick = int((time.monotonic() - start) / TICK) + 1
             time.sleep(max(start + tick * TICK - time.monotonic(), 0))  # pacing
+    db.close()
     print(json.dumps({"sent": sent, "start": wall_start, "end": time.time()}))
 
 

@@ -1,5 +1,6 @@
 """Steady state: a paced producer and 2 ``quorra-worker`` processes together, at 200 and
-1,000 jobs/s and at the maximum one producer connection reaches. Figures: sustained jobs/s
+1,000 jobs/s and at the maximum the system sustains (one producer connection sending as fast as
+it can while fewer than 5,000 jobs wait: see producer.py). Figures: sustained jobs/s
 (jobs the workers started inside the window / window) and enqueue -> start latency
 (producer's send clock to the handler's start clock, same host) p50/p99/p99.9; also from the
 job's ``created_at`` (the store's clock inside the enqueue transaction) to the start.
