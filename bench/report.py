@@ -21,6 +21,17 @@ TARGETS = {
 }
 
 
+RATIO_TARGET = 0.70  # single-job REST enqueue against the bare handler, same rounds
+LATENCY_TARGETS = {"1000/s": {"p50_ms": 5.0, "p99_ms": 20.0}}  # enqueue -> start, ms
+
+
+def _latency_mark(rate: str, key: str, summary: dict[str, float]) -> str:
+    target = LATENCY_TARGETS.get(rate, {}).get(key)
+    if target is None:
+        return ""
+    return f" {'✅' if summary[key] <= target else '❌'} ≤ {target:.0f}"
+
+
 def load(name: str) -> dict[str, Any] | None:
     path = h.RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -86,9 +97,11 @@ def markdown() -> str:
     rest = load("rest_enqueue")
     if rest:
         lines += ["", "## Same-run ratios (median of per-round ratios)", "",
-                  "| ratio | value |", "|---|---:|"]
+                  "| ratio | value | target |", "|---|---:|---:|"]
         for label, value in rest["ratios"].items():
-            lines.append(f"| {label} | {value:.2f} |")
+            target = RATIO_TARGET if label.endswith("/ bare_c64") else None
+            mark = "" if target is None else f"{target:.2f} {'✅' if value >= target else '❌'}"
+            lines.append(f"| {label} | {value:.2f} | {mark} |")
         lines += ["", "## Cost per job (REST)", "",
                   "| workload | server CPU µs/job | xact/job | tuples/job | server RSS MiB |",
                   "|---|---:|---:|---:|---|"]
@@ -118,16 +131,36 @@ def markdown() -> str:
                       "| offered | sustained jobs/s | p50 ms | p99 ms | p99.9 ms |",
                       "|---|---:|---:|---:|---:|"]
             for key, s in steady["summary"].items():
-                lines.append(f"| {key} | {s['sustained_per_s']:,.0f} | {s['p50_ms']:.1f} "
-                             f"({s.get('stored_p50_ms', float('nan')):.1f}) | {s['p99_ms']:.1f} "
-                             f"({s.get('stored_p99_ms', float('nan')):.1f}) | "
-                             f"{s['p999_ms']:.1f} |")
+                p50 = f"{s['p50_ms']:.1f} ({s.get('stored_p50_ms', float('nan')):.1f})"
+                p99 = f"{s['p99_ms']:.1f} ({s.get('stored_p99_ms', float('nan')):.1f})"
+                lines.append(f"| {key} | {s['sustained_per_s']:,.0f} | "
+                             f"{p50}{_latency_mark(key, 'p50_ms', s)} | "
+                             f"{p99}{_latency_mark(key, 'p99_ms', s)} | {s['p999_ms']:.1f} |")
+    lines += stages_table()
     bound = load("pg_bound")
     if bound:
         lines += ["", "## Bounds of this machine", "", "| measure | median |", "|---|---:|"]
         for key, value in bound["summary"].items():
             lines.append(f"| PostgreSQL {key.replace('_', ' ')} (pgbench) | {value:,.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def stages_table() -> list[str]:
+    """Where enqueue -> start latency goes at one steady rate (bench/stages.py), per mode."""
+    stages = {m: load(f"stages_{m}") for m in ("postgres", "redis")}
+    present = {m: s for m, s in stages.items() if s}
+    if not present:
+        return []
+    rate = next(iter(present.values()))["rate"]
+    modes = list(present)
+    lines = ["", f"## Where the latency goes ({rate:,.0f} jobs/s, median ms per step)", "",
+             "| step | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
+    steps = list(dict.fromkeys(k for s in present.values() for k in s["p50_ms"]))
+    for step in steps:
+        cells = [f"{present[m]['p50_ms'][step]:.2f}" if step in present[m]["p50_ms"] else "—"
+                 for m in modes]
+        lines.append(f"| {step} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plots() -> list[Path]:

@@ -47,9 +47,11 @@ def main() -> None:
         run("drain.py", "--rounds", rounds, "--jobs", jobs, "--max-jobs", "500",
             "--variant=--no-group-commit")
         run("steady.py", "--rounds", rounds, "--seconds", seconds)
+        run("stages.py", "--seconds", "20")
         if have("quorra.broker.redis"):
             run("drain.py", "--redis", "--rounds", rounds, "--jobs", jobs, "--max-jobs", "500")
             run("steady.py", "--redis", "--rounds", rounds, "--seconds", seconds)
+            run("stages.py", "--redis", "--seconds", "20")
         else:
             h.log("\n(Redis dispatch not in this checkout: Redis-mode workloads skipped)")
     else:
