@@ -36,9 +36,14 @@ if #popped > 0 then
   if read then
     for _, e in ipairs(read[1][2]) do
       local job, seq = string.match(e[2][2], '^[^:]*:([^:]*):(%d+)$')
-      out[#out + 1] = e[1]
-      out[#out + 1] = job
-      out[#out + 1] = seq
+      if job then
+        out[#out + 1] = e[1]
+        out[#out + 1] = job
+        out[#out + 1] = seq
+      else  -- not a member we wrote: drop it rather than misalign the reply
+        redis.call('XACK', KEYS[3], ARGV[1], e[1])
+        redis.call('XDEL', KEYS[3], e[1])
+      end
     end
   end
 end

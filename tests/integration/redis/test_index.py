@@ -1,0 +1,47 @@
+"""The dispatch index's lease reply on real Redis: proposals come back as (entry, job, seq) in
+priority order, and a stream entry that is not one of ours is dropped instead of shifting the
+reply. (fakeredis runs the same script through the broker contract suite.)"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from quorra.broker.redis import RedisIndex
+from quorra.broker.redis.client import connect
+from quorra.broker.redis.index import Entry
+from quorra.broker.redis.keys import GROUP, queue_keys
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[Any]:
+    real = connect(redis_url)
+    await real.flushdb()
+    try:
+        yield real
+    finally:
+        await real.flushdb()
+        await real.aclose()
+
+
+async def test_lease_returns_job_and_seq_and_drops_foreign_entries(client: Any) -> None:
+    index = RedisIndex(client)
+    now = datetime.now(UTC) - timedelta(seconds=1)  # due: not rounded up past Redis's clock
+    entries = [Entry(job_id=uuid.uuid4(), queue="q", seq=seq, priority=prio, run_at=now)
+               for seq, prio in ((3, 0), (7, 5), (0, -2))]
+    assert await index.dispatch("q", entries) == 3
+    keys = queue_keys("q")
+    await client.zadd(keys.ready, {"not-a-member-of-ours": -10})  # would pop first
+    wait, proposals = await index.lease("q", "srv-test", want=10)
+    assert [(p.job_id, p.seq) for p in proposals] == [
+        (str(entries[1].job_id), 7), (str(entries[0].job_id), 3), (str(entries[2].job_id), 0)]
+    assert wait == -1
+    pending = await client.xpending(keys.stream, GROUP)
+    assert pending["pending"] == 3, "the foreign entry was acknowledged and removed"
+    await index.settle("q", proposals)
+    assert await client.xlen(keys.stream) == 0
+    assert await client.hlen(keys.idx) == 0
