@@ -145,6 +145,15 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+_PIPELINE = ("sent", "created", "committed", "proposed", "grant_sent", "leased", "granted",
+             "to_stream", "started")
+
+
+def _step_order(step: str) -> int:
+    first = step.split(" -> ")[0]
+    return _PIPELINE.index(first) if first in _PIPELINE else len(_PIPELINE)  # total last
+
+
 def stages_table() -> list[str]:
     """Where enqueue -> start latency goes at one steady rate (bench/stages.py), per mode."""
     stages = {m: load(f"stages_{m}") for m in ("postgres", "redis")}
@@ -153,12 +162,12 @@ def stages_table() -> list[str]:
         return []
     rate = next(iter(present.values()))["rate"]
     modes = list(present)
-    lines = ["", f"## Where the latency goes ({rate:,.0f} jobs/s, median ms per step)", "",
+    lines = ["", f"## Where the latency goes ({rate:,.0f} jobs/s, ms per step: p50 (p99))", "",
              "| step | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]
-    steps = list(dict.fromkeys(k for s in present.values() for k in s["p50_ms"]))
+    steps = sorted({k for s in present.values() for k in s["p50_ms"]}, key=_step_order)
     for step in steps:
-        cells = [f"{present[m]['p50_ms'][step]:.2f}" if step in present[m]["p50_ms"] else "—"
-                 for m in modes]
+        cells = [f"{present[m]['p50_ms'][step]:.2f} ({present[m]['p99_ms'][step]:.1f})"
+                 if step in present[m]["p50_ms"] else "—" for m in modes]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     return lines
 
