@@ -142,6 +142,13 @@ def markdown() -> str:
         lines += ["", "## Bounds of this machine", "", "| measure | median |", "|---|---:|"]
         for key, value in bound["summary"].items():
             lines.append(f"| PostgreSQL {key.replace('_', ' ')} (pgbench) | {value:,.0f} |")
+    scan = load("lease_scan")
+    if scan:
+        lines += ["", f"## Postgres-only lease of 10 ready jobs, fresh vs after "
+                  f"{scan['leased']:,} leases without vacuum", "",
+                  "| statement | fresh ms | after ms |", "|---|---:|---:|"]
+        for name, r in scan["results"].items():
+            lines.append(f"| {name} | {r['fresh_ms']:.2f} | {r['after_ms']:.2f} |")
     return "\n".join(lines) + "\n"
 
 

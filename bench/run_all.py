@@ -41,6 +41,7 @@ def main() -> None:
     jobs = "10000" if args.quick else "20000"
     seconds = str(args.seconds or (10 if args.quick else 60))
     run("pg_bound.py", "--rounds", rounds, "--seconds", "3" if args.quick else "5")
+    run("lease_scan.py", "--leased", "20000" if args.quick else "60000")
     run("rest_enqueue.py", "--rounds", rounds, "--jobs", jobs)
     if have("quorra.rpc.proto") and have("quorra.worker.main"):
         run("grpc_enqueue.py", "--rounds", rounds, "--jobs", jobs)

@@ -120,7 +120,11 @@ class PostgresBroker:
                     ttl: float) -> list[Job]:
         params = {"queues": list(queues), "limit": limit, "worker_id": worker_id, "ttl": ttl}
         async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["lease"], params)
+            # Planned each time, never prepared: under the generic plan of a prepared statement
+            # the index scan never marks the entries of already leased jobs dead, so every lease
+            # visits all of them until a vacuum (measured: 0.5 -> 14 ms after 60,000 leases;
+            # planned each time: 0.9 ms).
+            cur = await conn.execute(QUERIES["lease"], params, prepare=False)
             jobs = [row_to_job(row) for row in await cur.fetchall()]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
