@@ -45,3 +45,16 @@ async def test_lease_returns_job_and_seq_and_drops_foreign_entries(client: Any) 
     await index.settle("q", proposals)
     assert await client.xlen(keys.stream) == 0
     assert await client.hlen(keys.idx) == 0
+
+
+async def test_job_due_now_is_leasable_at_once(client: Any) -> None:
+    """run_at = the Redis clock's present: ready at once, not after its due ms ticks over."""
+    index = RedisIndex(client)
+    for seq in range(1, 51):  # bounded; each round's run_at falls inside the current millisecond
+        seconds, micros = await client.time()
+        entry = Entry(job_id=uuid.uuid4(), queue="q", seq=seq, priority=0,
+                      run_at=datetime.fromtimestamp(seconds, UTC) + timedelta(microseconds=micros))
+        assert await index.dispatch("q", [entry]) == 1
+        _, proposals = await index.lease("q", "srv-test", want=1)
+        assert [p.job_id for p in proposals] == [str(entry.job_id)], f"round {seq}"
+        await index.settle("q", proposals)

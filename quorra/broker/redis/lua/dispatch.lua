@@ -5,16 +5,18 @@
 -- ARGV[1]  wake channel, ARGV[2] queue name (published when anything was added)
 -- ARGV[3..] repeated (job, seq, priority, due_ms, member)
 -- returns  the number of entries added
--- Due jobs go to ready, others to delayed (Redis clock: lease.lua promotes them).
+-- Due jobs go to ready, others to delayed by due ms (Redis clock: lease.lua promotes them).
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local added = 0
 for i = 3, #ARGV, 5 do
   local job, seq, prio, due, member = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local current = redis.call('HGET', KEYS[3], job)
   if not current or tonumber(current) < tonumber(seq) then
     redis.call('HSET', KEYS[3], job, seq)
-    if tonumber(due) > now then
+    -- ready when run_at (the member's first 17 characters, in us) has passed; comparing the
+    -- rounded-up due ms with the rounded-down clock would hold a job due now for up to 1 ms
+    if tonumber(string.sub(member, 1, 17)) > now_us then
       redis.call('ZADD', KEYS[2], due, member .. ':' .. prio)
     else
       redis.call('ZADD', KEYS[1], -tonumber(prio), member)
