@@ -390,6 +390,14 @@ def workers(count: int, grpc_addr: str, *, max_jobs: int = 100,
         group.stop()
 
 
+def produce(url: str, rate: float, seconds: float, batch: int = 1000) -> tuple[int, float, float]:
+    """Run bench/producer.py against ``url``: ``(jobs sent, start, end)`` on the wall clock."""
+    out = json.loads(subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "producer.py"), url, str(rate), str(seconds),
+         str(batch)], capture_output=True, text=True, check=True, cwd=ROOT / "bench").stdout)
+    return int(out["sent"]), float(out["start"]), float(out["end"])
+
+
 def read_tallies(paths: Sequence[Path]) -> Tally:
     tally = Tally([], [], [], [])
     for path in paths:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import harness as h
+from stages import STAGES
 
 TARGETS = {
     "REST batch enqueue (1,000/request)": 20000,
@@ -152,13 +153,9 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-_PIPELINE = ("sent", "created", "committed", "proposed", "grant_sent", "leased", "granted",
-             "to_stream", "started")
-
-
 def _step_order(step: str) -> int:
     first = step.split(" -> ")[0]
-    return _PIPELINE.index(first) if first in _PIPELINE else len(_PIPELINE)  # total last
+    return STAGES.index(first) if first in STAGES else len(STAGES)  # total last
 
 
 def stages_table() -> list[str]:

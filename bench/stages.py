@@ -12,8 +12,6 @@ import argparse
 import itertools
 import json
 import os
-import subprocess
-import sys
 
 import harness as h
 
@@ -31,11 +29,8 @@ def run(rate: float, seconds: float, redis: bool) -> dict[str, list[float]]:
     with h.quorra_server(redis=redis, variant=("--stamps",)) as srv:
         with h.workers(2, srv.grpc, max_jobs=500) as (group, tallies):
             h.wait_workers(group, srv.grpc)
-            out = json.loads(subprocess.run(
-                [sys.executable, str(h.ROOT / "bench" / "producer.py"), srv.url, str(rate),
-                 str(seconds), "1000"], capture_output=True, text=True, check=True,
-                cwd=h.ROOT / "bench").stdout)
-            h.wait_count("succeeded", int(out["sent"]), deadline=300)
+            sent, _, _ = h.produce(srv.url, rate, seconds)
+            h.wait_count("succeeded", sent, deadline=300)
         tally = h.read_tallies(tallies)
     return steps(tally, json.loads(path.read_text()))
 

@@ -14,9 +14,6 @@ exactly once (workers' tallies) and be succeeded in PostgreSQL.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 
 import harness as h
 
@@ -28,11 +25,7 @@ def steady_once(rate: float, seconds: float, max_jobs: int, redis: bool) -> dict
     with h.quorra_server(redis=redis) as srv:
         with h.workers(2, srv.grpc, max_jobs=max_jobs) as (group, tallies):
             h.wait_workers(group, srv.grpc)  # load starts once both workers are connected
-            out = json.loads(subprocess.run(
-                [sys.executable, str(h.ROOT / "bench" / "producer.py"), srv.url, str(rate),
-                 str(seconds), "1000"], capture_output=True, text=True, check=True,
-                cwd=h.ROOT / "bench").stdout)
-            sent, t0, t1 = int(out["sent"]), float(out["start"]), float(out["end"])
+            sent, t0, t1 = h.produce(srv.url, rate, seconds)
             h.wait_count("succeeded", sent, deadline=300)
         tally = h.read_tallies(tallies)
     if len(tally.ids) != sent or tally.duplicates:
