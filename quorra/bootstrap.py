@@ -21,6 +21,7 @@ from quorra.core.errors import QuorraError, StoreUnavailable
 from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
+from quorra.liveness import DispatchWatchdog
 from quorra.metrics import Metrics
 from quorra.rpc.server import RpcServer
 from quorra.scheduler import Housekeeping
@@ -124,6 +125,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         for name, chore, every in _dispatch_chores(broker):
             housekeeping.add_chore(name, chore, every)
         throughput = Throughput(metrics)
+        watchdog = DispatchWatchdog(service, workers, metrics, threshold=settings.dispatch_stall)
+        housekeeping.add_chore("check_dispatch", watchdog.check, min(settings.dispatch_stall, 5.0))
         housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
         housekeeping.start()
         stack.callback(housekeeping.shutdown)
@@ -144,7 +147,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         await rpc.start()
         stack.push_async_callback(rpc.stop)
         app = create_app(service, api_key=settings.api_key, registry=registry,
-                         readiness=readiness, limits=settings.limits,
+                         readiness=readiness, liveness=watchdog.verdict, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
                          dispatch_mode=lambda: _mode(broker), throughput=throughput)
         yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker), rpc=rpc,

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
+from quorra.core import tasks
 from quorra.core.jobs import JobStatus, QueueCount
 from quorra.workers import WorkerDirectory
 
@@ -59,6 +62,12 @@ class Metrics:
         self.dispatch_mode = Gauge("quorra_dispatch_mode",
                                    "1 for the dispatch mode in force, 0 for the others.",
                                    ["mode"], registry=registry)
+        self.dispatch_stalled = Gauge(
+            "quorra_dispatch_stalled",
+            "1 while a worker with free slots has waited past the liveness threshold although "
+            "its queues held ready jobs (dispatch is stuck: /healthz fails), else 0.",
+            registry=registry)
+        self.task_failures = _TaskFailures(registry)
         self._queues_seen: set[str] = set()
 
     def set_dispatch_mode(self, mode: str) -> None:
@@ -77,3 +86,19 @@ class Metrics:
             for status in JobStatus:
                 self.queue_length.labels(queue, status.value).set(by_key.get((queue, status), 0))
         self.leases_in_flight.set(sum(n for (_, s), n in by_key.items() if s is JobStatus.LEASED))
+
+
+class _TaskFailures(Collector):
+    """``quorra_background_task_failures_total{task}``: background tasks that failed (each was
+    logged at ERROR and restarted, or ended its owner)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        registry.register(self)
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "quorra_background_task_failures", "Background tasks that failed (logged at ERROR, "
+            "then restarted or their owner ended).", labels=["task"])
+        for name, count in sorted(tasks.FAILURES.items()):
+            family.add_metric([name], count)
+        yield family

@@ -103,6 +103,10 @@ class JobService:
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.broker.delete(job_id)
 
+    async def ready_for(self, queues: Sequence[str], age: float) -> bool:
+        """Whether a job of ``queues`` has waited, ready, for over ``age`` seconds."""
+        return await self.archive.ready_for(list(queues), age)
+
     async def queue_counts(self) -> list[QueueCount]:
         return await self.archive.queue_counts()
 

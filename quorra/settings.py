@@ -134,6 +134,7 @@ class Settings:
     db_timeout: float = 5.0
     reap_interval: float = 1.0
     shutdown_grace: float = 10.0
+    dispatch_stall: float = 60.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +158,7 @@ class Settings:
             db_timeout=read.get("QUORRA_DB_TIMEOUT", "5s", _positive_seconds),
             reap_interval=read.get("QUORRA_REAP_INTERVAL", "1s", _positive_seconds),
             shutdown_grace=read.get("QUORRA_SHUTDOWN_GRACE", "10s", _positive_seconds),
+            dispatch_stall=read.get("QUORRA_DISPATCH_STALL", "60s", _positive_seconds),
         )
 
     def require_server(self) -> None:

@@ -21,6 +21,7 @@ class ConnectedWorker(msgspec.Struct):
     connected_at: float = 0.0
     last_seen: float = 0.0
     peer: str = ""
+    waiting_since: float = 0.0  # free slots and no job since then (Unix time; 0: not waiting)
 
 
 class WorkerDirectory:
@@ -39,6 +40,16 @@ class WorkerDirectory:
         if worker is not None:
             worker.in_flight = count
             worker.last_seen = time.time()
+
+    def waiting(self, session: str, waiting: bool) -> None:
+        """The session has free slots and waits for jobs (``True``), or just got some."""
+        worker = self._workers.get(session)
+        if worker is None:
+            return
+        if not waiting:
+            worker.waiting_since = 0.0
+        elif not worker.waiting_since:
+            worker.waiting_since = time.time()
 
     def snapshot(self) -> list[ConnectedWorker]:
         return sorted((msgspec.structs.replace(w) for w in self._workers.values()),

@@ -42,5 +42,8 @@ class Archive(Protocol):
     async def queue_counts(self) -> list[QueueCount]:
         """Job counts by queue and status (only non-zero ones)."""
 
+    async def ready_for(self, queues: list[str], age: float) -> bool:
+        """Whether a job of ``queues`` has been ready (pending, due) for over ``age`` seconds."""
+
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the store answers."""

@@ -53,6 +53,12 @@ class PostgresArchive:
             rows = await cur.fetchall()
         return [QueueCount(queue=q, status=JobStatus(s), count=n) for q, s, n in rows]
 
+    async def ready_for(self, queues: list[str], age: float) -> bool:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["ready_for"], {"queues": queues, "age": age})
+            row = await cur.fetchone()
+        return bool(row and row[0])
+
     async def ping(self) -> None:
         async with connection(self._pool) as conn:
             await conn.execute(QUERIES["ping"])

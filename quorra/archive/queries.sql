@@ -31,3 +31,10 @@ SELECT queue, status, count(*) FROM quorra_jobs GROUP BY queue, status ORDER BY 
 
 -- name: ping
 SELECT 1;
+
+-- name: ready_for
+-- Has a job in these queues been ready (pending and due) for more than %(age)s seconds?
+SELECT EXISTS (
+    SELECT 1 FROM quorra_jobs
+    WHERE status = 'pending' AND queue = ANY(%(queues)s::text[])
+      AND run_at <= now() - make_interval(secs => %(age)s));

@@ -25,10 +25,16 @@ from quorra.workers import WorkerDirectory
 __all__ = ["create_app"]
 
 Readiness = Callable[[], Awaitable[dict[str, Any]]]
+Liveness = Callable[[], Awaitable[str | None]]
+
+
+async def _alive() -> str | None:
+    return None
 
 
 def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry,
-               readiness: Readiness, limits: Limits | None = None,
+               readiness: Readiness, liveness: Liveness = _alive,
+               limits: Limits | None = None,
                max_body_bytes: int = 10 * 1024 * 1024, debug: bool = False,
                workers: WorkerDirectory | None = None,
                dispatch_mode: Callable[[], str] = lambda: "postgres",
@@ -47,7 +53,7 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
         openapi_config=openapi,
         request_max_body_size=max_body_bytes,
         state=State({"service": service, "api_key": api_key.encode(), "limits": limits or Limits(),
-                     "registry": registry, "readiness": readiness,
+                     "registry": registry, "readiness": readiness, "liveness": liveness,
                      "workers": workers or WorkerDirectory(), "dispatch_mode": dispatch_mode,
                      "throughput": throughput or Throughput(service.metrics),
                      "session_signer": SessionSigner(api_key.encode())}),

@@ -11,9 +11,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 __all__ = ["healthz", "metrics", "readyz"]
 
 
-@get("/healthz", media_type=MediaType.TEXT, tags=["system"], summary="Liveness")
-async def healthz() -> str:
-    return "ok"
+@get("/healthz", media_type=MediaType.TEXT, tags=["system"],
+     summary="Liveness: 503 when dispatch is stalled (see quorra_dispatch_stalled)")
+async def healthz(state: State) -> Response[str]:
+    stall: str | None = await state.liveness()
+    if stall is not None:
+        return Response(stall, status_code=503, media_type=MediaType.TEXT)
+    return Response("ok", media_type=MediaType.TEXT)
 
 
 @get("/readyz", tags=["system"], summary="Readiness: the store (and Redis when configured)")

@@ -20,7 +20,9 @@ from collections import deque
 from collections.abc import Awaitable, Iterable, Sequence
 from datetime import UTC, datetime
 
+from quorra.core.errors import Unavailable
 from quorra.core.jobs import Job
+from quorra.core.tasks import Backoff, supervise
 from quorra.service import JobService
 
 __all__ = ["Dispatcher", "Feed", "Window", "first_of"]
@@ -75,7 +77,7 @@ class Dispatcher:
             group = self._groups[key] = _Group(sorted(key))
         group.members += 1
         if group.watcher is None or group.watcher.done():
-            group.watcher = asyncio.create_task(self._watch(group), name="quorra-dispatch")
+            group.watcher = supervise("quorra-dispatch", lambda: self._watch(group), first=0.5)
         return group
 
     def leave(self, group: _Group) -> None:
@@ -90,10 +92,8 @@ class Dispatcher:
             try:
                 # awaited directly: the next wait registers before anything else runs
                 await self.service.wait_for_jobs(group.queues, IDLE_WAIT)
-            except Exception:  # never leave streams without a watcher
-                log.exception("waiting for jobs failed; retrying in 1s")
-                await asyncio.sleep(1.0)
-            group.bump()
+            finally:  # a failed wait too: streams look again while the watcher restarts
+                group.bump()
 
 
 class Feed:
@@ -123,10 +123,16 @@ class Feed:
         if self._group is None:
             self._group = self.dispatcher.join(self.queues)
         group = self._group
+        backoff = Backoff(first=0.1, cap=2.0)
         while not self.stopped():
             seen = group.generation
-            jobs = await self.service.lease(self.queues, worker_id=self.worker_id,
-                                            limit=limit, ttl=self.ttl)
+            try:
+                jobs = await self.service.lease(self.queues, worker_id=self.worker_id,
+                                                limit=limit, ttl=self.ttl)
+            except Unavailable as exc:  # a store restart: wait it out, never give up
+                await self._pause(backoff.next(), exc)
+                continue
+            backoff.reset()
             if jobs:
                 if len(jobs) >= limit:
                     group.bump()  # there may be more: let the next stream look
@@ -138,11 +144,20 @@ class Feed:
             await first_of(turn, *(stop.wait() for stop in self.stops))
         return []
 
+    async def _pause(self, delay: float, exc: Unavailable) -> None:
+        log.warning("leasing for %s failed (%s); retrying in %.1fs", self.worker_id,
+                    exc.message, delay)
+        await first_of(*(stop.wait() for stop in self.stops), timeout=delay)
+
     async def give_back(self, jobs: Sequence[Job]) -> None:
         """Release jobs that were leased but never delivered (not a failed attempt)."""
         leases = [(job.id, job.lease_id) for job in jobs if job.lease_id is not None]
-        if leases:
+        if not leases:
+            return
+        try:
             await asyncio.shield(self.service.release(leases))
+        except Unavailable as exc:  # their leases expire and the jobs are retried
+            log.warning("releasing %d undelivered jobs failed (%s)", len(leases), exc.message)
 
 
 class Window:

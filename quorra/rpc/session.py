@@ -20,6 +20,7 @@ import grpc
 
 from quorra.core.errors import InvalidInput, QuorraError
 from quorra.core.jobs import Job
+from quorra.core.tasks import spawn
 from quorra.rpc.convert import MAX_LEASE_BATCH, job_to_pb, parse_id, parse_result, queues_of
 from quorra.rpc.convert import timestamp as to_timestamp
 from quorra.rpc.errors import status_of
@@ -56,6 +57,7 @@ class Session:
         self.credit_changed = asyncio.Event()
         self.ready = asyncio.Event()  # something to send, or the state changed
         self.reading_done = False
+        self.failure: BaseException | None = None  # a task of the session failed: end it
         self.jobs_out: list[Job] = []
         self.settled_out: list[pb.Outcome] = []
         self.extended_out: list[pb.Outcome] = []
@@ -79,8 +81,9 @@ class Session:
         host = self.host
         host.directory.connect(self.key, self.feed.worker_id, self.feed.queues,
                                self.context.peer())
-        tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._feed()),
-                 asyncio.create_task(self._watch_shutdown())]
+        tasks = [spawn("quorra-session-read", self._read(), on_error=self._fail),
+                 spawn("quorra-session-feed", self._feed(), on_error=self._fail),
+                 spawn("quorra-session-shutdown", self._watch_shutdown(), on_error=self._fail)]
         try:
             async for response in self._write():
                 yield response
@@ -106,6 +109,10 @@ class Session:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), timeout)
             self.ready.clear()
+            if self.failure is not None:  # the worker reconnects and gets a working session
+                await self.context.abort(grpc.StatusCode.UNAVAILABLE,
+                                         "the server ended this session after an internal "
+                                         "failure; reconnect")
             # once halted (drain, half-close, shutdown) jobs not yet sent stay here: released
             jobs: list[Job] = [] if self.halt.is_set() else self.jobs_out
             if jobs or self.settled_out or self.extended_out:
@@ -122,7 +129,14 @@ class Session:
                 self.in_flight += len(jobs)
                 self.host.directory.in_flight(self.key, self.in_flight)
 
+    def _fail(self, exc: BaseException) -> None:
+        self.failure = exc
+        self.halt.set()
+        self.ready.set()
+
     def _finished(self, deadline: float | None) -> bool:
+        if self.failure is not None:
+            return False  # _write aborts the call
         if self.settled_out or self.extended_out or (self.jobs_out and not self.halt.is_set()):
             return False
         if self.reading_done:
@@ -146,10 +160,14 @@ class Session:
     async def _feed(self) -> None:
         while not self.halt.is_set():
             if self.credit <= 0:
+                self.host.directory.waiting(self.key, False)
                 self.credit_changed.clear()
                 await first_of(self.credit_changed.wait(), self.halt.wait())
                 continue
+            self.host.directory.waiting(self.key, True)  # the liveness probe watches this
             jobs = await self.feed.take(min(self.credit, MAX_LEASE_BATCH))
+            if jobs:
+                self.host.directory.waiting(self.key, False)
             if self.halt.is_set():
                 await self.feed.give_back(jobs)
                 return

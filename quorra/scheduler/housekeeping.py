@@ -10,6 +10,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from quorra.core.errors import QuorraError
+from quorra.core.tasks import report_failure
 from quorra.service import JobService
 
 __all__ = ["Housekeeping"]
@@ -31,7 +32,8 @@ class Housekeeping:
         self._add("refresh_queue_gauge", service.refresh_queue_gauge, gauge_interval)
 
     def add_chore(self, name: str, chore: Callable[[], Awaitable[object]], every: float) -> None:
-        """Run ``chore`` every ``every`` seconds (store errors are logged and skipped)."""
+        """Run ``chore`` every ``every`` seconds (store errors are logged and skipped; any
+        other failure is logged at ERROR and counted, and the chore runs again on time)."""
         self._add(name, chore, every)
 
     def _add(self, name: str, chore: Callable[[], Awaitable[object]], every: float) -> None:
@@ -40,6 +42,8 @@ class Housekeeping:
                 await chore()
             except QuorraError as exc:
                 log.warning("%s skipped: %s", name, exc)
+            except Exception as exc:  # the scheduler runs it again at the next interval
+                report_failure(f"quorra-chore-{name}", exc, f"it runs again in {every:g}s")
 
         self._scheduler.add_job(run, IntervalTrigger(seconds=every), id=name, name=name)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 
+from quorra.core.tasks import report_failure, spawn
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.worker.config import WorkerConfig
@@ -76,6 +77,8 @@ class Worker:
                             exc.details(), delay)
             except (TimeoutError, grpc.aio.UsageError, OSError) as exc:
                 log.warning("session failed (%r); reconnecting in %.1fs", exc, delay)
+            except Exception as exc:  # a bug must not stop the worker for good
+                report_failure("quorra-worker-session", exc, f"reconnecting in {delay:.1f}s")
             self.connected.clear()
             if self.stopping.is_set():
                 break
@@ -109,7 +112,11 @@ class Worker:
         helpers = [asyncio.create_task(self._write(call)), asyncio.create_task(self._heartbeat())]
         stop = asyncio.create_task(self.stopping.wait())
         try:
-            await asyncio.wait([reader, stop], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([reader, stop, *helpers], return_when=asyncio.FIRST_COMPLETED)
+            if not (reader.done() or stop.done()):  # a failed writer or heartbeat: reconnect
+                for helper in helpers:
+                    if helper.done():
+                        helper.result()
             if not reader.done():
                 await self._drain(call)
                 await asyncio.wait_for(reader, 10)
@@ -177,9 +184,7 @@ class Worker:
             except grpc.aio.AioRpcError as exc:
                 log.warning("releasing a job failed: %s", exc.details())
 
-        task = asyncio.create_task(run())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        spawn("quorra-worker-release", run(), keep=self._tasks)
 
     def _extended(self, outcome: pb.Outcome) -> None:
         entry = self.running.get(outcome.job_id)

@@ -8,6 +8,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from quorra.core.tasks import spawn
+
 __all__ = ["GroupCommitter"]
 
 Item = TypeVar("Item")
@@ -38,9 +40,7 @@ class GroupCommitter(Generic[Item, Result]):
         while self._waiting and self._inflight < self._max_inflight:
             group = self._take_group()
             self._inflight += 1
-            task = asyncio.create_task(self._run(group))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            spawn("quorra-group-commit", self._run(group), keep=self._tasks)
 
     def _take_group(self) -> list[tuple[Sequence[Item], asyncio.Future[list[Result]]]]:
         group: list[tuple[Sequence[Item], asyncio.Future[list[Result]]]] = []

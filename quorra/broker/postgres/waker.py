@@ -13,6 +13,7 @@ import psycopg
 import psycopg_pool
 
 from quorra.broker.wakeups import Wakeups
+from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool
 from quorra.db.sqlfiles import load_queries
 
@@ -36,7 +37,7 @@ class Waker:
         self._listener: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="quorra-pg-listener")
+        self._listener = supervise("quorra-pg-listener", self._listen)
 
     async def close(self) -> None:
         for task in (self._listener, self._sender):
@@ -58,7 +59,7 @@ class Waker:
         self.wake(queues)
         self._outbox |= queues
         if self._sender is None or self._sender.done():
-            self._sender = asyncio.create_task(self._send())
+            self._sender = spawn("quorra-pg-notify", self._send())
 
     async def _send(self) -> None:
         while self._outbox:

@@ -32,6 +32,7 @@ from quorra.broker.redis.supervisor import QUERIES, Supervisor
 from quorra.broker.wakeups import Wakeups
 from quorra.core.errors import DispatchUnavailable
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.tasks import spawn
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 
@@ -157,9 +158,7 @@ class RedisBroker:
             return [row_to_job(row) for row in await cur.fetchall()]
 
     def _settle_later(self, queue: str, proposals: Sequence[Proposal]) -> None:
-        task = asyncio.create_task(self._settle(queue, proposals))
-        self._settling.add(task)
-        task.add_done_callback(self._settling.discard)
+        spawn("quorra-redis-settle", self._settle(queue, proposals), keep=self._settling)
 
     async def _settle(self, queue: str, proposals: Sequence[Proposal]) -> None:
         try:

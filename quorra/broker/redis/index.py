@@ -153,6 +153,15 @@ class RedisIndex:
         keys = queue_keys(queue)
         return int(await self._run("next_wait", [keys.ready, keys.delayed], []))
 
+    @staticmethod
+    async def next_message(pubsub: aioredis.client.PubSub, timeout: float) -> str | None:
+        """The next wake-up published (a queue name), or None after ``timeout``."""
+        with translate():
+            message = await pubsub.get_message(timeout=timeout)
+        if message is None or message.get("type") != "message":
+            return None
+        return str(message["data"])
+
     @contextlib.asynccontextmanager
     async def subscription(self) -> AsyncIterator[aioredis.client.PubSub]:
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)

@@ -14,6 +14,7 @@ from quorra.broker.redis.index import Entry, Identity, RedisIndex
 from quorra.broker.redis.mode import ModeState
 from quorra.broker.wakeups import Wakeups
 from quorra.core.errors import DispatchUnavailable, QuorraError
+from quorra.core.tasks import supervise
 from quorra.db.pool import Pool, connection
 from quorra.db.sqlfiles import load_queries
 
@@ -54,8 +55,8 @@ class Supervisor:
 
     async def start(self) -> None:
         await self.check()
-        self._tasks = [asyncio.create_task(self._monitor(), name="quorra-redis-monitor"),
-                       asyncio.create_task(self._listen(), name="quorra-redis-listener")]
+        self._tasks = [supervise("quorra-redis-monitor", self._monitor),
+                       supervise("quorra-redis-listener", self._listen)]
 
     async def close(self) -> None:
         """Cancel the background tasks; a task stuck in a client's cleanup is not waited for
@@ -174,12 +175,9 @@ class Supervisor:
         self._wakeups.wake(None)
 
     async def _monitor(self) -> None:
-        while True:
+        while True:  # a failure is logged and the monitor restarted (supervise)
             await asyncio.sleep(self._probe_interval)
-            try:
-                await self.check()
-            except Exception:  # never let the monitor die
-                log.exception("Redis health check failed unexpectedly")
+            await self.check()
 
     async def _listen(self) -> None:
         delay = 0.1
@@ -189,12 +187,10 @@ class Supervisor:
                     delay = 0.1
                     self._wakeups.wake(None)
                     while True:
-                        message = await pubsub.get_message(timeout=1.0)
-                        if message is not None and message.get("type") == "message":
-                            self._wakeups.wake((str(message["data"]),))
-            except DispatchUnavailable as exc:
-                log.debug("wake-up subscription lost: %s", exc)
-            except Exception as exc:  # redis errors from get_message, outside translate()
+                        queue = await self.index.next_message(pubsub, 1.0)
+                        if queue is not None:
+                            self._wakeups.wake((queue,))
+            except DispatchUnavailable as exc:  # Redis away: the monitor switches modes
                 log.debug("wake-up subscription lost: %s", exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
