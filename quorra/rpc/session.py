@@ -35,6 +35,7 @@ __all__ = ["Session"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 _LOST_CODE = grpc.StatusCode.FAILED_PRECONDITION.value[0]
+MAX_SETTLING = 32  # a session's messages whose settlements are in flight at once
 
 
 def _outcome(job_id: str, lease_id: str, exc: Exception) -> pb.Outcome:
@@ -58,6 +59,8 @@ class Session:
         self.ready = asyncio.Event()  # something to send, or the state changed
         self.reading_done = False
         self.failure: BaseException | None = None  # a task of the session failed: end it
+        self.settling = asyncio.Semaphore(MAX_SETTLING)  # messages being settled at once
+        self.settle_tasks: set[asyncio.Task[Any]] = set()
         self.jobs_out: list[Job] = []
         self.settled_out: list[pb.Outcome] = []
         self.extended_out: list[pb.Outcome] = []
@@ -137,7 +140,8 @@ class Session:
     def _finished(self, deadline: float | None) -> bool:
         if self.failure is not None:
             return False  # _write aborts the call
-        if self.settled_out or self.extended_out or (self.jobs_out and not self.halt.is_set()):
+        if self.settle_tasks or self.settled_out or self.extended_out or (
+                self.jobs_out and not self.halt.is_set()):
             return False
         if self.reading_done:
             return True
@@ -182,12 +186,23 @@ class Session:
         if request.drain:
             self.credit = 0
             self.halt.set()
-        if request.settlements:
-            await self._settle_all(request.settlements)
-        if request.extensions:
-            outcomes = await asyncio.gather(*(self._extend(e) for e in request.extensions))
-            self.extended_out.extend(outcomes)
+        if request.settlements or request.extensions:
+            # pipelined: the next messages' settlements join the same group commit
+            await self.settling.acquire()
+            spawn("quorra-session-settle", self._settle(request), on_error=self._fail,
+                  keep=self.settle_tasks)
         self.ready.set()
+
+    async def _settle(self, request: pb.SessionRequest) -> None:
+        try:
+            if request.settlements:
+                await self._settle_all(request.settlements)
+            if request.extensions:
+                outcomes = await asyncio.gather(*(self._extend(e) for e in request.extensions))
+                self.extended_out.extend(outcomes)
+        finally:
+            self.settling.release()
+            self.ready.set()
 
     async def _settle_all(self, items: Any) -> None:
         releases = [s for s in items if s.release]

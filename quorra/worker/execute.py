@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 import logging
 import time
@@ -54,7 +56,10 @@ async def _call(worker: Worker, job: Job) -> Any:
                              f"{worker.config.worker_id} (known: {known})")
     if inspect.iscoroutinefunction(func):
         return await func(job)
-    result = await asyncio.to_thread(func, job)
+    # a thread of the worker's own pool (one per slot), with the caller's context variables
+    context = contextvars.copy_context()
+    result = await asyncio.get_running_loop().run_in_executor(
+        worker.threads, functools.partial(context.run, func, job))
     if inspect.isawaitable(result):
         return await result
     return result

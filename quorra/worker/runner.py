@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -55,6 +56,9 @@ class Worker:
         self.connected = asyncio.Event()
         self.executed = 0  # handlers finished (for tests and stats)
         self._tasks: set[asyncio.Task[None]] = set()
+        # sync handlers run here: one thread per slot, so every slot can block at once
+        self.threads = ThreadPoolExecutor(max_workers=config.max_jobs,
+                                          thread_name_prefix="quorra-handler")
         self._stub: pb_grpc.WorkerServiceStub | None = None
         self._write_closed = False
 
@@ -87,6 +91,7 @@ class Worker:
                 await asyncio.wait_for(self.stopping.wait(), delay * random.uniform(0.8, 1.2))
         await self._abandon_rest()
         await producers.close()
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
     async def _session(self) -> None:
         metadata = (("x-api-key", self.config.api_key),)

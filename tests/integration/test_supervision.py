@@ -188,6 +188,9 @@ async def test_worker_reconnects_when_its_writer_fails(
                                  max_jobs=2, shutdown_grace=2), handlers)
     task = asyncio.create_task(worker.run())
     try:
+        # the jobs go out after the reconnect: a job leased by the broken session would wait
+        # for its lease to expire, which is another test's subject
+        await eventually(lambda: _true(len(writes) >= 2), timeout=20, what="the reconnect")
         async with replica.channel() as channel:
             ids = await enqueue(Stub(channel), "t", "t", "t")
         await eventually(lambda: _true(sorted(done) == sorted(ids)), timeout=20,
