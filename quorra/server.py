@@ -17,6 +17,7 @@ import uvloop
 
 from quorra.bootstrap import migrate, running
 from quorra.core.errors import QuorraError
+from quorra.http.drain import DrainRefusedBody
 from quorra.settings import LOG_LEVELS, Settings
 
 __all__ = ["main"]
@@ -50,7 +51,8 @@ def _reuse_port_socket(settings: Settings) -> socket.socket:
 async def serve(settings: Settings) -> None:
     async with running(settings) as runtime:
         config = uvicorn.Config(
-            runtime.app, host=settings.http_addr.host, port=settings.http_addr.port,
+            DrainRefusedBody(runtime.app, limit=max(64 << 20, 2 * settings.max_body_bytes)),
+            host=settings.http_addr.host, port=settings.http_addr.port,
             log_level=settings.log_level if settings.log_level != "warn" else "warning",
             access_log=settings.log_level == "debug", lifespan="on", server_header=False,
         )

@@ -12,6 +12,7 @@ from typing import Any
 from quorra.archive.base import Archive, JobFilter, JobPage
 from quorra.broker.base import Broker, Settled
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
+from quorra.core.spec import clean_error
 from quorra.metrics import Metrics
 
 __all__ = ["JobService"]
@@ -63,7 +64,7 @@ class JobService:
 
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
-        settled = await self.broker.nack(job_id, lease_id, error, retry=retry)
+        settled = await self.broker.nack(job_id, lease_id, clean_error(error), retry=retry)
         self._observe(settled)
         return settled
 

@@ -10,7 +10,7 @@ import math
 import re
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -28,11 +28,16 @@ from quorra.core.jobs import (
 )
 
 __all__ = [
+    "MAX_ERROR_CHARS",
     "BatchRequest",
     "EnqueueRequest",
     "Limits",
+    "check_queues",
+    "check_worker_id",
+    "clean_error",
     "decode_batch",
     "decode_enqueue",
+    "decode_value",
     "specs_from_builtins",
     "to_spec",
 ]
@@ -71,10 +76,42 @@ class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
 class Limits(msgspec.Struct, frozen=True):
     max_payload_bytes: int = 1024 * 1024
     max_batch_jobs: int = 1000
+    max_session_credit: int = 10_000  # jobs a worker session may hold or be owed at once
+    max_message_items: int = 1000  # settlements + extensions in one worker message
+    max_lease_queues: int = 64  # queues one lease request or session may name
+
+
+MAX_ERROR_CHARS = 4096  # a worker's error message is kept up to this length
+_QUEUE_RE = re.compile(_QUEUE_PATTERN)
+_WORKER_ID_RE = re.compile(_TYPE_PATTERN)
+
+
+def check_queues(names: Sequence[str], limits: Limits, field: str = "queues") -> None:
+    """The queues a worker leases from: named as enqueue names them, and not too many."""
+    if len(names) > limits.max_lease_queues:
+        raise InvalidInput(field, f"{len(names)} queues is over the limit of "
+                                  f"{limits.max_lease_queues}")
+    for index, name in enumerate(names):
+        if len(name) > 128 or not _QUEUE_RE.match(name):
+            raise InvalidInput(f"{field}[{index}]", f"must match {_QUEUE_PATTERN} (1-128 chars)")
+
+
+def check_worker_id(value: str, field: str = "worker_id") -> None:
+    if len(value) > 255 or (value and not _WORKER_ID_RE.match(value)):
+        raise InvalidInput(field, "must be at most 255 characters, none of them control "
+                                  "characters")
+
+
+def clean_error(message: str) -> str:
+    """A worker's error message as stored: NUL (which text columns refuse) replaced, and cut."""
+    cleaned = message.replace("\x00", "\ufffd")
+    return cleaned if len(cleaned) <= MAX_ERROR_CHARS else cleaned[: MAX_ERROR_CHARS - 1] + "…"
 
 
 _PATH = re.compile(r" - at `\$(?P<path>[^`]*)`$")
 _encoder = msgspec.json.Encoder()
+_MAX_DEPTH = 64
+_TOO_DEEP = f"nested deeper than {_MAX_DEPTH} levels"
 
 
 def _field_of(message: str) -> tuple[str, str]:
@@ -92,11 +129,26 @@ def _decode(raw: bytes, kind: type[Any]) -> Any:
         raise InvalidInput(*_field_of(str(exc))) from None
     except msgspec.DecodeError as exc:
         raise InvalidInput("body", f"malformed JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidInput("body", _TOO_DEEP) from None
+
+
+def decode_value(raw: bytes, field: str) -> Any:
+    """Any JSON value a job may carry (a gRPC payload, a worker's result), held to the same rules
+    as a REST payload: well-formed, no NUL, finite numbers, at most 64 levels deep."""
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        raise InvalidInput(field, "must be JSON") from None
+    except RecursionError:
+        raise InvalidInput(field, _TOO_DEEP) from None
+    _check_value(value, field)
+    return value
 
 
 def _check_value(value: Any, field: str, depth: int = 0) -> None:
-    if depth > 64:
-        raise InvalidInput(field, "nested deeper than 64 levels")
+    if depth > _MAX_DEPTH:
+        raise InvalidInput(field, _TOO_DEEP)
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidInput(field, "NUL characters are not allowed in strings")
@@ -110,6 +162,24 @@ def _check_value(value: Any, field: str, depth: int = 0) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_value(item, f"{field}[{index}]", depth + 1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _run_at(value: datetime | None, field: str) -> datetime | None:
+    """In UTC, from 1970 to ``MAX_DELAY_SECONDS`` ahead: what both stores can hold and order."""
+    if value is None:
+        return None
+    latest = datetime.now(UTC) + timedelta(seconds=MAX_DELAY_SECONDS)
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not _EPOCH <= in_utc <= latest:
+        raise InvalidInput(field, f"must be from {_EPOCH:%Y-%m-%dT%H:%M:%SZ} to "
+                                  f"{MAX_DELAY_SECONDS // 86400} days from now")
+    return in_utc
 
 
 def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
@@ -133,7 +203,7 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
         priority=req.priority,
         max_retries=req.max_retries,
         delay_seconds=float(req.delay_seconds),
-        run_at=req.run_at,
+        run_at=_run_at(req.run_at, f"{prefix}run_at"),
     )
 
 

@@ -14,9 +14,15 @@ from typing import Any
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 
-__all__ = ["INVALID_KEY", "require_api_key"]
+__all__ = ["INVALID_KEY", "equal_secrets", "require_api_key"]
 
 INVALID_KEY = "Invalid or missing API key"
+
+
+def equal_secrets(given: str, expected: str) -> bool:
+    """Constant-time, and any text a client sent (non-ASCII, lone surrogates) is just unequal."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                               expected.encode("utf-8", "surrogatepass"))
 
 
 async def require_api_key(request: Request[Any, Any, Any]) -> None:

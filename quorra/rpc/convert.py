@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from quorra.core.errors import InvalidInput
 from quorra.core.jobs import DEFAULT_QUEUE, Enqueued, Job, JobSpec
-from quorra.core.spec import Limits, specs_from_builtins
+from quorra.core.spec import Limits, check_queues, decode_value, specs_from_builtins
 from quorra.rpc.proto import quorra_pb2 as pb
 
 __all__ = [
@@ -82,18 +82,15 @@ def parse_id(value: str, field: str) -> uuid.UUID:
 
 def parse_result(raw: bytes, field: str = "result") -> Any:
     """A JSON result (empty: none)."""
-    if not raw:
-        return None
-    try:
-        return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise InvalidInput(field, "must be JSON") from None
+    return decode_value(raw, field) if raw else None
 
 
-def queues_of(queues: Sequence[str], queue: str = "") -> list[str]:
-    """The queues of a lease request: the repeated field, else the single one, else default."""
-    chosen = [q for q in queues if q] or [queue or DEFAULT_QUEUE]
-    return list(dict.fromkeys(chosen))
+def queues_of(queues: Sequence[str], queue: str = "", *, limits: Limits) -> list[str]:
+    """The queues of a lease request: the repeated field, else the single one, else default;
+    ``InvalidInput`` for a malformed name or too many."""
+    chosen = list(dict.fromkeys([q for q in queues if q] or [queue or DEFAULT_QUEUE]))
+    check_queues(chosen, limits)
+    return chosen
 
 
 def window_of(max_jobs: int) -> int:
@@ -103,10 +100,7 @@ def window_of(max_jobs: int) -> int:
 def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
     fields: dict[str, Any] = {"type": message.type}
     if message.payload:
-        try:
-            fields["payload"] = msgspec.json.decode(message.payload)
-        except msgspec.DecodeError:
-            raise InvalidInput(f"jobs[{index}].payload", "must be a JSON object") from None
+        fields["payload"] = decode_value(message.payload, f"jobs[{index}].payload")
     if message.queue:
         fields["queue"] = message.queue
     if message.id:
@@ -115,7 +109,10 @@ def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
         if message.HasField(name):
             fields[name] = getattr(message, name)
     if message.HasField("run_at"):
-        fields["run_at"] = message.run_at.ToDatetime(tzinfo=UTC)
+        try:
+            fields["run_at"] = message.run_at.ToDatetime(tzinfo=UTC)
+        except (ValueError, OverflowError):
+            raise InvalidInput(f"jobs[{index}].run_at", "is not a valid timestamp") from None
     return fields
 
 

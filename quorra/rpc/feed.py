@@ -17,7 +17,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from quorra.core.errors import Unavailable
@@ -164,15 +164,18 @@ class Window:
     """The in-flight jobs of one follow-mode ``LeaseJobs`` stream: a slot frees when the job is
     settled (through any call) or its lease deadline passes."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, on_expiry: Callable[[uuid.UUID], object] | None = None) -> None:
         self.size = size
         self.deadlines: dict[uuid.UUID, float] = {}
         self.changed = asyncio.Event()
+        self.on_expiry = on_expiry  # told of each lease that expired unsettled
 
     def credit(self) -> int:
         now = time.monotonic()
         for lease_id in [k for k, deadline in self.deadlines.items() if deadline <= now]:
             del self.deadlines[lease_id]
+            if self.on_expiry is not None:
+                self.on_expiry(lease_id)
         return self.size - len(self.deadlines)
 
     def add(self, job: Job) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 
 from quorra.core.jobs import JobStatus
-from quorra.core.spec import Limits
+from quorra.core.spec import Limits, check_worker_id
 from quorra.rpc.convert import (
     enqueued_to_pb,
     job_detail_to_pb,
@@ -62,19 +62,21 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def LeaseJobs(  # noqa: N802  (gRPC method names)
         self, request: pb.LeaseRequest, context: Context
     ) -> AsyncIterator[pb.Job]:
-        queues = queues_of(request.queues, request.queue)
-        feed = Feed(self.service, queues, worker_id=request.worker_id,
-                    ttl=float(request.lease_ttl_seconds), stops=[self.stopping],
-                    dispatcher=self.dispatcher)
-        window = window_of(request.max_jobs)
         try:
+            queues = queues_of(request.queues, request.queue, limits=self.limits)
+            check_worker_id(request.worker_id)
+            feed = Feed(self.service, queues, worker_id=request.worker_id,
+                        ttl=float(request.lease_ttl_seconds), stops=[self.stopping],
+                        dispatcher=self.dispatcher)
+            window = window_of(request.max_jobs)
             if not request.follow:
                 jobs = await self.service.lease(queues, worker_id=request.worker_id,
                                                 limit=window, ttl=float(request.lease_ttl_seconds))
                 async for message in self._deliver(feed, jobs):
                     yield message
                 return
-            async for message in self._follow(feed, Window(window), context):
+            async for message in self._follow(feed, Window(window, self.windows.expired),
+                                              context):
                 yield message
         except (grpc.aio.AbortError, asyncio.CancelledError):
             raise

@@ -20,6 +20,7 @@ import grpc
 
 from quorra.core.errors import InvalidInput, QuorraError
 from quorra.core.jobs import Job
+from quorra.core.spec import check_worker_id
 from quorra.core.tasks import spawn
 from quorra.rpc.convert import MAX_LEASE_BATCH, job_to_pb, parse_id, parse_result, queues_of
 from quorra.rpc.convert import timestamp as to_timestamp
@@ -72,7 +73,9 @@ class Session:
         if first is None or not first.HasField("open"):
             raise InvalidInput("open", "the first message of a session must open it")
         spec = first.open
-        feed = Feed(host.service, queues_of(spec.queues), worker_id=spec.worker_id,
+        check_worker_id(spec.worker_id, "open.worker_id")
+        queues = queues_of(spec.queues, limits=host.limits)
+        feed = Feed(host.service, queues, worker_id=spec.worker_id,
                     ttl=float(spec.lease_ttl_seconds), stops=[host.stopping],
                     dispatcher=host.dispatcher)
         session = cls(host, requests, context, feed)
@@ -112,6 +115,8 @@ class Session:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.ready.wait(), timeout)
             self.ready.clear()
+            if isinstance(self.failure, InvalidInput):  # the worker broke a rule: say which
+                await self.context.abort(status_of(self.failure), self.failure.message)
             if self.failure is not None:  # the worker reconnects and gets a working session
                 await self.context.abort(grpc.StatusCode.UNAVAILABLE,
                                          "the server ended this session after an internal "
@@ -150,7 +155,11 @@ class Session:
     async def _read(self) -> None:
         try:
             async for request in self.requests:
-                await self.apply(request)
+                try:
+                    await self.apply(request)
+                except InvalidInput as exc:  # the worker's mistake, not ours: no ERROR log
+                    self._fail(exc)
+                    return
         finally:
             self.reading_done = True
             self.halt.set()
@@ -180,6 +189,7 @@ class Session:
             self.ready.set()
 
     async def apply(self, request: pb.SessionRequest) -> None:
+        self._check(request)
         if request.credit > 0:
             self.credit += request.credit
             self.credit_changed.set()
@@ -192,6 +202,18 @@ class Session:
             spawn("quorra-session-settle", self._settle(request), on_error=self._fail,
                   keep=self.settle_tasks)
         self.ready.set()
+
+    def _check(self, request: pb.SessionRequest) -> None:
+        """Bounds on what one worker may ask: the session ends with INVALID_ARGUMENT."""
+        limits = self.host.limits
+        items = len(request.settlements) + len(request.extensions)
+        if items > limits.max_message_items:
+            raise InvalidInput("settlements", f"{items} settlements and extensions in one "
+                               f"message is over the limit of {limits.max_message_items}")
+        owed = self.credit + self.in_flight + max(request.credit, 0)
+        if owed > limits.max_session_credit:
+            raise InvalidInput("credit", f"{owed} jobs owed and in flight is over the limit "
+                               f"of {limits.max_session_credit} per session")
 
     async def _settle(self, request: pb.SessionRequest) -> None:
         try:

@@ -37,8 +37,15 @@ class Windows:
     def __init__(self) -> None:
         self._by_lease: dict[uuid.UUID, Window] = {}
 
+    def __len__(self) -> int:
+        return len(self._by_lease)
+
     def track(self, lease_id: uuid.UUID, window: Window) -> None:
         self._by_lease[lease_id] = window
+
+    def expired(self, lease_id: uuid.UUID) -> None:
+        """The window let the lease go unsettled (its deadline passed): forget it."""
+        self._by_lease.pop(lease_id, None)
 
     def settled(self, lease_id: uuid.UUID) -> None:
         window = self._by_lease.pop(lease_id, None)

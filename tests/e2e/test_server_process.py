@@ -3,8 +3,11 @@ variable, migrations (idempotent, concurrent replicas), clean shutdown on SIGTER
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 
 import httpx
@@ -89,3 +92,19 @@ def test_migrate_is_idempotent_and_safe_concurrently(empty_db: str) -> None:
     with psycopg.connect(empty_db) as conn:
         versions = conn.execute("SELECT version FROM quorra_migrations").fetchall()
     assert versions == [(1,)]
+
+
+def test_a_python_producer_reads_the_413_of_a_body_over_the_limit(empty_db: str) -> None:
+    """The server reads (and discards) an oversized body before it answers, so a client that
+    sends the whole body first (urllib) gets the 413 instead of a connection reset."""
+    with start_server(empty_db, DEV_KEY, name="body-413") as server:
+        body = b'{"type": "t", "payload": {"blob": "' + b"x" * (12 * 1024 * 1024) + b'"}}'
+        request = urllib.request.Request(
+            f"{server.url}/v1/jobs", data=body, method="POST",
+            headers={"Content-Type": "application/json", "X-API-Key": DEV_KEY})
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        assert answer.value.code == 413
+        assert "error" in json.loads(answer.value.read())
+        queues = httpx.get(f"{server.url}/v1/queues", headers={"X-API-Key": DEV_KEY})
+        assert queues.json() == {"queues": []}

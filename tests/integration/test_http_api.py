@@ -121,6 +121,11 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
     ("NUL in payload key", {"type": "t", "payload": {"a\u0000": 1}}, "payload"),
     ("bad queue", {"type": "t", "queue": "a b"}, "queue"),
     ("naive run_at", {"type": "t", "run_at": "2030-01-01T00:00:00"}, "run_at"),
+    ("run_at offset Postgres cannot store", {"type": "t", "run_at": "0075-08-26T05:54:58+16:10"},
+     "run_at"),
+    ("run_at before 1970", {"type": "t", "run_at": "1969-12-31T23:59:59Z"}, "run_at"),
+    ("run_at past the delay limit", {"type": "t", "run_at": "9999-12-31T23:59:59-12:00"},
+     "run_at"),
     ("body not an object", [1, 2], "body"),
 ]
 
@@ -132,6 +137,10 @@ RAW_BODIES = [
     ("lone surrogate", b'{"type": "t", "payload": {"x": "\\ud800"}}'),
     ("lone surrogate in type", b'{"type": "\\udfff"}'),
     ("empty body", b""),
+    ("nested 1,000 levels", b'{"type": "t", "payload": {"a": ' + b"[" * 1000 + b"]" * 1000
+     + b"}}"),
+    ("nested 100,000 levels", b'{"type": "t", "payload": {"a": ' + b"[" * 100_000
+     + b"]" * 100_000 + b"}}"),
 ]
 
 

@@ -40,3 +40,14 @@ def test_key_comparison() -> None:
     assert signer.key_matches("s3cret")
     assert not signer.key_matches("s3cre") and not signer.key_matches("")
     assert not signer.key_matches("\udcff")
+
+
+def test_non_ascii_cookie_and_csrf_token_are_refused_not_errors() -> None:
+    signer = SessionSigner(b"key")
+    session = signer.read(signer.issue())
+    assert session is not None
+    payload, _ = signer.issue().split(".")
+    for cookie in (f"{payload}.é", "é.é", "\udcff.x", f"{payload}\u2603.sig"):
+        assert signer.read(cookie) is None
+    for token in ("é", "\u2603" * 43, "\udcff"):
+        assert not signer.csrf_ok(session, token)

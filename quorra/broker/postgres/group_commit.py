@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from quorra.core.errors import Unavailable
 from quorra.core.tasks import spawn
 
 __all__ = ["GroupCommitter"]
@@ -53,20 +54,37 @@ class GroupCommitter(Generic[Item, Result]):
 
     async def _run(self, group: list[tuple[Sequence[Item], asyncio.Future[list[Result]]]]) -> None:
         try:
+            await self._commit(group)
+        finally:
+            self.batches += 1
+            self._inflight -= 1
+            self._start_flushes()
+
+    async def _commit(self, group: list[tuple[Sequence[Item], asyncio.Future[list[Result]]]]
+                      ) -> None:
+        try:
             results = await self._flush([item for items, _ in group for item in items])
-        except BaseException as exc:  # every caller of the batch learns the failure
-            for _, future in group:
-                if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError())
-            if not isinstance(exc, Exception):
-                raise
+        except Unavailable as exc:  # the store is away: every caller learns it
+            _fail(group, exc)
+        except Exception as exc:
+            if len(group) == 1:
+                _fail(group, exc)
+            else:  # a poisoned item fails only its own caller: each caller alone again
+                for entry in group:
+                    await self._commit([entry])
+        except BaseException:
+            _fail(group, RuntimeError("the group commit was interrupted"))
+            raise
         else:
             start = 0
             for items, future in group:
                 if not future.done():
                     future.set_result(results[start : start + len(items)])
                 start += len(items)
-        finally:
-            self.batches += 1
-            self._inflight -= 1
-            self._start_flushes()
+
+
+def _fail(group: list[tuple[Sequence[Item], asyncio.Future[list[Result]]]],
+          exc: Exception) -> None:
+    for _, future in group:
+        if not future.done():
+            future.set_exception(exc)

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import JobStatus
+from quorra.http.auth import equal_secrets
 from quorra.http.dashboard.guards import current_session, same_origin, signer
 from quorra.http.dashboard.session import SESSION_COOKIE
 from quorra.http.jobs import parse_job_id
@@ -70,7 +71,7 @@ async def login(request: AnyRequest) -> Template | Redirect:
     form = await request.form()
     nonce = str(form.get("nonce", ""))
     expected = request.cookies.get(LOGIN_COOKIE, "")
-    if not (same_origin(request) and expected and secrets.compare_digest(nonce, expected)):
+    if not (same_origin(request) and expected and equal_secrets(nonce, expected)):
         return _login_form(request, "The login form expired; try again.", 403)
     if not signer(request).key_matches(str(form.get("api_key", ""))):
         return _login_form(request, "Invalid API key.", 401)

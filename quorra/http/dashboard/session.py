@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import msgspec
 
+from quorra.http.auth import equal_secrets
+
 __all__ = ["SESSION_COOKIE", "Session", "SessionSigner"]
 
 SESSION_COOKIE = "quorra_session"
@@ -62,7 +64,7 @@ class SessionSigner:
         if not cookie or cookie.count(".") != 1:
             return None
         payload, signature = cookie.split(".")
-        if not hmac.compare_digest(signature, self._sign(payload.encode())):
+        if not equal_secrets(signature, self._sign(payload.encode("utf-8", "surrogatepass"))):
             return None
         try:
             session = msgspec.json.decode(_unb64(payload), type=Session)
@@ -74,4 +76,4 @@ class SessionSigner:
         return self._sign(b"csrf:" + session.nonce.encode())
 
     def csrf_ok(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token), self.csrf_token(session))
+        return bool(token) and equal_secrets(str(token), self.csrf_token(session))

@@ -92,6 +92,21 @@ async def test_changes_need_the_csrf_token_and_same_origin(stack: Stack) -> None
         assert (await client.get("/dashboard/api/overview")).status_code == 401
 
 
+async def test_non_ascii_nonce_token_and_cookie_are_refused_not_500(stack: Stack) -> None:
+    async with AsyncTestClient(app=stack.app) as client:
+        await client.get("/dashboard/login")
+        login = await client.post("/dashboard/login", data={"nonce": "été", "api_key": API_KEY})
+        assert login.status_code == 403
+        token = await log_in(client)
+        path = "/dashboard/api/overview"
+        assert (await client.get(path)).status_code == 200
+        bad = await client.post("/dashboard/logout", data={"csrf": token[:-1] + "é"})
+        assert bad.status_code == 403
+        client.cookies.clear()
+        cookie = "quorra_session=été.signé".encode()
+        assert (await client.get(path, headers={"Cookie": cookie})).status_code == 401
+
+
 async def test_overview_and_listing(stack: Stack) -> None:
     await stack.service.enqueue([spec("a", queue="q1"), spec("b", queue="q1"),
                                  spec("c", queue="q2")])
