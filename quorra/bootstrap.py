@@ -114,7 +114,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         await broker.start()
         stack.push_async_callback(broker.close)
         registry = _registry()
-        metrics = Metrics(registry)
+        metrics = Metrics(registry, max_queues=settings.metrics_max_queues)
         metrics.set_dispatch_mode(_mode(broker))
         if isinstance(broker, RedisBroker):
             broker.state.on_change = metrics.set_dispatch_mode  # every later switch

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -12,7 +13,7 @@ from quorra.core import tasks
 from quorra.core.jobs import JobStatus, QueueCount
 from quorra.workers import WorkerDirectory
 
-__all__ = ["DISPATCH_MODES", "Metrics", "counter_total"]
+__all__ = ["DISPATCH_MODES", "OTHER_QUEUES", "Metrics", "counter_total"]
 
 disable_created_metrics()  # type: ignore[no-untyped-call] # counters expose only *_total, as GoQuorra did
 
@@ -20,6 +21,7 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
                     60, 300)
 
 DISPATCH_MODES = ("postgres", "redis", "rebuilding")
+OTHER_QUEUES = "_other"  # the label of queues past the cap (no queue name starts with "_")
 
 
 def counter_total(counter: Counter) -> float:
@@ -29,8 +31,13 @@ def counter_total(counter: Counter) -> float:
 
 
 class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
+    """``max_queues`` bounds the ``queue`` label: the first queues seen keep their name, later
+    ones are counted under ``_other`` (every new queue name must not become series forever)."""
+
+    def __init__(self, registry: CollectorRegistry, max_queues: int = 100) -> None:
         self.registry = registry
+        self.max_queues = max_queues
+        self._labelled: set[str] = set()
         self.created = Counter("quorra_jobs_created_total", "Jobs enqueued (committed).",
                                ["queue"], registry=registry)
         self.processed = Counter("quorra_jobs_processed_total", "Jobs that succeeded.",
@@ -78,11 +85,27 @@ class Metrics:
     def watch_workers(self, directory: WorkerDirectory) -> None:
         self.workers_connected.set_function(lambda: len(directory.snapshot()))
 
+    def queue(self, name: str) -> str:
+        """The ``queue`` label value for a queue: its name, or ``_other`` past the cap."""
+        if name in self._labelled:
+            return name
+        if len(self._labelled) < self.max_queues:
+            self._labelled.add(name)
+            return name
+        return OTHER_QUEUES
+
     def set_queue_counts(self, counts: Iterable[QueueCount]) -> None:
-        """Set the queue gauges from store counts; a status that emptied reads 0, not stale."""
-        by_key = {(c.queue, c.status): c.count for c in counts}
-        self._queues_seen |= {queue for queue, _ in by_key}
-        for queue in self._queues_seen:
+        """Set the queue gauges from store counts; a status that emptied reads 0, not stale, and
+        a queue with no jobs left loses its series."""
+        by_key: dict[tuple[str, JobStatus], int] = collections.Counter()
+        for count in counts:
+            by_key[(self.queue(count.queue), count.status)] += count.count
+        present = {queue for queue, _ in by_key}
+        for queue in self._queues_seen - present:
+            for status in JobStatus:
+                self.queue_length.remove(queue, status.value)
+        self._queues_seen = present
+        for queue in present:
             for status in JobStatus:
                 self.queue_length.labels(queue, status.value).set(by_key.get((queue, status), 0))
         self.leases_in_flight.set(sum(n for (_, s), n in by_key.items() if s is JobStatus.LEASED))

@@ -34,7 +34,7 @@ class JobService:
         created = collections.Counter(  # a retried id is not a new job
             spec.queue for spec, item in zip(specs, done, strict=True) if item.created)
         for queue, count in created.items():
-            self.metrics.created.labels(queue).inc(count)
+            self.metrics.created.labels(self.metrics.queue(queue)).inc(count)
         return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
@@ -43,10 +43,11 @@ class JobService:
                                        ttl=self._ttl(ttl))
         now = datetime.now(UTC)
         for job in jobs:
-            self.metrics.leased.labels(job.queue).inc()
+            label = self.metrics.queue(job.queue)
+            self.metrics.leased.labels(label).inc()
             # Both ends from the store's clock: app and database clocks may disagree.
             waited = ((job.leased_at or now) - job.run_at).total_seconds()
-            self.metrics.wait_seconds.labels(job.queue).observe(max(waited, 0.0))
+            self.metrics.wait_seconds.labels(label).observe(max(waited, 0.0))
         return jobs
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
@@ -117,11 +118,12 @@ class JobService:
         self.metrics.set_queue_counts(await self.archive.queue_counts())
 
     def _observe(self, settled: Settled, *, ran: bool = True) -> None:
+        label = self.metrics.queue(settled.queue)
         if ran:
-            self.metrics.run_seconds.labels(settled.queue).observe(max(settled.ran_seconds, 0.0))
+            self.metrics.run_seconds.labels(label).observe(max(settled.ran_seconds, 0.0))
         if settled.status is JobStatus.SUCCEEDED:
-            self.metrics.processed.labels(settled.queue).inc()
+            self.metrics.processed.labels(label).inc()
             return
-        self.metrics.failed.labels(settled.queue).inc()
+        self.metrics.failed.labels(label).inc()
         if settled.status is JobStatus.DEAD:
-            self.metrics.dead.labels(settled.queue).inc()
+            self.metrics.dead.labels(label).inc()

@@ -135,6 +135,7 @@ class Settings:
     reap_interval: float = 1.0
     shutdown_grace: float = 10.0
     dispatch_stall: float = 60.0
+    metrics_max_queues: int = 100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -163,6 +164,7 @@ class Settings:
             reap_interval=read.get("QUORRA_REAP_INTERVAL", "1s", _positive_seconds),
             shutdown_grace=read.get("QUORRA_SHUTDOWN_GRACE", "10s", _positive_seconds),
             dispatch_stall=read.get("QUORRA_DISPATCH_STALL", "60s", _positive_seconds),
+            metrics_max_queues=read.get("QUORRA_METRICS_MAX_QUEUES", "100", _positive_int),
         )
 
     def require_server(self) -> None:

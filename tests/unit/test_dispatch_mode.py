@@ -16,8 +16,8 @@ class Clock:
         return self.now
 
 
-def started(clock: Clock) -> ModeState:
-    state = ModeState(recover_after=1.0, min_fallback=3.0, clock=clock)
+def started(clock: Clock, fail_after: float = 0.0) -> ModeState:
+    state = ModeState(recover_after=1.0, min_fallback=3.0, fail_after=fail_after, clock=clock)
     assert state.mode is Mode.POSTGRES and state.probed(A), "first probe rebuilds at once"
     state.rebuilding()
     state.rebuilt(A)
@@ -64,3 +64,27 @@ def test_failure_during_rebuild_falls_back() -> None:
     state.failed("gone")
     state.rebuilt(A)  # a sweep that finished after the failure does not re-enter Redis mode
     assert state.mode is Mode.POSTGRES
+
+
+def test_one_failed_call_does_not_leave_redis_mode() -> None:
+    clock = Clock()
+    state = started(clock, fail_after=1.0)
+    state.failed("timeout")
+    clock.now += 0.9
+    state.failed("timeout")
+    assert state.mode is Mode.REDIS and state.fallbacks == 0
+    assert not state.probed(A), "healthy again: nothing to rebuild"
+    clock.now += 0.5
+    state.failed("another timeout")  # a new failing period starts here
+    clock.now += 0.9
+    state.failed("timeout")
+    assert state.mode is Mode.REDIS
+
+
+def test_failures_sustained_past_the_threshold_fall_back() -> None:
+    clock = Clock()
+    state = started(clock, fail_after=1.0)
+    state.failed("refused")
+    clock.now += 1.0
+    state.failed("refused")
+    assert state.mode is Mode.POSTGRES and state.fallbacks == 1

@@ -54,11 +54,13 @@ class RedisBroker:
                  consumer: str | None = None, poll_interval: float = 0.5,
                  probe_interval: float = 0.25, reclaim_idle: float = 15.0,
                  sweep_age: float = 10.0, recover_after: float = 1.0,
-                 min_fallback: float = 3.0, consumer_idle: float = 3600.0) -> None:
+                 min_fallback: float = 3.0, fail_after: float = 1.0,
+                 consumer_idle: float = 3600.0) -> None:
         self.postgres = postgres
         self._pool = pool
         self._poll_interval = poll_interval
-        self.state = ModeState(recover_after=recover_after, min_fallback=min_fallback)
+        self.state = ModeState(recover_after=recover_after, min_fallback=min_fallback,
+                               fail_after=fail_after)
         self._wakeups = Wakeups()
         self.supervisor = Supervisor(
             index, pool, self.state, self._wakeups,
@@ -118,16 +120,18 @@ class RedisBroker:
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
                     ttl: float) -> list[Job]:
         jobs: list[Job] = []
-        if self.state.leases_from_redis and queues:
+        from_postgres = not self.state.leases_from_redis
+        if not from_postgres and queues:
             start = next(self._turn) % len(queues)  # take turns at which queue goes first
             try:
                 for queue in [*queues[start:], *queues[:start]]:
                     if len(jobs) >= limit:
                         break
                     jobs += await self._lease_queue(queue, worker_id, limit - len(jobs), ttl)
-            except DispatchUnavailable as exc:
+            except DispatchUnavailable as exc:  # this call leases from Postgres (same fences)
                 self.state.failed(exc.message)
-        if not self.state.leases_from_redis and len(jobs) < limit:
+                from_postgres = True
+        if from_postgres and len(jobs) < limit:
             jobs += await self.postgres.lease(queues, worker_id=worker_id,
                                               limit=limit - len(jobs), ttl=ttl)
         jobs.sort(key=_order)

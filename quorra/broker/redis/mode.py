@@ -1,9 +1,14 @@
 """Dispatch mode, per server process: where leases come from, with hysteresis.
 
-    redis ──Redis call fails──▶ postgres ──Redis healthy for `recover_after`──▶ rebuilding
-      ▲                                    (and at least `min_fallback` since the switch)   │
-      └──────────────────── full sweep from Postgres completed ◀────────────────────────────┘
+    redis ──failing for `fail_after`──▶ postgres ──Redis healthy for `recover_after`──▶ rebuilding
+      ▲                           (and at least `min_fallback` since the switch)            │
+      └─────────────────────────────────────────────── full sweep from Postgres completed ◀─┘
     redis ──dataset changed (token, run_id, replication id)──▶ rebuilding
+
+One failed call (a timeout, an exhausted pool) does not leave Redis mode: the failure must be
+sustained — calls or health probes still failing ``fail_after`` seconds after the first one, with
+no healthy probe between — before the replica falls back (and later pays a full rebuild). Until
+then the failed call's caller leases that one time from Postgres.
 
 In ``postgres`` mode leases use SKIP LOCKED and nothing is written to Redis. In ``rebuilding``
 mode leases still use Postgres while new work is already dispatched to Redis, so nothing that
@@ -33,7 +38,7 @@ class Mode(enum.StrEnum):
 
 class ModeState:
     def __init__(self, *, recover_after: float = 1.0, min_fallback: float = 3.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 fail_after: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.mode = Mode.POSTGRES
         self.redis_health = "not checked yet"
         self.identity: Identity | None = None
@@ -41,6 +46,8 @@ class ModeState:
         self.fallbacks = 0
         self._recover_after = recover_after
         self._min_fallback = min_fallback
+        self._fail_after = fail_after
+        self._failing_since: float | None = None  # first failure since the last healthy probe
         self._clock = clock
         self._fell_back_at = -1e18
         self._healthy_since: float | None = None
@@ -56,20 +63,28 @@ class ModeState:
         return self.mode is not Mode.POSTGRES
 
     def failed(self, reason: str) -> None:
-        """A Redis call failed: lease from Postgres until Redis is back and rebuilt."""
+        """A Redis call failed: once failures are sustained, lease from Postgres until Redis is
+        back and rebuilt."""
         self.redis_health = reason
         self._healthy_since = None
         self._ever_failed = True
+        now = self._clock()
+        if self._failing_since is None:
+            self._failing_since = now
+        if self.mode is Mode.REDIS and now - self._failing_since < self._fail_after:
+            log.info("Redis call failed (%s); still in Redis mode", reason)
+            return
         if self.mode is not Mode.POSTGRES:
             log.warning("Redis failed (%s): dispatching from PostgreSQL", reason)
             self._switch(Mode.POSTGRES)
             self.fallbacks += 1
-            self._fell_back_at = self._clock()
+            self._fell_back_at = now
 
     def probed(self, identity: Identity) -> bool:
         """A health probe succeeded; True when a rebuild should start now."""
         self.redis_health = "ok"
         now = self._clock()
+        self._failing_since = None
         if self._healthy_since is None:
             self._healthy_since = now
         if self.mode is Mode.REDIS:

@@ -67,13 +67,32 @@ async def test_counters_histograms_and_gauges(stack: Stack) -> None:
 
 
 async def test_queue_gauge_zeroes_a_status_that_emptied(stack: Stack) -> None:
-    await stack.service.enqueue([spec(queue="gone")])
+    await stack.service.enqueue([spec(queue="gone"), spec(queue="gone")])
+    (leased,) = await stack.service.lease(["gone"], worker_id="w", limit=1)
+    assert leased.lease_id is not None
+    await stack.service.ack(leased.id, leased.lease_id)
     await stack.service.refresh_queue_gauge()
     assert value(stack, "quorra_job_queue_length", queue="gone", status="pending") == 1
-    (job,) = (await stack.service.list_jobs(JobFilter(queue="gone"), limit=5)).jobs
-    await stack.service.delete(job.id)
+    (waiting,) = (await stack.service.list_jobs(JobFilter(queue="gone", status=JobStatus.PENDING),
+                                                limit=5)).jobs
+    await stack.service.delete(waiting.id)
     await stack.service.refresh_queue_gauge()
     assert value(stack, "quorra_job_queue_length", queue="gone", status="pending") == 0
+    await stack.service.delete(leased.id)
+    await stack.service.refresh_queue_gauge()  # no job left: the queue's series go
+    assert value(stack, "quorra_job_queue_length", queue="gone", status="succeeded") is None
+
+
+async def test_queue_labels_are_capped(stack: Stack) -> None:
+    stack.service.metrics.max_queues = len(stack.service.metrics._labelled) + 3
+    await stack.service.enqueue([spec(queue=f"tenant{i}") for i in range(10)])
+    await stack.service.refresh_queue_gauge()
+    for i in range(3):
+        assert value(stack, "quorra_jobs_created_total", queue=f"tenant{i}") == 1
+        assert value(stack, "quorra_job_queue_length", queue=f"tenant{i}", status="pending") == 1
+    assert value(stack, "quorra_jobs_created_total", queue="tenant3") is None
+    assert value(stack, "quorra_jobs_created_total", queue="_other") == 7
+    assert value(stack, "quorra_job_queue_length", queue="_other", status="pending") == 7
 
 
 async def test_expired_lease_counts_as_failure_not_run_time(stack: Stack) -> None:

@@ -18,7 +18,7 @@ from tests.integration.redis.lessee import drain, open_broker
 from tests.integration.redis.private_redis import PrivateRedis
 from tests.support import eventually
 
-FAST = {"probe_interval": 0.1, "recover_after": 1.0, "min_fallback": 2.0}
+FAST = {"probe_interval": 0.1, "recover_after": 1.0, "min_fallback": 2.0, "fail_after": 0.3}
 
 
 async def _statuses(db: str) -> dict[str, int]:
