@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import time
+from typing import Literal
 
 import pytest
 import redis
@@ -46,6 +48,22 @@ class PrivateRedis:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait(timeout=10)
         self.proc = None
+
+    def restart(self, mode: Literal["fast", "immediate"] = "fast", *, down: float = 0.0) -> float:
+        """Stop (``fast``: SIGTERM, a clean shutdown; ``immediate``: SIGKILL) and start again
+        on the same port, after ``down`` seconds stopped. Without persistence it comes back
+        empty. Returns the seconds it was unavailable."""
+        started = time.monotonic()
+        if mode == "fast" and self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=10)
+            self.proc = None
+        else:
+            self.kill()
+        if down > 0:
+            time.sleep(down)  # the outage's planned length, not a wait for a condition
+        self.start()
+        return time.monotonic() - started
 
     def client(self) -> redis.Redis:
         return redis.Redis(port=self.port, decode_responses=True)
