@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -37,6 +37,16 @@ __all__ = ["Session"]
 Context = grpc.aio.ServicerContext[Any, Any]
 _LOST_CODE = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 MAX_SETTLING = 32  # a session's messages whose settlements are in flight at once
+PER_MESSAGE_CONCURRENCY = 8  # one message's single settlements/extensions run at once
+
+
+async def _bounded(calls: Iterable[Awaitable[pb.Outcome]]) -> list[pb.Outcome]:
+    """Await ``calls`` at most ``PER_MESSAGE_CONCURRENCY`` at a time, in order: one message's
+    items must not queue hundreds of requests on the store's connection pool."""
+    pending, outcomes = list(calls), []
+    for start in range(0, len(pending), PER_MESSAGE_CONCURRENCY):
+        outcomes += await asyncio.gather(*pending[start : start + PER_MESSAGE_CONCURRENCY])
+    return outcomes
 
 
 def _outcome(job_id: str, lease_id: str, exc: Exception) -> pb.Outcome:
@@ -220,7 +230,7 @@ class Session:
             if request.settlements:
                 await self._settle_all(request.settlements)
             if request.extensions:
-                outcomes = await asyncio.gather(*(self._extend(e) for e in request.extensions))
+                outcomes = await _bounded(self._extend(e) for e in request.extensions)
                 self.extended_out.extend(outcomes)
         finally:
             self.settling.release()
@@ -230,7 +240,7 @@ class Session:
         releases = [s for s in items if s.release]
         acks = [s for s in items if s.success and not s.release]
         others = [s for s in items if not s.success and not s.release]
-        outcomes = list(await asyncio.gather(*(self._settle_one(s) for s in others)))
+        outcomes = await _bounded(self._settle_one(s) for s in others)
         if acks:
             outcomes.extend(await self._ack_all(acks))
         if releases:
@@ -260,7 +270,7 @@ class Session:
             if len(items) == 1:
                 return [_outcome(items[0].job_id, items[0].lease_id, exc)]
             # one bad item (e.g. a malformed result) must not fail the others
-            return list(await asyncio.gather(*(self._settle_one(s) for s in items)))
+            return await _bounded(self._settle_one(s) for s in items)
         for _, lease_id, _ in acks:
             self.host.windows.settled(lease_id)
         return [pb.Outcome(job_id=s.job_id, lease_id=s.lease_id, status="succeeded")

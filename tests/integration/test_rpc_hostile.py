@@ -131,3 +131,27 @@ async def test_enqueue_of_bad_values_over_grpc(stub: Stub, replica: Replica) -> 
         assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert field in (info.value.details() or ""), info.value.details()
     assert await replica.runtime.service.queue_counts() == []
+
+
+async def test_one_message_does_not_flood_the_store(
+    stub: Stub, replica: Replica, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = replica.runtime.service
+    real, busy, peak = service.nack, [0], [0]
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        busy[0] += 1
+        peak[0] = max(peak[0], busy[0])
+        try:
+            return await real(*args, **kwargs)
+        finally:
+            busy[0] -= 1
+
+    monkeypatch.setattr(service, "nack", counted)
+    await enqueue(stub, *["n"] * 100)
+    call, jobs = await leased(stub, 100)
+    await call.write(pb.SessionRequest(settlements=[
+        pb.Settlement(job_id=j.id, lease_id=j.lease_id, error_message="x") for j in jobs]))
+    by_job = await outcomes(call, 100)
+    assert {o.status for o in by_job.values()} == {"pending"}
+    assert 1 < peak[0] <= 8
