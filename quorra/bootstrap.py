@@ -111,13 +111,13 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
             await apply_migrations(conn)
         archive = PostgresArchive(pool)
         broker = _broker(settings, pool)
-        await broker.start()
-        stack.push_async_callback(broker.close)
         registry = _registry()
         metrics = Metrics(registry, max_queues=settings.metrics_max_queues)
-        metrics.set_dispatch_mode(_mode(broker))
         if isinstance(broker, RedisBroker):
-            broker.state.on_change = metrics.set_dispatch_mode  # every later switch
+            broker.state.on_change = metrics.mode_changed  # every switch, the first rebuild too
+        await broker.start()
+        stack.push_async_callback(broker.close)
+        metrics.set_dispatch_mode(_mode(broker))
         workers = WorkerDirectory()
         metrics.watch_workers(workers)
         service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)

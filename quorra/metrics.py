@@ -19,6 +19,7 @@ disable_created_metrics()  # type: ignore[no-untyped-call] # counters expose onl
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                     60, 300)
+_LIFETIME_BUCKETS = (*_LATENCY_BUCKETS, 900, 3600, 4 * 3600, 24 * 3600)
 
 DISPATCH_MODES = ("postgres", "redis", "rebuilding")
 OTHER_QUEUES = "_other"  # the label of queues past the cap (no queue name starts with "_")
@@ -76,11 +77,47 @@ class Metrics:
             registry=registry)
         self.task_failures = _TaskFailures(registry)
         self._queues_seen: set[str] = set()
+        self._declare_signals(registry)
+
+    def _declare_signals(self, registry: CollectorRegistry) -> None:
+        """What operators alert on: expiries, redeliveries, refusals, mode changes, lifetimes."""
+        self.lease_expiries = Counter(
+            "quorra_lease_expiries_total",
+            "Leases that expired unsettled (each also counts as a failed attempt).", ["queue"],
+            registry=registry)
+        self.redelivered = Counter(
+            "quorra_jobs_redelivered_total",
+            "Leases of a job that was leased before (a retry after a failed attempt or an "
+            "expired lease).", ["queue"], registry=registry)
+        self.settlements_refused = Counter(
+            "quorra_settlements_refused_total",
+            "Acks, nacks and extensions refused: unknown job, or a wrong, expired or already "
+            "settled lease (nothing changed).", ["op"], registry=registry)
+        self.mode_changes = Counter(
+            "quorra_dispatch_mode_changes_total",
+            "Dispatch mode switches of this replica, by the mode entered.", ["mode"],
+            registry=registry)
+        self.redis_rebuilds = Counter(
+            "quorra_redis_rebuilds_total",
+            "Rebuilds of the Redis dispatch index from PostgreSQL (at start, after Redis came "
+            "back, or after its dataset changed).", registry=registry)
+        self.end_to_end_seconds = Histogram(
+            "quorra_job_end_to_end_seconds",
+            "Enqueue to final state (succeeded or dead), retries and backoff included.",
+            ["queue", "status"], buckets=_LIFETIME_BUCKETS, registry=registry)
 
     def set_dispatch_mode(self, mode: str) -> None:
         """The hook for whoever switches dispatch (``postgres``, ``redis``, ``rebuilding``)."""
         for known in {*DISPATCH_MODES, mode}:
             self.dispatch_mode.labels(known).set(1 if known == mode else 0)
+
+    def mode_changed(self, mode: str) -> None:
+        """Every later switch: the gauge, the switch counter and, entering ``rebuilding``, the
+        rebuild counter."""
+        self.set_dispatch_mode(mode)
+        self.mode_changes.labels(mode).inc()
+        if mode == "rebuilding":
+            self.redis_rebuilds.inc()
 
     def watch_workers(self, directory: WorkerDirectory) -> None:
         self.workers_connected.set_function(lambda: len(directory.snapshot()))

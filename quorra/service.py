@@ -4,13 +4,15 @@ the broker, the archive and the metrics, and owns nothing else."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from quorra.archive.base import Archive, JobFilter, JobPage
 from quorra.broker.base import Broker, Settled
+from quorra.core.errors import JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
 from quorra.core.spec import clean_error
 from quorra.metrics import Metrics
@@ -45,13 +47,16 @@ class JobService:
         for job in jobs:
             label = self.metrics.queue(job.queue)
             self.metrics.leased.labels(label).inc()
+            if job.attempts > 1:
+                self.metrics.redelivered.labels(label).inc()
             # Both ends from the store's clock: app and database clocks may disagree.
             waited = ((job.leased_at or now) - job.run_at).total_seconds()
             self.metrics.wait_seconds.labels(label).observe(max(waited, 0.0))
         return jobs
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
-        settled = await self.broker.ack(job_id, lease_id, result)
+        with self._refusals("ack"):
+            settled = await self.broker.ack(job_id, lease_id, result)
         self._observe(settled)
         return settled
 
@@ -59,27 +64,35 @@ class JobService:
                        ) -> list[Settled]:
         """Ack a batch in one transaction; returns those whose lease was live."""
         done = await self.broker.ack_many(acks)
+        if len(done) < len(acks):
+            self.metrics.settlements_refused.labels("ack").inc(len(acks) - len(done))
         for settled in done:
             self._observe(settled)
         return done
 
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
-        settled = await self.broker.nack(job_id, lease_id, clean_error(error), retry=retry)
+        with self._refusals("nack"):
+            settled = await self.broker.nack(job_id, lease_id, clean_error(error), retry=retry)
         self._observe(settled)
         return settled
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float = 0) -> datetime:
-        return await self.broker.extend(job_id, lease_id, self._ttl(ttl))
+        with self._refusals("extend"):
+            return await self.broker.extend(job_id, lease_id, self._ttl(ttl))
 
     async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
         """Give jobs back unrun (not a failed attempt): see ``Broker.release``."""
-        return await self.broker.release(leases)
+        released = await self.broker.release(leases)
+        if len(released) < len(leases):
+            self.metrics.settlements_refused.labels("release").inc(len(leases) - len(released))
+        return released
 
     async def reap_expired(self) -> list[Settled]:
         reaped = await self.broker.reap_expired()
         for settled in reaped:
             self._observe(settled, ran=False)  # an expired lease says nothing of run time
+            self.metrics.lease_expiries.labels(self.metrics.queue(settled.queue)).inc()
         return reaped
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
@@ -117,10 +130,22 @@ class JobService:
         with any number of replicas)."""
         self.metrics.set_queue_counts(await self.archive.queue_counts())
 
+    @contextlib.contextmanager
+    def _refusals(self, op: str) -> Iterator[None]:
+        """Count a settlement or extension the store refused (unknown job or lost lease)."""
+        try:
+            yield
+        except (LeaseLost, JobNotFound):
+            self.metrics.settlements_refused.labels(op).inc()
+            raise
+
     def _observe(self, settled: Settled, *, ran: bool = True) -> None:
         label = self.metrics.queue(settled.queue)
         if ran:
             self.metrics.run_seconds.labels(label).observe(max(settled.ran_seconds, 0.0))
+        if settled.status in (JobStatus.SUCCEEDED, JobStatus.DEAD):
+            self.metrics.end_to_end_seconds.labels(label, settled.status.value).observe(
+                max(settled.age_seconds, 0.0))
         if settled.status is JobStatus.SUCCEEDED:
             self.metrics.processed.labels(label).inc()
             return

@@ -21,13 +21,14 @@ __all__ = ["Broker", "Settled"]
 
 
 class Settled(msgspec.Struct, frozen=True):
-    """The outcome of ending a lease (ack, nack or expiry): the job's new status, its queue and
-    how long the lease had run."""
+    """The outcome of ending a lease (ack, nack or expiry): the job's new status, its queue, how
+    long the lease had run and how long ago the job was enqueued."""
 
     id: uuid.UUID
     queue: str
     status: JobStatus
     ran_seconds: float
+    age_seconds: float = 0.0
 
 
 class Broker(Protocol):

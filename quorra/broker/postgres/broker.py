@@ -63,7 +63,8 @@ _STATUS = {status.value: status for status in JobStatus}  # a dict lookup is ~10
 
 
 def _settled(row: tuple[Any, ...]) -> Settled:
-    return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3])
+    return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
+                   age_seconds=row[4])
 
 
 class PostgresBroker:

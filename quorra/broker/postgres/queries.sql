@@ -46,7 +46,8 @@ UPDATE quorra_jobs
 SET status = 'succeeded', result = %(result)s::jsonb, lease_id = NULL, lease_expires_at = NULL,
     finished_at = now(), updated_at = now()
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
-RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds;
+RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds,
+          extract(epoch FROM now() - created_at)::float8 AS age_seconds;
 
 -- name: ack_batch
 -- Concurrent acks share one statement and one commit (the broker group-commits them). Each
@@ -57,7 +58,8 @@ SET status = 'succeeded', result = t.result, lease_id = NULL, lease_expires_at =
 FROM jsonb_to_recordset(%(acks)s::jsonb) AS t(id uuid, lease_id uuid, result jsonb)
 WHERE j.id = t.id AND j.lease_id = t.lease_id AND j.status = 'leased'
   AND j.lease_expires_at > now()
-RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8 AS ran_seconds;
+RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8 AS ran_seconds,
+          extract(epoch FROM now() - j.created_at)::float8 AS age_seconds;
 
 -- name: missing
 -- Which of these ids name no job (to tell a lost lease from an unknown job).
@@ -74,7 +76,8 @@ SET status = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN 'dead' ELSE 
     finished_at = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN now() END,
     last_error = %(error)s, lease_id = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
-RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds;
+RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds,
+          extract(epoch FROM now() - created_at)::float8 AS age_seconds;
 
 -- name: extend
 UPDATE quorra_jobs
@@ -99,7 +102,8 @@ SET status = CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'pending' END
     last_error = 'lease expired', lease_id = NULL, lease_expires_at = NULL, updated_at = now()
 FROM expired e
 WHERE j.id = e.id
-RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8;
+RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
+          extract(epoch FROM now() - j.created_at)::float8;
 
 -- name: retry
 -- Operator retry: a dead or cancelled job runs again now, from attempt 0; last_error is kept.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import uuid
 
 import psycopg
 import pytest
@@ -13,6 +14,7 @@ from litestar.testing import AsyncTestClient
 from prometheus_client import generate_latest
 
 from quorra.archive.base import JobFilter
+from quorra.core.errors import JobNotFound, LeaseLost
 from quorra.core.jobs import JobStatus
 from quorra.throughput import Throughput
 from tests.contract.conftest import spec
@@ -105,6 +107,33 @@ async def test_expired_lease_counts_as_failure_not_run_time(stack: Stack) -> Non
     assert value(stack, "quorra_jobs_failed_total", queue="r") == 1
     assert value(stack, "quorra_jobs_dead_total", queue="r") == 1
     assert value(stack, "quorra_job_run_seconds_count", queue="r") is None
+    assert value(stack, "quorra_lease_expiries_total", queue="r") == 1
+    assert value(stack, "quorra_job_end_to_end_seconds_count", queue="r", status="dead") == 1
+
+
+async def test_signals_redeliveries_lifetimes_and_refusals(stack: Stack) -> None:
+    await run_known_sequence(stack)
+    assert value(stack, "quorra_jobs_redelivered_total", queue="mail") == 1  # flaky, again
+    assert value(stack, "quorra_job_end_to_end_seconds_count", queue="mail",
+                 status="succeeded") == 2
+    assert value(stack, "quorra_job_end_to_end_seconds_count", queue="mail", status="dead") == 1
+    lived = value(stack, "quorra_job_end_to_end_seconds_sum", queue="mail", status="succeeded")
+    assert lived is not None and 0 < lived < 60
+    assert value(stack, "quorra_lease_expiries_total", queue="mail") is None
+    (job,) = await stack.service.enqueue([spec(queue="stale")])
+    (leased,) = await stack.service.lease(["stale"], worker_id="w", limit=1)
+    wrong = uuid.uuid4()
+    for attempt in (stack.service.ack(job.id, wrong), stack.service.nack(job.id, wrong, "x"),
+                    stack.service.extend(job.id, wrong), stack.service.ack(uuid.uuid4(), wrong)):
+        with pytest.raises((LeaseLost, JobNotFound)):
+            await attempt
+    assert await stack.service.ack_many([(job.id, wrong, None)]) == []
+    assert await stack.service.release([(job.id, wrong)]) == []
+    refused = {op: value(stack, "quorra_settlements_refused_total", op=op)
+               for op in ("ack", "nack", "extend", "release")}
+    assert refused == {"ack": 3, "nack": 1, "extend": 1, "release": 1}
+    assert leased.lease_id is not None
+    await stack.service.ack(job.id, leased.lease_id)  # the live lease still settles
 
 
 async def test_worker_and_mode_gauges(stack: Stack) -> None:
@@ -116,6 +145,12 @@ async def test_worker_and_mode_gauges(stack: Stack) -> None:
     assert value(stack, "quorra_dispatch_mode", mode="postgres") == 1
     stack.metrics.set_dispatch_mode("redis")
     assert value(stack, "quorra_dispatch_mode", mode="postgres") == 0
+    assert value(stack, "quorra_dispatch_mode", mode="redis") == 1
+    assert value(stack, "quorra_dispatch_mode_changes_total", mode="redis") is None
+    for mode in ("postgres", "rebuilding", "redis", "postgres", "rebuilding", "redis"):
+        stack.metrics.mode_changed(mode)
+    assert value(stack, "quorra_dispatch_mode_changes_total", mode="postgres") == 2
+    assert value(stack, "quorra_redis_rebuilds_total") == 2
     assert value(stack, "quorra_dispatch_mode", mode="redis") == 1
 
 
