@@ -35,8 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--modes", default="redis,postgres",
                         help="dispatch modes to run, comma-separated (redis, postgres)")
-    parser.add_argument("--restart", choices=["postgres", "redis"], default="postgres",
-                        help="the store to restart (redis: Redis mode only)")
+    parser.add_argument("--restart", choices=["postgres", "redis", "failover"],
+                        default="postgres",
+                        help="the store to restart (redis: Redis mode only; failover: the "
+                             "primary crashes, a synchronous standby is promoted after --down s)")
     parser.add_argument("--shutdown", choices=["fast", "immediate"], default="fast")
     parser.add_argument("--producers", type=int, default=4)
     parser.add_argument("--rate", type=float, default=300.0,
@@ -50,20 +52,19 @@ def main() -> None:
     args = parser.parse_args()
 
     results: list[Result] = []
-    with PrivatePostgres() as postgres:
-        for mode in args.modes.split(","):
-            if mode not in MODE_NAMES:
-                parser.error(f"unknown mode {mode!r}: expected redis or postgres")
-            plan = Plan(cast(Dispatch, mode), args.restart, args.shutdown,
-                        producers=args.producers, rate=args.rate, duration=args.duration,
-                        restart_at=args.restart_at, down=args.down, settle=args.settle)
-            workdir = Path(tempfile.mkdtemp(prefix=f"restart-stall-{mode}-"))
-            print(f"running {plan.name} (logs in {workdir}) ...", flush=True)
-            result = run_plan(plan, postgres, workdir)
-            results.append(result)
-            print(json.dumps(result.row()), flush=True)
+    for mode in args.modes.split(","):
+        if mode not in MODE_NAMES:
+            parser.error(f"unknown mode {mode!r}: expected redis or postgres")
+        plan = Plan(cast(Dispatch, mode), args.restart, args.shutdown,
+                    producers=args.producers, rate=args.rate, duration=args.duration,
+                    restart_at=args.restart_at, down=args.down, settle=args.settle)
+        workdir = Path(tempfile.mkdtemp(prefix=f"restart-stall-{mode}-"))
+        print(f"running {plan.name} (logs in {workdir}) ...", flush=True)
+        result = run_on_private_postgres(plan, workdir)
+        results.append(result)
+        print(json.dumps(result.row()), flush=True)
 
-    print(f"\n{args.restart} restart (-m {args.shutdown}, {args.down:g} s down) at second "
+    print(f"\n{args.restart} (-m {args.shutdown}, {args.down:g} s down) at second "
           f"{args.restart_at:g} of {args.duration:g}; {args.producers} producers aiming at "
           f"{args.rate:g} jobs/s\n")
     print(f"| mode | 201s | 503s | executed within {args.settle:g} s after | stuck `pending` |")
@@ -91,6 +92,20 @@ def main() -> None:
     stuck = [r for r in results if r.missing or r.pending_after or r.unexplained_duplicates
              or r.errors or r.quorra_restarted]
     sys.exit(1 if stuck else 0)
+
+
+def run_on_private_postgres(plan: Plan, workdir: Path) -> Result:
+    """A fresh private cluster per run (a failover leaves its primary stopped); for a
+    failover, a synchronous streaming standby of it, promoted when the primary crashes."""
+    with PrivatePostgres() as postgres:
+        if plan.restart != "failover":
+            return run_plan(plan, postgres, workdir)
+        standby = postgres.standby()
+        try:
+            postgres.wait_for_sync_standby()
+            return run_plan(plan, postgres, workdir, standby=standby)
+        finally:
+            standby.destroy()
 
 
 if __name__ == "__main__":

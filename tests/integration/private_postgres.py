@@ -61,14 +61,15 @@ def postgres_bindir() -> Path:
     if initdb := shutil.which("initdb"):
         candidates.append(Path(initdb).parent)
     for bindir in candidates:
-        if all((bindir / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+        if all((bindir / tool).is_file()
+               for tool in ("initdb", "pg_ctl", "postgres", "pg_basebackup")):
             return bindir
     raise PostgresMissing("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found")
 
 
 class PrivatePostgres:
     """``start()``, ``restart(mode)``, ``stop()``, ``url`` (the ``postgres`` database; see
-    ``database_url`` for another)."""
+    ``database_url`` for another); ``standby()`` and ``promote()`` for a failover."""
 
     def __init__(self, *, user: str = "postgres") -> None:
         self.bindir = postgres_bindir()
@@ -111,17 +112,63 @@ class PrivatePostgres:
         except OSError:
             return ""
 
-    def _initdb(self) -> None:
+    def _own_root(self) -> None:
         if self.run_as is not None:
             os.chown(self.root, self.run_as.pw_uid, self.run_as.pw_gid)
         self.root.chmod(0o700)
-        self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust",
-                  "--encoding=UTF8", "--no-sync", "--no-instructions")
-        with (self.data / "postgresql.conf").open("a") as conf:
-            for name, value in (SETTINGS | {"port": str(self.port),
+
+    def _configure(self, settings: dict[str, str]) -> None:
+        with (self.data / "postgresql.conf").open("a") as conf:  # later lines win
+            for name, value in (settings | {"port": str(self.port),
                                             "unix_socket_directories": f"'{self.root}'"}).items():
                 conf.write(f"{name} = {value}\n")
+
+    def _initdb(self) -> None:
+        self._own_root()
+        self._run("initdb", "-D", str(self.data), "-U", self.user, "--auth=trust",
+                  "--encoding=UTF8", "--no-sync", "--no-instructions")
+        self._configure(SETTINGS)
         self.initialized = True
+
+    def standby(self) -> PrivatePostgres:
+        """A streaming replica of this (running) cluster, started, on its own port and
+        directory (``pg_basebackup -R``: it follows this one until ``promote()``)."""
+        replica = PrivatePostgres(user=self.user)
+        replica._own_root()
+        replica._run("pg_basebackup", "-D", str(replica.data), "-h", "127.0.0.1", "-p",
+                     str(self.port), "-U", self.user, "-R", "-X", "stream", "--no-sync",
+                     timeout=120)
+        replica._configure({})
+        replica.initialized = True
+        return replica.start()
+
+    def wait_for_sync_standby(self) -> None:
+        """Make commits here wait for a standby (synchronous replication): a commit that
+        returned is on the standby too, so a failover loses no committed job."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET synchronous_standby_names = '*'")
+            conn.execute("SELECT pg_reload_conf()")
+
+        def synchronous() -> bool:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                row = conn.execute("SELECT count(*) FROM pg_stat_replication "
+                                   "WHERE sync_state = 'sync'").fetchone()
+            return row is not None and row[0] > 0
+
+        wait_until(synchronous, timeout=30, what="a synchronous standby")
+
+    def promote(self) -> None:
+        """End recovery: this standby becomes a primary that accepts writes."""
+        self._run("pg_ctl", "promote", "-D", str(self.data), "-w", "-t", "60")
+        wait_until(self.writable, timeout=30, what="the promoted standby to accept writes")
+
+    def writable(self) -> bool:
+        try:
+            with psycopg.connect(self.url, connect_timeout=1, autocommit=True) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            return row is not None and not row[0]
+        except psycopg.OperationalError:
+            return False
 
     def start(self) -> PrivatePostgres:
         if not self.initialized:

@@ -47,7 +47,8 @@ Shutdown = Literal["fast", "immediate"]
 @dataclass(frozen=True)
 class Plan:
     dispatch: Dispatch  # Redis mode (a private redis-server) or Postgres-only
-    restart: Literal["postgres", "redis"]  # which store is restarted
+    restart: Literal["postgres", "redis", "failover"]  # failover: primary crashes, standby
+    # promoted after ``down`` seconds (run_plan's ``standby``; DATABASE_URL names both hosts)
     shutdown: Shutdown = "fast"
     producers: int = 4
     rate: float = 200.0  # jobs/s the producers aim at together (0: as fast as they can)
@@ -295,9 +296,15 @@ def _json_error(answer: httpx.Response) -> bool:
     return isinstance(body, dict) and isinstance(body.get("error"), str)
 
 
-def _restart(plan: Plan, postgres: PrivatePostgres, redis: PrivateRedis | None) -> None:
+def _restart(plan: Plan, postgres: PrivatePostgres, redis: PrivateRedis | None,
+             standby: PrivatePostgres | None) -> None:
     if plan.restart == "postgres":
         postgres.restart(plan.shutdown, down=plan.down)
+    elif plan.restart == "failover":
+        assert standby is not None, "a failover needs a standby"
+        postgres.stop(plan.shutdown)
+        time.sleep(plan.down)  # the planned detection time before the promotion
+        standby.promote()
     else:
         assert redis is not None, "a Redis restart needs Redis mode"
         redis.restart(plan.shutdown, down=plan.down)
@@ -313,9 +320,21 @@ def _warm_up(procs: _Processes, runs: _RunsFile) -> None:
                what="the warm-up job to run")
 
 
+def _database_url(postgres: PrivatePostgres, standby: PrivatePostgres | None) -> str:
+    """A fresh database; with a standby, a multi-host URL that connects to whichever host
+    accepts writes (libpq's ``target_session_attrs``)."""
+    name = f"quorra_{uuid.uuid4().hex[:10]}"
+    url = postgres.create_database(name)
+    if standby is None:
+        return url
+    return (f"postgresql://{postgres.user}@127.0.0.1:{postgres.port},127.0.0.1:{standby.port}"
+            f"/{name}?target_session_attrs=read-write")
+
+
 @contextlib.contextmanager
-def _stores(plan: Plan, postgres: PrivatePostgres) -> Iterator[tuple[str, PrivateRedis | None]]:
-    database = postgres.create_database(f"quorra_{uuid.uuid4().hex[:10]}")
+def _stores(plan: Plan, postgres: PrivatePostgres, standby: PrivatePostgres | None
+            ) -> Iterator[tuple[str, PrivateRedis | None]]:
+    database = _database_url(postgres, standby)
     redis = PrivateRedis().start() if plan.dispatch == "redis" else None
     try:
         yield database, redis
@@ -324,12 +343,14 @@ def _stores(plan: Plan, postgres: PrivatePostgres) -> Iterator[tuple[str, Privat
             redis.stop()
 
 
-def run_plan(plan: Plan, postgres: PrivatePostgres, workdir: Path) -> Result:
-    """Run ``plan`` against the private ``postgres`` (a fresh database in it) and, in Redis
-    mode, a private redis-server of its own; ``workdir`` keeps the logs and the run records."""
+def run_plan(plan: Plan, postgres: PrivatePostgres, workdir: Path,
+             standby: PrivatePostgres | None = None) -> Result:
+    """Run ``plan`` against the private ``postgres`` (a fresh database in it; with a
+    ``standby`` of it, through a multi-host URL) and, in Redis mode, a private redis-server of
+    its own; ``workdir`` keeps the logs and the run records."""
     workdir.mkdir(parents=True, exist_ok=True)
     result = Result(plan)
-    with _stores(plan, postgres) as (database, redis):
+    with _stores(plan, postgres, standby) as (database, redis):
         procs = _Processes(plan, database, redis.url if redis else "", workdir)
         runs = _RunsFile(procs.runs_file)
         try:
@@ -346,7 +367,7 @@ def run_plan(plan: Plan, postgres: PrivatePostgres, workdir: Path) -> Result:
                 thread.start()
             time.sleep(max(began + plan.restart_at - time.monotonic(), 0))  # the planned time
             result.restart_began = time.time()
-            _restart(plan, postgres, redis)
+            _restart(plan, postgres, redis, standby)
             result.restart_ended = time.time()
             for thread in producers:
                 thread.join(plan.duration + REQUEST_TIMEOUT + 10)
