@@ -14,6 +14,7 @@ from litestar import Litestar
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
 from quorra.archive.postgres import PostgresArchive
+from quorra.archive.schedules import PostgresSchedules
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.redis import RedisBroker, RedisIndex
 from quorra.broker.redis import connect as connect_redis
@@ -25,6 +26,7 @@ from quorra.liveness import DispatchWatchdog
 from quorra.metrics import Metrics
 from quorra.rpc.server import RpcServer
 from quorra.scheduler import Housekeeping
+from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.settings import Settings
 from quorra.throughput import Throughput
@@ -128,6 +130,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         watchdog = DispatchWatchdog(service, workers, metrics, threshold=settings.dispatch_stall)
         housekeeping.add_chore("check_dispatch", watchdog.check, min(settings.dispatch_stall, 5.0))
         housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
+        schedules = ScheduleService(PostgresSchedules(pool), service)
+        housekeeping.add_chore("fire_schedules", schedules.fire_due, 1.0)
         housekeeping.start()
         stack.callback(housekeeping.shutdown)
 
@@ -149,6 +153,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         app = create_app(service, api_key=settings.api_key, registry=registry,
                          readiness=readiness, liveness=watchdog.verdict, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
-                         dispatch_mode=lambda: _mode(broker), throughput=throughput)
+                         dispatch_mode=lambda: _mode(broker), throughput=throughput,
+                         schedules=schedules)
         yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker), rpc=rpc,
                       workers=workers)

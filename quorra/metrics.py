@@ -101,6 +101,10 @@ class Metrics:
             "quorra_redis_rebuilds_total",
             "Rebuilds of the Redis dispatch index from PostgreSQL (at start, after Redis came "
             "back, or after its dataset changed).", registry=registry)
+        self.schedule_ticks = Counter(
+            "quorra_schedule_ticks_total",
+            "Cron schedule ticks that enqueued their job (one per tick across replicas).",
+            registry=registry)
         self.end_to_end_seconds = Histogram(
             "quorra_job_end_to_end_seconds",
             "Enqueue to final state (succeeded or dead), retries and backoff included.",

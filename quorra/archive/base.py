@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
 import msgspec
 
 from quorra.core.jobs import Job, JobStatus, QueueCount
+from quorra.core.schedules import Schedule
 
-__all__ = ["Archive", "JobFilter", "JobPage"]
+__all__ = ["Archive", "JobFilter", "JobPage", "ScheduleStore", "Ticks"]
 
 
 class JobFilter(msgspec.Struct, frozen=True):
@@ -47,3 +49,39 @@ class Archive(Protocol):
 
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless the store answers."""
+
+
+class Ticks(Protocol):
+    """Due schedules claimed (locked) by one replica; ``advance`` records a tick, committed
+    with the claim."""
+
+    due: list[Schedule]
+
+    async def advance(self, name: str, *, fired_at: datetime, job_id: uuid.UUID,
+                      next_run_at: datetime) -> None:
+        """Record that ``name`` fired at ``fired_at`` (its job ``job_id``); next at
+        ``next_run_at``."""
+
+
+class ScheduleStore(Protocol):
+    async def create(self, schedule: Schedule) -> Schedule:
+        """Store a new schedule; ``InvalidTransition`` if the name is taken."""
+
+    async def replace(self, schedule: Schedule) -> Schedule:
+        """Create or replace the schedule of that name."""
+
+    async def get(self, name: str) -> Schedule:
+        """The schedule, or ``ScheduleNotFound``."""
+
+    async def list(self, limit: int) -> list[Schedule]:
+        """By name."""
+
+    async def delete(self, name: str) -> None:
+        """Remove it for good, or ``ScheduleNotFound``."""
+
+    async def set_paused(self, name: str, paused: bool, next_run_at: datetime) -> Schedule:
+        """Pause, or resume firing next at ``next_run_at``; ``ScheduleNotFound`` if unknown."""
+
+    def claim_due(self, limit: int) -> AbstractAsyncContextManager[Ticks]:
+        """Lock up to ``limit`` due, unpaused schedules for the block; other replicas skip
+        them."""

@@ -5,6 +5,7 @@
      ├── InvalidInput         bad job input (names the field); nothing was stored
      │    └── TooLarge        a payload or batch over its documented limit
      ├── JobNotFound          no job with that id
+     ├── ScheduleNotFound     no schedule with that name
      ├── LeaseLost            wrong, expired or settled lease id; nothing changed
      ├── InvalidTransition    the job's state does not allow this (e.g. retry a job not dead)
      └── Unavailable          a backing service cannot be reached
@@ -22,6 +23,7 @@ __all__ = [
     "JobNotFound",
     "LeaseLost",
     "QuorraError",
+    "ScheduleNotFound",
     "StoreUnavailable",
     "TooLarge",
     "Unavailable",
@@ -58,6 +60,10 @@ class TooLarge(InvalidInput):
 
 class JobNotFound(QuorraError):
     """Job not found."""
+
+
+class ScheduleNotFound(QuorraError):
+    """Schedule not found."""
 
 
 class LeaseLost(QuorraError):

@@ -31,13 +31,19 @@ __all__ = [
     "MAX_ERROR_CHARS",
     "BatchRequest",
     "EnqueueRequest",
+    "JobType",
     "Limits",
+    "Priority",
+    "QueueName",
+    "Retries",
     "check_queues",
     "check_worker_id",
     "clean_error",
     "decode_batch",
+    "decode_body",
     "decode_enqueue",
     "decode_value",
+    "encode_payload",
     "specs_from_builtins",
     "to_spec",
 ]
@@ -122,7 +128,8 @@ def _field_of(message: str) -> tuple[str, str]:
     return path or "body", message[: match.start()]
 
 
-def _decode(raw: bytes, kind: type[Any]) -> Any:
+def decode_body(raw: bytes, kind: type[Any]) -> Any:
+    """A JSON body strictly decoded into ``kind``; errors name the field."""
     try:
         return msgspec.json.decode(raw, type=kind, strict=True)
     except msgspec.ValidationError as exc:
@@ -182,19 +189,24 @@ def _run_at(value: datetime | None, field: str) -> datetime | None:
     return in_utc
 
 
+def encode_payload(payload: dict[str, Any] | None, limits: Limits, field: str) -> bytes:
+    """A job's payload checked (no NUL, finite numbers, not too deep) and encoded, within the
+    size limit; ``None`` is ``{}``."""
+    value = payload if payload is not None else {}
+    _check_value(value, field)
+    encoded = _encoder.encode(value)
+    if len(encoded) > limits.max_payload_bytes:
+        raise TooLarge(field, f"{len(encoded)} bytes is over the limit of "
+                              f"{limits.max_payload_bytes}")
+    return encoded
+
+
 def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
     """Check what the struct's types cannot say, then encode the payload once."""
     prefix = f"{field}." if field else ""
     if not math.isfinite(req.delay_seconds):
         raise InvalidInput(f"{prefix}delay_seconds", "must be a finite number")
-    payload = req.payload if req.payload is not None else {}
-    _check_value(payload, f"{prefix}payload")
-    encoded = _encoder.encode(payload)
-    if len(encoded) > limits.max_payload_bytes:
-        raise TooLarge(
-            f"{prefix}payload",
-            f"{len(encoded)} bytes is over the limit of {limits.max_payload_bytes}",
-        )
+    encoded = encode_payload(req.payload, limits, f"{prefix}payload")
     return JobSpec(
         id=req.id or new_job_id(),
         type=req.type,
@@ -208,11 +220,11 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
 
 
 def decode_enqueue(raw: bytes, limits: Limits) -> JobSpec:
-    return to_spec(_decode(raw, EnqueueRequest), limits)
+    return to_spec(decode_body(raw, EnqueueRequest), limits)
 
 
 def decode_batch(raw: bytes, limits: Limits) -> list[JobSpec]:
-    batch: BatchRequest = _decode(raw, BatchRequest)
+    batch: BatchRequest = decode_body(raw, BatchRequest)
     return specs_from_requests(batch.jobs, limits)
 
 

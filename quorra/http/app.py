@@ -17,7 +17,9 @@ from quorra.http.admin import AdminController
 from quorra.http.dashboard import SessionSigner, dashboard_router, dashboard_templates
 from quorra.http.errors import EXCEPTION_HANDLERS
 from quorra.http.jobs import JobsController
+from quorra.http.schedules import SchedulesController
 from quorra.http.system import healthz, metrics, readyz
+from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.throughput import Throughput
 from quorra.workers import WorkerDirectory
@@ -38,7 +40,8 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
                max_body_bytes: int = 10 * 1024 * 1024, debug: bool = False,
                workers: WorkerDirectory | None = None,
                dispatch_mode: Callable[[], str] = lambda: "postgres",
-               throughput: Throughput | None = None) -> Litestar:
+               throughput: Throughput | None = None,
+               schedules: ScheduleService | None = None) -> Litestar:
     openapi = OpenAPIConfig(
         title="Quorra", version=__version__,
         description="Distributed job queue: Redis speed with Postgres truth.",
@@ -46,8 +49,8 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
             type="apiKey", name="X-API-Key", security_scheme_in="header")}),
     )
     return Litestar(
-        route_handlers=[JobsController, AdminController, healthz, readyz, metrics,
-                        dashboard_router()],
+        route_handlers=[JobsController, AdminController, SchedulesController, healthz, readyz,
+                        metrics, dashboard_router()],
         template_config=dashboard_templates(),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
@@ -56,6 +59,7 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
                      "registry": registry, "readiness": readiness, "liveness": liveness,
                      "workers": workers or WorkerDirectory(), "dispatch_mode": dispatch_mode,
                      "throughput": throughput or Throughput(service.metrics),
-                     "session_signer": SessionSigner(api_key.encode())}),
+                     "session_signer": SessionSigner(api_key.encode()),
+                     "schedules": schedules}),
         debug=debug,
     )

@@ -11,10 +11,12 @@ from litestar.testing import AsyncTestClient
 from prometheus_client import CollectorRegistry
 
 from quorra.archive.postgres import PostgresArchive
+from quorra.archive.schedules import PostgresSchedules
 from quorra.broker.postgres import PostgresBroker
 from quorra.db.pool import create_pool
 from quorra.http.app import create_app
 from quorra.metrics import Metrics
+from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.workers import WorkerDirectory
 
@@ -29,6 +31,7 @@ class Stack:
     workers: WorkerDirectory
     app: Litestar
     url: str
+    schedules: ScheduleService
 
 
 @pytest.fixture
@@ -45,10 +48,11 @@ async def stack(clean_db: str) -> AsyncIterator[Stack]:
     async def readiness() -> dict[str, object]:
         return {"ready": True}
 
+    schedules = ScheduleService(PostgresSchedules(pool), service)
     app = create_app(service, api_key=API_KEY, registry=registry, readiness=readiness,
-                     workers=workers)
+                     workers=workers, schedules=schedules)
     try:
-        yield Stack(service, metrics, registry, workers, app, clean_db)
+        yield Stack(service, metrics, registry, workers, app, clean_db, schedules)
     finally:
         await broker.close()
         await pool.close()
