@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from quorra.db.migrate import apply_migrations
-from tests.support import DATABASE_URL, REDIS_URL
+from tests.support import DATABASE_URL, DROP_SCHEMA, REDIS_URL
 
 for _name in [k for k in os.environ if k.startswith("QUORRA_")]:
     if not _name.startswith("QUORRA_TEST_"):
@@ -40,7 +40,7 @@ def database_url() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations CASCADE")
+        conn.execute(DROP_SCHEMA)
     yield DATABASE_URL
 
 
@@ -49,7 +49,7 @@ async def clean_db(database_url: str) -> AsyncIterator[str]:
     """The test database, migrated and empty."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await apply_migrations(conn)
-        await conn.execute("TRUNCATE quorra_jobs")
+        await conn.execute("TRUNCATE quorra_jobs, quorra_schedules")
     yield database_url
 
 

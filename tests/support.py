@@ -9,7 +9,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["DATABASE_URL", "REDIS_URL", "eventually", "free_port", "wait_until"]
+__all__ = ["DATABASE_URL", "DROP_SCHEMA", "REDIS_URL", "eventually", "free_port", "wait_until"]
+
+#: Every table Quorra's migrations made (all named quorra_*), gone: a database to migrate anew.
+DROP_SCHEMA = """
+DO $$
+DECLARE name text;
+BEGIN
+  FOR name IN SELECT tablename FROM pg_tables
+              WHERE schemaname = current_schema() AND tablename LIKE 'quorra\\_%' LOOP
+    EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', name);
+  END LOOP;
+END $$"""
 
 T = TypeVar("T")
 

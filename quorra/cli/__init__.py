@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from quorra.cli.commands import main
 from quorra.cli.dlq import dlq
+from quorra.cli.schedules import schedules
 from quorra.cli.streams import enqueue_bulk, watch
 
 __all__ = ["main"]
 
 main.add_command(dlq)
 main.add_command(enqueue_bulk)
+main.add_command(schedules)
 main.add_command(watch)

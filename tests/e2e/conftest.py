@@ -32,7 +32,7 @@ from tests.e2e.worker_processes import (
     process_env,
     stop_process,
 )
-from tests.support import free_port
+from tests.support import DROP_SCHEMA, free_port
 
 T = TypeVar("T")
 API_KEY = "e2e-key-issue5-dashboard"
@@ -101,7 +101,7 @@ class Server:
 @pytest.fixture(scope="module")
 def server(database_url: str) -> Iterator[Server]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations CASCADE")
+        conn.execute(DROP_SCHEMA)
     with start_server(database_url, API_KEY, name="dashboard") as process:
         yield Server(url=process.url, database_url=database_url)
 

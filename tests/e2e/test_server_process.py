@@ -14,7 +14,9 @@ import httpx
 import psycopg
 import pytest
 
+from quorra.db.migrate import available_migrations
 from tests.e2e.process import server_command, server_env, start_server
+from tests.support import DROP_SCHEMA
 
 DEV_KEY = "dev-api-key-change-in-production"
 
@@ -22,7 +24,7 @@ DEV_KEY = "dev-api-key-change-in-production"
 @pytest.fixture
 def empty_db(database_url: str) -> Iterator[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations CASCADE")
+        conn.execute(DROP_SCHEMA)
     yield database_url
 
 
@@ -90,8 +92,8 @@ def test_migrate_is_idempotent_and_safe_concurrently(empty_db: str) -> None:
     again = subprocess.run(server_command("migrate"), env=env, capture_output=True, timeout=30)
     assert again.returncode == 0 and b"up to date" in again.stdout
     with psycopg.connect(empty_db) as conn:
-        versions = conn.execute("SELECT version FROM quorra_migrations").fetchall()
-    assert versions == [(1,)]
+        versions = conn.execute("SELECT version FROM quorra_migrations ORDER BY 1").fetchall()
+    assert versions == [(version,) for version, _, _ in available_migrations()]
 
 
 def test_a_python_producer_reads_the_413_of_a_body_over_the_limit(empty_db: str) -> None:
