@@ -1,4 +1,5 @@
 # Quorra developer commands. `make help` lists them.
+PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/quorra
@@ -11,7 +12,7 @@ help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	touch $@

