@@ -19,6 +19,7 @@ from quorra.broker.postgres import PostgresBroker
 from quorra.broker.redis import RedisBroker, RedisIndex
 from quorra.broker.redis import connect as connect_redis
 from quorra.core.errors import QuorraError, StoreUnavailable
+from quorra.core.sizes import grpc_message_bytes
 from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
@@ -146,7 +147,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
 
         rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
                         port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
-                        max_message_bytes=settings.max_body_bytes + 64 * 1024,
+                        max_message_bytes=grpc_message_bytes(settings.max_body_bytes,
+                                                             settings.limits.max_payload_bytes),
                         grace=settings.shutdown_grace)
         await rpc.start()
         stack.push_async_callback(rpc.stop)

@@ -105,8 +105,9 @@ class JobService:
         return await self.archive.recent(limit)
 
     async def list_jobs(self, where: JobFilter, *, limit: int,
-                        after: tuple[datetime, uuid.UUID] | None = None) -> JobPage:
-        return await self.archive.list_jobs(where, limit=limit, after=after)
+                        after: tuple[datetime, uuid.UUID] | None = None,
+                        max_bytes: int | None = None) -> JobPage:
+        return await self.archive.list_jobs(where, limit=limit, after=after, max_bytes=max_bytes)
 
     async def retry(self, job_id: uuid.UUID) -> Job:
         """Operator retry of a dead (or cancelled) job."""

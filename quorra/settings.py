@@ -158,6 +158,8 @@ class Settings:
                                             _positive_int),
                 max_message_items=read.get("QUORRA_MAX_MESSAGE_ITEMS", "1000", _positive_int),
                 max_lease_queues=read.get("QUORRA_MAX_LEASE_QUEUES", "64", _positive_int),
+                max_list_bytes=read.get("QUORRA_MAX_LIST_BYTES", str(8 * 1024 * 1024),
+                                        _positive_int),
             ),
             db_pool_size=read.get("QUORRA_DB_POOL_SIZE", "20", _positive_int),
             db_timeout=read.get("QUORRA_DB_TIMEOUT", "5s", _positive_seconds),

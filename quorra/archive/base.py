@@ -12,7 +12,7 @@ import msgspec
 from quorra.core.jobs import Job, JobStatus, QueueCount
 from quorra.core.schedules import Schedule
 
-__all__ = ["Archive", "JobFilter", "JobPage", "ScheduleStore", "Ticks"]
+__all__ = ["Archive", "JobFilter", "JobPage", "ScheduleStore", "Ticks", "page_of"]
 
 
 class JobFilter(msgspec.Struct, frozen=True):
@@ -30,6 +30,13 @@ class JobPage(msgspec.Struct, frozen=True):
     after: tuple[datetime, uuid.UUID] | None
 
 
+def page_of(jobs: list[Job], *, more: bool) -> JobPage:
+    """The page showing ``jobs``; when ``more`` follow, the next one starts after the last."""
+    if not (more and jobs):
+        return JobPage(jobs=jobs, after=None)
+    return JobPage(jobs=jobs, after=(jobs[-1].created_at, jobs[-1].id))
+
+
 class Archive(Protocol):
     async def get(self, job_id: uuid.UUID) -> Job:
         """The job, or ``JobNotFound``."""
@@ -38,8 +45,11 @@ class Archive(Protocol):
         """Newest jobs first."""
 
     async def list_jobs(self, where: JobFilter, *, limit: int,
-                        after: tuple[datetime, uuid.UUID] | None = None) -> JobPage:
-        """Newest first (``created_at``, then ``id``), strictly after the keyset ``after``."""
+                        after: tuple[datetime, uuid.UUID] | None = None,
+                        max_bytes: int | None = None) -> JobPage:
+        """Newest first (``created_at``, then ``id``), strictly after the keyset ``after``; at
+        most ``limit`` jobs, and with ``max_bytes`` it stops once the payloads and results
+        shown (as stored) reach that many bytes (always at least one job)."""
 
     async def queue_counts(self) -> list[QueueCount]:
         """Job counts by queue and status (only non-zero ones)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import datetime
 
-from quorra.archive.base import JobFilter, JobPage
+from quorra.archive.base import JobFilter, JobPage, page_of
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import Job, JobStatus, QueueCount
 from quorra.db.pool import Pool, connection
@@ -13,6 +14,8 @@ from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
 __all__ = ["PostgresArchive"]
+
+UNBOUNDED = 1 << 62
 
 QUERIES = load_queries("quorra.archive")
 
@@ -35,17 +38,17 @@ class PostgresArchive:
             return [row_to_job(row) for row in await cur.fetchall()]
 
     async def list_jobs(self, where: JobFilter, *, limit: int,
-                        after: tuple[datetime, uuid.UUID] | None = None) -> JobPage:
+                        after: tuple[datetime, uuid.UUID] | None = None,
+                        max_bytes: int | None = None) -> JobPage:
         params = {"queue": where.queue, "type": where.type, "limit": limit + 1,
                   "status": where.status.value if where.status else None,
-                  "after_at": after[0] if after else None, "after_id": after[1] if after else None}
+                  "after_at": after[0] if after else None, "after_id": after[1] if after else None,
+                  "max_bytes": max_bytes or UNBOUNDED}
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["list_jobs"], params)
-            jobs = [row_to_job(row) for row in await cur.fetchall()]
-        if len(jobs) <= limit:
-            return JobPage(jobs=jobs, after=None)
-        last = jobs[limit - 1]
-        return JobPage(jobs=jobs[:limit], after=(last.created_at, last.id))
+            rows = await cur.fetchall()
+        jobs = [row_to_job(row[:-1]) for row in itertools.takewhile(lambda r: not r[-1], rows)]
+        return page_of(jobs[:limit], more=len(rows) > min(len(jobs), limit))
 
     async def queue_counts(self) -> list[QueueCount]:
         async with connection(self._pool) as conn:

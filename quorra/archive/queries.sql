@@ -13,18 +13,28 @@ SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_e
 FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: list_jobs
--- Keyset paging over quorra_jobs_recent; every filter is optional (NULL matches all).
-SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
-       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at
-FROM quorra_jobs
-WHERE (%(queue)s::text IS NULL OR queue = %(queue)s::text)
-  AND (%(status)s::text IS NULL OR status = %(status)s::text)
-  AND (%(type)s::text IS NULL OR type = %(type)s::text)
-  AND (%(after_at)s::timestamptz IS NULL
-       OR (created_at, id) < (%(after_at)s::timestamptz, %(after_id)s::uuid))
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s;
+-- Keyset paging over quorra_jobs_recent; every filter is optional (NULL matches all). Bounded by
+-- bytes too: ``before`` is the stored size of the payloads and results of the rows ahead of this
+-- one; a row that starts past %(max_bytes)s comes without them (never read from TOAST) and
+-- ``over`` set: the page ends before it.
+SELECT id, type, CASE WHEN NOT over THEN payload END, queue, priority, status, attempts,
+       max_retries, last_error, CASE WHEN NOT over THEN result END, run_at, created_at,
+       updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at, over
+FROM (
+  SELECT *, coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(result), 0))
+                       OVER (ORDER BY created_at DESC, id DESC
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+              >= %(max_bytes)s AS over
+  FROM quorra_jobs
+  WHERE (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+    AND (%(status)s::text IS NULL OR status = %(status)s::text)
+    AND (%(type)s::text IS NULL OR type = %(type)s::text)
+    AND (%(after_at)s::timestamptz IS NULL
+         OR (created_at, id) < (%(after_at)s::timestamptz, %(after_id)s::uuid))
+  ORDER BY created_at DESC, id DESC
+  LIMIT %(limit)s
+) page
+ORDER BY created_at DESC, id DESC;
 
 -- name: queue_counts
 SELECT queue, status, count(*) FROM quorra_jobs GROUP BY queue, status ORDER BY queue, status;

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from quorra.core.errors import ConfigError
-from quorra.worker.config import grpc_target
+from quorra.worker.config import DEFAULT_MAX_MESSAGE_BYTES, grpc_target
 from quorra.worker.runner import CLIENT_OPTIONS
 
 __all__ = ["CHANNEL_OPTIONS", "DEFAULT_TARGET", "ClientConfig"]
@@ -23,7 +23,7 @@ CHANNEL_OPTIONS = [
     ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 500),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
-    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.max_receive_message_length", DEFAULT_MAX_MESSAGE_BYTES),  # GetJob of any job
 ]
 
 

@@ -85,6 +85,7 @@ class Limits(msgspec.Struct, frozen=True):
     max_session_credit: int = 10_000  # jobs a worker session may hold or be owed at once
     max_message_items: int = 1000  # settlements + extensions in one worker message
     max_lease_queues: int = 64  # queues one lease request or session may name
+    max_list_bytes: int = 8 * 1024 * 1024  # jobs (as JSON) in one listing response
 
 
 MAX_ERROR_CHARS = 4096  # a worker's error message is kept up to this length

@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
-from quorra.archive.base import JobFilter
+from quorra.archive.base import JobFilter, page_of
 from quorra.core.errors import InvalidInput, JobNotFound
 from quorra.core.jobs import Enqueued, JobStatus
 from quorra.core.spec import BatchRequest, EnqueueRequest, decode_batch, decode_enqueue
@@ -28,7 +29,9 @@ from quorra.http.schemas import (
 )
 from quorra.service import JobService
 
-__all__ = ["JobsController", "job_page", "parse_job_id", "parse_status"]
+__all__ = ["JobsController", "job_page", "parse_job_id", "parse_status", "within_bytes"]
+
+_encode = msgspec.json.Encoder().encode
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:
@@ -50,12 +53,27 @@ def parse_status(status: str | None) -> JobStatus | None:
 
 
 async def job_page(service: JobService, queue: str | None, status: str | None,
-                   job_type: str | None, limit: int, cursor: str | None) -> JobPageView:
-    """One page of the job listing (shared by the API and the dashboard)."""
+                   job_type: str | None, limit: int, cursor: str | None,
+                   max_bytes: int) -> JobPageView:
+    """One page of the job listing (shared by the API and the dashboard): at most ``limit``
+    jobs and about ``max_bytes`` of them; ``next_cursor`` whenever more follow."""
     where = JobFilter(queue=queue or None, status=parse_status(status), type=job_type or None)
-    page = await service.list_jobs(where, limit=limit, after=decode_cursor(cursor))
-    return JobPageView(jobs=[job_view(job) for job in page.jobs],
-                       next_cursor=encode_cursor(page.after))
+    page = await service.list_jobs(where, limit=limit, after=decode_cursor(cursor),
+                                   max_bytes=max_bytes)
+    views = within_bytes([job_view(job) for job in page.jobs], max_bytes)
+    if len(views) < len(page.jobs):  # cut by their JSON size: the next page starts after
+        page = page_of(page.jobs[: len(views)], more=True)
+    return JobPageView(jobs=views, next_cursor=encode_cursor(page.after))
+
+
+def within_bytes(views: list[JobView], max_bytes: int) -> list[JobView]:
+    """The first ``views`` whose JSON adds up to at most ``max_bytes`` (at least one)."""
+    used = 0
+    for index, view in enumerate(views):
+        used += len(_encode(view)) + 1
+        if index and used > max_bytes:
+            return views[:index]
+    return views
 
 
 def _service(state: State) -> JobService:
@@ -100,7 +118,8 @@ class JobsController(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000, name="limit")] = 50,
         cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
     ) -> JobPageView:
-        return await job_page(_service(state), queue, status, job_type, limit, cursor)
+        return await job_page(_service(state), queue, status, job_type, limit, cursor,
+                              state.limits.max_list_bytes)
 
     @post("/jobs/{job_id:str}/retry", status_code=200,
           responses=error_responses(401, 404, 409, 503),
@@ -122,5 +141,8 @@ class JobsController(Controller):
         self, state: State,
         limit: Annotated[int, QueryParameter(ge=1, le=1000, name="limit")] = 50,
     ) -> JobList:
-        jobs = await _service(state).recent(limit)
-        return JobList(jobs=[job_view(job) for job in jobs])
+        """Newest first; fewer than ``limit`` when their size passes the listing byte bound
+        (page with ``GET /v1/jobs`` and its cursor to see them all)."""
+        budget = state.limits.max_list_bytes
+        page = await _service(state).list_jobs(JobFilter(), limit=limit, max_bytes=budget)
+        return JobList(jobs=within_bytes([job_view(job) for job in page.jobs], budget))

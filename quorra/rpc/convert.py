@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from quorra.core.errors import InvalidInput
 from quorra.core.jobs import DEFAULT_QUEUE, Enqueued, Job, JobSpec
+from quorra.core.sizes import check_size
 from quorra.core.spec import Limits, check_queues, decode_value, specs_from_builtins
 from quorra.rpc.proto import quorra_pb2 as pb
 
@@ -80,8 +81,10 @@ def parse_id(value: str, field: str) -> uuid.UUID:
         raise InvalidInput(field, "must be a UUID" if value else "is required") from None
 
 
-def parse_result(raw: bytes, field: str = "result") -> Any:
-    """A JSON result (empty: none)."""
+def parse_result(raw: bytes, limit: int, field: str = "result") -> Any:
+    """A JSON result (empty: none) of at most ``limit`` bytes (the payload limit: a stored
+    result must fit in a job's message); ``TooLarge`` otherwise."""
+    check_size(raw, limit, field)
     return decode_value(raw, field) if raw else None
 
 

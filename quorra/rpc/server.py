@@ -4,6 +4,11 @@ health service and reflection, keepalive settings, and a graceful stop.
 Keepalive: the server pings an idle connection every 30 s and drops it when a ping is not
 answered within 10 s; clients may ping at most every 10 s (also without calls in flight), so a
 client ``keepalive_time_ms`` ≥ 10 000 is safe; idle connections close after 5 min.
+
+Message size: ``max_message_bytes`` is both the receive and the send limit; the composition
+root derives it from the payload and body limits (``quorra.core.sizes.grpc_message_bytes``), so
+the largest job always fits in one message. Responses that carry many jobs are cut to the size
+each worker announces (``quorra.rpc.batches``).
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ class RpcServer:
         self.stopping = asyncio.Event()
         self.grace = grace
         self.servicer = WorkerServicer(service, directory, limits=limits,
-                                       stopping=self.stopping, session_grace=grace)
+                                       stopping=self.stopping, session_grace=grace,
+                                       max_message_bytes=max_message_bytes)
         self.health = health.aio.HealthServicer()
         options = [*KEEPALIVE_OPTIONS, ("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]

@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 
 from quorra.core.jobs import JobStatus
+from quorra.core.sizes import grpc_message_bytes
 from quorra.core.spec import Limits, check_worker_id
 from quorra.rpc.convert import (
     enqueued_to_pb,
@@ -41,17 +42,21 @@ _MESSAGES = {JobStatus.SUCCEEDED: "Job completed successfully",
              JobStatus.DEAD: "Job failure recorded; it is dead"}
 
 
-def _settlement(request: pb.JobAck, *, success: bool) -> Settle:
+def _settlement(request: pb.JobAck, limits: Limits, *, success: bool) -> Settle:
+    result = parse_result(request.result, limits.max_payload_bytes) if success else None
     return Settle(parse_id(request.job_id, "job_id"), parse_id(request.lease_id, "lease_id"),
-                  success=success, error=request.error_message,
-                  result=parse_result(request.result) if success else None,
+                  success=success, error=request.error_message, result=result,
                   no_retry=request.no_retry, release=request.release and not success)
 
 
 class WorkerServicer(pb_grpc.WorkerServiceServicer):
     def __init__(self, service: JobService, directory: WorkerDirectory, *, limits: Limits,
-                 stopping: asyncio.Event, session_grace: float = 10.0) -> None:
+                 stopping: asyncio.Event, session_grace: float = 10.0,
+                 max_message_bytes: int | None = None) -> None:
         self.service = service
+        # our send limit: what the largest job needs at least (the composition root passes it)
+        self.max_message_bytes = max_message_bytes or grpc_message_bytes(
+            0, limits.max_payload_bytes)
         self.directory = directory
         self.limits = limits
         self.stopping = stopping
@@ -124,13 +129,14 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def AckJob(self, request: pb.JobAck, context: Context) -> pb.JobAckResponse:  # noqa: N802
         """GoQuorra's ack; ``success=false`` counts as a failed attempt."""
         status = await settle(self.service, self.windows,
-                              _settlement(request, success=request.success))
+                              _settlement(request, self.limits, success=request.success))
         return pb.JobAckResponse(acknowledged=True, message=_MESSAGES[status],
                                  status=status.value)
 
     @translated
     async def NackJob(self, request: pb.JobAck, context: Context) -> pb.JobAckResponse:  # noqa: N802
-        status = await settle(self.service, self.windows, _settlement(request, success=False))
+        item = _settlement(request, self.limits, success=False)
+        status = await settle(self.service, self.windows, item)
         message = "Job released" if request.release else _MESSAGES[status]
         return pb.JobAckResponse(acknowledged=True, message=message, status=status.value)
 
@@ -153,7 +159,15 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
 
     @translated
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:  # noqa: N802
-        return job_detail_to_pb(await self.service.get(parse_id(request.id, "id")))
+        """The job; one stored before results were bounded may not fit in a message: a clear
+        RESOURCE_EXHAUSTED then, instead of a transport error (REST still shows it)."""
+        job = job_detail_to_pb(await self.service.get(parse_id(request.id, "id")))
+        if job.ByteSize() > self.max_message_bytes:
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                f"job {request.id} is {job.ByteSize()} bytes, over the message "
+                                f"limit of {self.max_message_bytes}; read it with "
+                                f"GET /v1/jobs/{{id}}")
+        return job
 
     async def Session(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: Context

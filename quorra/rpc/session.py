@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -22,6 +22,7 @@ from quorra.core.errors import InvalidInput, QuorraError
 from quorra.core.jobs import Job
 from quorra.core.spec import check_worker_id
 from quorra.core.tasks import spawn
+from quorra.rpc.batches import budget_of, session_responses
 from quorra.rpc.convert import MAX_LEASE_BATCH, job_to_pb, parse_id, parse_result, queues_of
 from quorra.rpc.convert import timestamp as to_timestamp
 from quorra.rpc.errors import status_of
@@ -57,8 +58,9 @@ def _outcome(job_id: str, lease_id: str, exc: Exception) -> pb.Outcome:
 
 class Session:
     def __init__(self, host: WorkerServicer, requests: AsyncIterator[pb.SessionRequest],
-                 context: Context, feed: Feed) -> None:
+                 context: Context, feed: Feed, budget: int) -> None:
         self.host = host
+        self.budget = budget  # bytes per response message (the worker's announced limit)
         self.requests = requests
         self.context = context
         self.feed = feed
@@ -88,7 +90,8 @@ class Session:
         feed = Feed(host.service, queues, worker_id=spec.worker_id,
                     ttl=float(spec.lease_ttl_seconds), stops=[host.stopping],
                     dispatcher=host.dispatcher)
-        session = cls(host, requests, context, feed)
+        budget = budget_of(spec.max_message_bytes, host.max_message_bytes)
+        session = cls(host, requests, context, feed, budget)
         feed.stops.append(session.halt)
         await session.apply(first)
         return session
@@ -131,21 +134,33 @@ class Session:
                 await self.context.abort(grpc.StatusCode.UNAVAILABLE,
                                          "the server ended this session after an internal "
                                          "failure; reconnect")
-            # once halted (drain, half-close, shutdown) jobs not yet sent stay here: released
-            jobs: list[Job] = [] if self.halt.is_set() else self.jobs_out
-            if jobs or self.settled_out or self.extended_out:
-                self.jobs_out = [] if jobs else self.jobs_out
-                response = pb.SessionResponse(jobs=[job_to_pb(job) for job in jobs],
-                                              settled=self.settled_out,
-                                              extended=self.extended_out)
-                self.settled_out, self.extended_out = [], []
-                try:
+            async with contextlib.aclosing(self._send_ready()) as responses:
+                async for response in responses:  # closed at once if the call ends meanwhile
                     yield response
-                except BaseException:
-                    self.jobs_out = jobs + self.jobs_out  # not delivered: released at the end
-                    raise
-                self.in_flight += len(jobs)
-                self.host.directory.in_flight(self.key, self.in_flight)
+
+    async def _send_ready(self) -> AsyncGenerator[pb.SessionResponse, None]:
+        """What is ready, in messages within the worker's size budget. Once halted (drain,
+        half-close, shutdown), jobs not yet sent stay here and are released at the end."""
+        jobs: list[Job] = [] if self.halt.is_set() else self.jobs_out
+        if not (jobs or self.settled_out or self.extended_out):
+            return
+        self.jobs_out = [] if jobs else self.jobs_out
+        settled, extended = self.settled_out, self.extended_out
+        self.settled_out, self.extended_out = [], []
+        sent = 0
+        try:
+            for response in session_responses([job_to_pb(job) for job in jobs], settled,
+                                              extended, self.budget):
+                yield response
+                sent += len(response.jobs)
+                self._delivered(len(response.jobs))
+        finally:
+            self.jobs_out = jobs[sent:] + self.jobs_out  # not delivered: released at the end
+
+    def _delivered(self, count: int) -> None:
+        if count:
+            self.in_flight += count
+            self.host.directory.in_flight(self.key, self.in_flight)
 
     def _fail(self, exc: BaseException) -> None:
         self.failure = exc
@@ -254,17 +269,20 @@ class Session:
             status = await settle(self.host.service, self.host.windows, Settle(
                 parse_id(item.job_id, "job_id"), parse_id(item.lease_id, "lease_id"),
                 success=item.success, error=item.error_message,
-                result=parse_result(item.result) if item.success else None,
+                result=self._result(item) if item.success else None,
                 no_retry=item.no_retry))
         except Exception as exc:
             return _outcome(item.job_id, item.lease_id, exc)
         return pb.Outcome(job_id=item.job_id, lease_id=item.lease_id, status=status.value)
 
+    def _result(self, item: pb.Settlement) -> Any:
+        return parse_result(item.result, self.host.limits.max_payload_bytes)
+
     async def _ack_all(self, items: list[pb.Settlement]) -> list[pb.Outcome]:
         """All the acks of one message in one transaction."""
         try:
             acks = [(parse_id(s.job_id, "job_id"), parse_id(s.lease_id, "lease_id"),
-                     parse_result(s.result)) for s in items]
+                     self._result(s)) for s in items]
             done = {settled.id for settled in await self.host.service.ack_many(acks)}
         except Exception as exc:
             if len(items) == 1:

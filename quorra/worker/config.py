@@ -10,7 +10,11 @@ from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
 from quorra.settings import parse_address, parse_duration
 
-__all__ = ["WorkerConfig", "grpc_target"]
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "WorkerConfig", "grpc_target"]
+
+# The largest message a worker accepts (its channel's receive limit, announced to the server,
+# which cuts its responses to it): room for a job of up to a 64 MiB payload limit
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024
 
 
 def _read(env: Mapping[str, str], name: str, default: str) -> str:
@@ -59,6 +63,7 @@ class WorkerConfig:
     api_key: str = ""
     shutdown_grace: float = 30.0
     handlers: str = ""
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -76,6 +81,8 @@ class WorkerConfig:
             api_key=env.get("QUORRA_API_KEY", ""),
             shutdown_grace=_seconds(env, "QUORRA_SHUTDOWN_GRACE", "30s", 0, 24 * 3600),
             handlers=_read(env, "QUORRA_WORKER_HANDLERS", ""),
+            max_message_bytes=_int(env, "QUORRA_WORKER_MAX_MESSAGE_BYTES",
+                                   str(DEFAULT_MAX_MESSAGE_BYTES), 64 * 1024, 2**31 - 1),
         )
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 import grpc
 
+from quorra.core.sizes import GRPC_DEFAULT_MESSAGE_BYTES
 from quorra.core.tasks import report_failure, spawn
+from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.worker.config import WorkerConfig
@@ -23,7 +25,7 @@ from quorra.worker.execute import Running, run_handler
 from quorra.worker.producer import bind as bind_producers
 from quorra.worker.registry import Registry, default_registry
 
-__all__ = ["CLIENT_OPTIONS", "Worker", "WorkerStopped"]
+__all__ = ["CLIENT_OPTIONS", "MAX_MESSAGE_ITEMS", "SEND_BUDGET", "Worker", "WorkerStopped"]
 
 log = logging.getLogger("quorra.worker")
 
@@ -33,6 +35,9 @@ CLIENT_OPTIONS = [
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
 ]
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
+SEND_BUDGET = GRPC_DEFAULT_MESSAGE_BYTES  # what any gRPC server accepts by default
+MAX_MESSAGE_ITEMS = 1000  # settlements + extensions per message (the server's default limit)
 _FATAL = (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED,
           grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INVALID_ARGUMENT)
 
@@ -95,8 +100,9 @@ class Worker:
 
     async def _session(self) -> None:
         metadata = (("x-api-key", self.config.api_key),)
-        async with grpc.aio.insecure_channel(self.config.grpc_addr,
-                                             options=CLIENT_OPTIONS) as channel:
+        options = [*CLIENT_OPTIONS,
+                   ("grpc.max_receive_message_length", self.config.max_message_bytes)]
+        async with grpc.aio.insecure_channel(self.config.grpc_addr, options=options) as channel:
             self._stub = pb_grpc.WorkerServiceStub(channel)
             self._write_closed = False
             call = self._stub.Session(metadata=metadata)
@@ -105,7 +111,8 @@ class Worker:
             self.credit = 0
             await call.write(pb.SessionRequest(open=pb.SessionOpen(
                 worker_id=self.config.worker_id, queues=list(self.config.queues),
-                lease_ttl_seconds=round(self.config.lease_ttl)), credit=max(credit, 0)))
+                lease_ttl_seconds=round(self.config.lease_ttl),
+                max_message_bytes=self.config.max_message_bytes), credit=max(credit, 0)))
             await call.initial_metadata()
             self.connected.set()
             log.info("connected to %s as %s (queues: %s)", self.config.grpc_addr,
@@ -161,9 +168,19 @@ class Worker:
                 self._start(job)
             for outcome in response.settled:
                 if outcome.code:
-                    log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
+                    self._refused(outcome)
             for outcome in response.extended:
                 self._extended(outcome)
+
+    def _refused(self, outcome: pb.Outcome) -> None:
+        log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
+        if outcome.code == _INVALID and outcome.message.startswith("result:"):
+            # the server refused the result (e.g. over its size limit): a failed attempt instead
+            # (it carries no result, so it cannot be refused for that again)
+            self.settle(pb.Settlement(job_id=outcome.job_id, lease_id=outcome.lease_id,
+                                      success=False,
+                                      error_message=f"result refused: {outcome.message}"),
+                        credit=False)
 
     def _start(self, job: pb.Job) -> None:
         if self.draining:
@@ -225,18 +242,29 @@ class Worker:
         while True:
             await self.wake.wait()
             self.wake.clear()
-            request = pb.SessionRequest(credit=self.credit, settlements=self.settlements,
-                                        extensions=self.extensions, drain=self.draining)
-            settlements, extensions, credit = self.settlements, self.extensions, self.credit
-            self.settlements, self.extensions, self.credit = [], [], 0
+            await self._write_pending(call)
+            if not (self.settlements or self.extensions or self.credit):
+                self.flushed.set()
+
+    async def _write_pending(self, call: Any) -> None:
+        """What is queued, in messages of at most ``SEND_BUDGET`` bytes (many large results
+        must not pass the server's receive limit) and ``MAX_MESSAGE_ITEMS`` items; at least one
+        message (it may carry only credit or drain). What was not written is queued again."""
+        settlements, extensions = self.settlements, self.extensions
+        self.settlements, self.extensions = [], []
+        parts = list(session_requests(settlements, extensions, SEND_BUDGET,
+                                      MAX_MESSAGE_ITEMS)) or [([], [])]
+        for index, (done, extended) in enumerate(parts):
+            credit, self.credit = self.credit, 0
+            request = pb.SessionRequest(credit=credit, settlements=done, extensions=extended,
+                                        drain=self.draining)
             try:
                 await call.write(request)
             except BaseException:
-                self.settlements[:0], self.extensions[:0] = settlements, extensions
+                self.settlements[:0] = [item for part, _ in parts[index:] for item in part]
+                self.extensions[:0] = [item for _, part in parts[index:] for item in part]
                 self.credit += credit
                 raise
-            if not (self.settlements or self.extensions or self.credit):
-                self.flushed.set()
 
     async def _heartbeat(self) -> None:
         every = max(self.config.lease_ttl / 3, 0.5)

@@ -37,6 +37,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
     ("QUORRA_HTTP_ADDR", "nope"), ("QUORRA_GRPC_ADDR", ":-1"), ("QUORRA_LOG_LEVEL", "loud"),
     ("QUORRA_LEASE_TTL", "0s"), ("QUORRA_LEASE_TTL", "2d"), ("QUORRA_MAX_BODY_BYTES", "-1"),
     ("QUORRA_DB_POOL_SIZE", "many"), ("REDIS_URL", "http://x"), ("DATABASE_URL", "mysql://x"),
+    ("QUORRA_MAX_LIST_BYTES", "0"),
 ])
 def test_invalid_values_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:

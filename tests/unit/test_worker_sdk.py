@@ -6,6 +6,7 @@ import pytest
 
 import quorra.worker
 from quorra.core.errors import ConfigError
+from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.worker import Registry, WorkerConfig
 from quorra.worker.demo import demo_registry
 from quorra.worker.main import load_handlers
@@ -37,7 +38,7 @@ def test_values_are_parsed() -> None:
     ("QUORRA_WORKER_MAX_JOBS", "0"), ("QUORRA_WORKER_MAX_JOBS", "five"),
     ("QUORRA_WORKER_LEASE_TTL", "forever"), ("QUORRA_WORKER_LEASE_TTL", "0.1s"),
     ("QUORRA_WORKER_QUEUES", "a,,b"), ("QUORRA_GRPC_ADDR", "nowhere"),
-    ("QUORRA_SHUTDOWN_GRACE", "soon"),
+    ("QUORRA_SHUTDOWN_GRACE", "soon"), ("QUORRA_WORKER_MAX_MESSAGE_BYTES", "1000"),
 ])
 def test_invalid_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as info:
@@ -57,3 +58,55 @@ def test_registry_and_demo_handlers() -> None:
     assert load_handlers("") is demo_registry
     with pytest.raises(ConfigError, match="QUORRA_WORKER_HANDLERS"):
         load_handlers("no.such.module")
+
+
+def test_message_size_is_announced_and_configurable() -> None:
+    assert WorkerConfig.from_env({}).max_message_bytes == 64 * 1024 * 1024 + 64 * 1024
+    config = WorkerConfig.from_env({"QUORRA_WORKER_MAX_MESSAGE_BYTES": "8388608"})
+    assert config.max_message_bytes == 8 * 1024 * 1024
+
+
+class _Call:
+    def __init__(self, fail_at: int = -1) -> None:
+        self.written: list[pb.SessionRequest] = []
+        self.fail_at = fail_at
+
+    async def write(self, request: pb.SessionRequest) -> None:
+        if len(self.written) == self.fail_at:
+            raise ConnectionError("gone")
+        self.written.append(request)
+
+
+async def test_settlements_with_large_results_go_out_in_several_messages() -> None:
+    from quorra.worker.runner import SEND_BUDGET, Worker
+
+    worker = Worker(WorkerConfig())
+    worker.credit = 7
+    worker.settlements = [pb.Settlement(job_id=str(n), lease_id="l", success=True,
+                                        result=b"1" * (900 * 1024)) for n in range(20)]
+    call = _Call()
+    await worker._write_pending(call)
+    assert all(m.ByteSize() <= SEND_BUDGET for m in call.written)
+    assert [s.job_id for m in call.written for s in m.settlements] == [str(n) for n in range(20)]
+    assert [m.credit for m in call.written][:2] == [7, 0] and not worker.settlements
+    failing = _Call(fail_at=1)
+    worker.settlements, worker.credit = list(call.written[0].settlements) * 2, 3
+    with pytest.raises(ConnectionError):
+        await worker._write_pending(failing)
+    assert len(worker.settlements) == 2 * len(call.written[0].settlements) - len(
+        failing.written[0].settlements)  # the unwritten ones are queued again
+    assert worker.credit == 0  # sent with the first message
+    worker.threads.shutdown()
+
+
+def test_a_refused_result_becomes_a_failed_attempt() -> None:
+    from quorra.worker.runner import Worker
+
+    worker = Worker(WorkerConfig())
+    worker._refused(pb.Outcome(job_id="j", lease_id="l", code=3,
+                               message="result: 2000000 bytes is over the limit of 1048576"))
+    worker._refused(pb.Outcome(job_id="k", lease_id="l", code=9, message="lease lost"))
+    (failure,) = worker.settlements
+    assert (failure.job_id, failure.success) == ("j", False)
+    assert failure.error_message.startswith("result refused: result: 2000000 bytes")
+    worker.threads.shutdown()

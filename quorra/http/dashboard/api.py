@@ -71,7 +71,8 @@ class DashboardApi(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=200, name="limit")] = 20,
         cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
     ) -> JobPageView:
-        return await job_page(_service(state), queue, status, job_type, limit, cursor)
+        return await job_page(_service(state), queue, status, job_type, limit, cursor,
+                              state.limits.max_list_bytes)
 
     @post("/jobs/{job_id:str}/retry", status_code=200)
     async def retry(self, job_id: FromPath[str], state: State) -> JobView:

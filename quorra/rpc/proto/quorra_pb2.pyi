@@ -279,8 +279,14 @@ class SessionOpen(_message.Message):
     WORKER_ID_FIELD_NUMBER: _builtins.int
     QUEUES_FIELD_NUMBER: _builtins.int
     LEASE_TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    MAX_MESSAGE_BYTES_FIELD_NUMBER: _builtins.int
     worker_id: _builtins.str
     lease_ttl_seconds: _builtins.int
+    max_message_bytes: _builtins.int
+    """The largest message the worker accepts (its channel's receive limit); the server splits
+    its responses to stay under it (and under its own send limit). <= 0: 4 MiB, gRPC's
+    default. A single job always goes alone, however large: set this above the largest job.
+    """
     @_builtins.property
     def queues(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """empty: ["default"]"""
@@ -291,10 +297,11 @@ class SessionOpen(_message.Message):
         worker_id: _builtins.str = ...,
         queues: _abc.Iterable[_builtins.str] | None = ...,
         lease_ttl_seconds: _builtins.int = ...,
+        max_message_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_ttl_seconds", b"lease_ttl_seconds", "queues", b"queues", "worker_id", b"worker_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["lease_ttl_seconds", b"lease_ttl_seconds", "max_message_bytes", b"max_message_bytes", "queues", b"queues", "worker_id", b"worker_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
