@@ -7,8 +7,10 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import grpc
 import psycopg_pool
 from litestar import Litestar
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
@@ -25,7 +27,7 @@ from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
 from quorra.liveness import DispatchWatchdog
 from quorra.metrics import Metrics
-from quorra.rpc.server import RpcServer
+from quorra.rpc.server import RpcServer, server_credentials
 from quorra.scheduler import Housekeeping
 from quorra.scheduling import ScheduleService
 from quorra.service import JobService
@@ -46,6 +48,15 @@ class Runtime:
     mode: str
     rpc: RpcServer
     workers: WorkerDirectory
+
+
+def _grpc_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    tls = settings.tls
+    if not tls.grpc_cert:
+        return None
+    client_ca = Path(tls.grpc_client_ca).read_bytes() if tls.grpc_client_ca else None
+    return server_credentials(Path(tls.grpc_cert).read_bytes(), Path(tls.grpc_key).read_bytes(),
+                              client_ca)
 
 
 async def _open_pool(settings: Settings) -> Pool:
@@ -149,7 +160,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                         port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
                         max_message_bytes=grpc_message_bytes(settings.max_body_bytes,
                                                              settings.limits.max_payload_bytes),
-                        grace=settings.shutdown_grace)
+                        grace=settings.shutdown_grace, credentials=_grpc_credentials(settings))
         await rpc.start()
         stack.push_async_callback(rpc.stop)
         app = create_app(service, api_key=settings.api_key, registry=registry,

@@ -55,6 +55,8 @@ async def serve(settings: Settings) -> None:
             host=settings.http_addr.host, port=settings.http_addr.port,
             log_level=settings.log_level if settings.log_level != "warn" else "warning",
             access_log=settings.log_level == "debug", lifespan="on", server_header=False,
+            ssl_certfile=settings.tls.http_cert or None, ssl_keyfile=settings.tls.http_key or None,
+            forwarded_allow_ips=settings.tls.forwarded_allow_ips or None,
         )
         server = _Server(config)
         loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
 from quorra.core.spec import Limits
 
-__all__ = ["Address", "Settings", "parse_address", "parse_duration"]
+__all__ = ["Address", "Settings", "TlsSettings", "parse_address", "parse_duration"]
 
 T = TypeVar("T")
 
@@ -118,6 +118,47 @@ def _shown(name: str, raw: str) -> str:
     return "(hidden)" if secret else repr(raw)
 
 
+def _readable(value: str) -> str:
+    if value and not os.access(value, os.R_OK):
+        raise ValueError(f"{value!r} is not a readable file")
+    return value
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """File paths (PEM). gRPC: a certificate and key make it TLS; a client CA makes it mTLS (a
+    client must present a certificate it signed). HTTP: served over TLS with a certificate and
+    key, or behind a proxy whose ``X-Forwarded-Proto``/``-For`` are trusted from
+    ``forwarded_allow_ips``."""
+
+    grpc_cert: str = ""
+    grpc_key: str = ""
+    grpc_client_ca: str = ""
+    http_cert: str = ""
+    http_key: str = ""
+    forwarded_allow_ips: str = ""
+
+    def check(self) -> None:
+        pairs = (("QUORRA_GRPC_TLS_CERT", self.grpc_cert, "QUORRA_GRPC_TLS_KEY", self.grpc_key),
+                 ("QUORRA_HTTP_TLS_CERT", self.http_cert, "QUORRA_HTTP_TLS_KEY", self.http_key))
+        for cert_name, cert, key_name, key in pairs:
+            if bool(cert) != bool(key):
+                raise ConfigError(cert_name if not cert else key_name,
+                                  f"is required with {key_name if not cert else cert_name}")
+        if self.grpc_client_ca and not self.grpc_cert:
+            raise ConfigError("QUORRA_GRPC_TLS_CLIENT_CA", "needs QUORRA_GRPC_TLS_CERT and _KEY")
+
+
+def _tls(read: _Reader) -> TlsSettings:
+    files = {name: read.get(f"QUORRA_{name.upper()}", "", _readable) for name in (
+        "grpc_tls_cert", "grpc_tls_key", "grpc_tls_client_ca", "http_tls_cert", "http_tls_key")}
+    return TlsSettings(
+        grpc_cert=files["grpc_tls_cert"], grpc_key=files["grpc_tls_key"],
+        grpc_client_ca=files["grpc_tls_client_ca"], http_cert=files["http_tls_cert"],
+        http_key=files["http_tls_key"],
+        forwarded_allow_ips=read.get("QUORRA_FORWARDED_ALLOW_IPS", "", str))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = ""
@@ -136,6 +177,7 @@ class Settings:
     shutdown_grace: float = 10.0
     dispatch_stall: float = 60.0
     metrics_max_queues: int = 100
+    tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -167,6 +209,7 @@ class Settings:
             shutdown_grace=read.get("QUORRA_SHUTDOWN_GRACE", "10s", _positive_seconds),
             dispatch_stall=read.get("QUORRA_DISPATCH_STALL", "60s", _positive_seconds),
             metrics_max_queues=read.get("QUORRA_METRICS_MAX_QUEUES", "100", _positive_int),
+            tls=_tls(read),
         )
 
     def require_server(self) -> None:
@@ -175,5 +218,6 @@ class Settings:
             raise ConfigError("DATABASE_URL", "is required (a postgresql:// URL)")
         if not self.api_key:
             raise ConfigError("QUORRA_API_KEY", "is required (the key clients must present)")
+        self.tls.check()
         if self.limits.max_payload_bytes > self.max_body_bytes:
             raise ConfigError("QUORRA_MAX_PAYLOAD_BYTES", "must not exceed QUORRA_MAX_BODY_BYTES")

@@ -5,6 +5,7 @@ server module (an import-linter contract keeps it so)."""
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -45,11 +46,13 @@ class Client:
     """A small synchronous client of Quorra's REST API v1."""
 
     def __init__(self, server: str, api_key: str, *, timeout: float = 10.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 ca_cert: str | None = None) -> None:
         self.server = server.rstrip("/")
         headers = {"X-API-Key": api_key, "User-Agent": "quorractl"}
+        verify = ssl.create_default_context(cafile=ca_cert) if ca_cert else True
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout,
-                                  transport=transport)
+                                  transport=transport, verify=verify)
 
     def close(self) -> None:
         self._http.close()

@@ -37,15 +37,18 @@ def _dev_key() -> str:
               show_default=True, help="Tables for people, JSON for scripts.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
               help="Seconds to wait for each HTTP answer.")
+@click.option("--ca-cert", envvar="QUORRA_TLS_CA", show_envvar=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="PEM CA bundle to trust for an https:// server (and for gRPC commands).")
 @click.version_option(package_name="quorra", prog_name="quorractl")
 @click.pass_context
 def main(ctx: click.Context, server: str, api_key: str | None, output: str,
-         timeout: float) -> None:
+         timeout: float, ca_cert: str | None) -> None:
     """Operate a Quorra job queue: enqueue, inspect, retry and watch jobs."""
     if not server.startswith(("http://", "https://")):
         raise click.BadParameter("must be an http:// or https:// URL", param_hint="--server")
     ctx.obj = Ctl(server, api_key if api_key is not None else _dev_key(), timeout,
-                  Renderer(json_mode=output == "json"))
+                  Renderer(json_mode=output == "json"), ca_cert)
 
 
 def _number(value: float) -> int | float:

@@ -26,9 +26,10 @@ class Ctl:
     api_key: str
     timeout: float
     render: Renderer
+    ca_cert: str | None = None  # a PEM bundle to trust for https:// (else the system's)
 
     def client(self) -> Client:
-        return Client(self.server, self.api_key, timeout=self.timeout)
+        return Client(self.server, self.api_key, timeout=self.timeout, ca_cert=self.ca_cert)
 
 
 pass_ctl = click.make_pass_decorator(Ctl)

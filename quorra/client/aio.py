@@ -22,6 +22,7 @@ from quorra.client.errors import ClientError, error_from
 from quorra.client.types import Enqueued, JobInfo, NewJob, enqueued_from_pb, info_from_pb, to_pb
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from quorra.tls import open_channel
 
 __all__ = ["AsyncClient", "JobInput"]
 
@@ -62,8 +63,7 @@ class AsyncClient:
 
     def _service(self) -> pb_grpc.WorkerServiceStub:
         if self._stub is None:  # made in the running loop, on first use; reused after
-            self._channel = grpc.aio.insecure_channel(self.config.target,
-                                                      options=CHANNEL_OPTIONS)
+            self._channel = open_channel(self.config.target, CHANNEL_OPTIONS, self.config.tls)
             self._stub = pb_grpc.WorkerServiceStub(self._channel)
         return self._stub
 

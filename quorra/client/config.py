@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from quorra.core.errors import ConfigError
+from quorra.tls import ChannelTls
 from quorra.worker.config import DEFAULT_MAX_MESSAGE_BYTES, grpc_target
 from quorra.worker.runner import CLIENT_OPTIONS
 
@@ -45,6 +46,7 @@ class ClientConfig:
     retry_for: float = 5.0
     batch_size: int = 500
     concurrency: int = 4
+    tls: ChannelTls = dataclasses.field(default_factory=ChannelTls)
 
     @classmethod
     def resolve(cls, target: str | None = None, api_key: str | None = None,
@@ -59,7 +61,8 @@ class ClientConfig:
             else:
                 target = DEFAULT_TARGET
         key = api_key if api_key is not None else env.get("QUORRA_API_KEY", "")
-        config = cls(target=target, api_key=key, **options)  # type: ignore[arg-type]
+        config = cls(target=target, api_key=key, tls=ChannelTls.from_env(env),
+                     **options)  # type: ignore[arg-type]
         config.check()
         return config
 

@@ -29,7 +29,7 @@ from quorra.rpc.servicer import WorkerServicer
 from quorra.service import JobService
 from quorra.workers import WorkerDirectory
 
-__all__ = ["KEEPALIVE_OPTIONS", "SERVICE_NAME", "RpcServer"]
+__all__ = ["KEEPALIVE_OPTIONS", "SERVICE_NAME", "RpcServer", "server_credentials"]
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,20 @@ KEEPALIVE_OPTIONS = [
 ]
 
 
+def server_credentials(cert: bytes, key: bytes,
+                       client_ca: bytes | None = None) -> grpc.ServerCredentials:
+    """TLS with ``cert``/``key`` (PEM); with ``client_ca``, clients must present a certificate
+    it signed (mTLS)."""
+    return grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca,
+                                       require_client_auth=client_ca is not None)
+
+
 class RpcServer:
     def __init__(self, service: JobService, *, api_key: str, host: str, port: int,
                  directory: WorkerDirectory, limits: Limits, max_message_bytes: int,
-                 grace: float = 10.0) -> None:
+                 grace: float = 10.0,
+                 credentials: grpc.ServerCredentials | None = None) -> None:
+        self.credentials = credentials  # None: plaintext
         self.stopping = asyncio.Event()
         self.grace = grace
         self.servicer = WorkerServicer(service, directory, limits=limits,
@@ -68,13 +78,15 @@ class RpcServer:
 
     async def start(self) -> int:
         try:
-            self.port = self.server.add_insecure_port(self.address)
+            self.port = (self.server.add_insecure_port(self.address) if self.credentials is None
+                         else self.server.add_secure_port(self.address, self.credentials))
         except RuntimeError as exc:
             raise ConfigError("QUORRA_GRPC_ADDR", f"cannot listen on {self.address}") from exc
         await self.server.start()
         await self.health.set("", health_pb2.HealthCheckResponse.SERVING)
         await self.health.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
-        log.info("gRPC listening on %s", self.address.rsplit(":", 1)[0] + f":{self.port}")
+        log.info("gRPC listening on %s (%s)", self.address.rsplit(":", 1)[0] + f":{self.port}",
+                 "plaintext" if self.credentials is None else "TLS")
         return self.port
 
     async def stop(self) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
 from quorra.settings import parse_address, parse_duration
+from quorra.tls import ChannelTls
 
 __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "WorkerConfig", "grpc_target"]
 
@@ -64,6 +65,7 @@ class WorkerConfig:
     shutdown_grace: float = 30.0
     handlers: str = ""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    tls: ChannelTls = dataclasses.field(default_factory=ChannelTls)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -83,6 +85,7 @@ class WorkerConfig:
             handlers=_read(env, "QUORRA_WORKER_HANDLERS", ""),
             max_message_bytes=_int(env, "QUORRA_WORKER_MAX_MESSAGE_BYTES",
                                    str(DEFAULT_MAX_MESSAGE_BYTES), 64 * 1024, 2**31 - 1),
+            tls=ChannelTls.from_env(env),
         )
 
 

@@ -20,6 +20,7 @@ from quorra.core.tasks import report_failure, spawn
 from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from quorra.tls import open_channel
 from quorra.worker.config import WorkerConfig
 from quorra.worker.execute import Running, run_handler
 from quorra.worker.producer import bind as bind_producers
@@ -102,7 +103,7 @@ class Worker:
         metadata = (("x-api-key", self.config.api_key),)
         options = [*CLIENT_OPTIONS,
                    ("grpc.max_receive_message_length", self.config.max_message_bytes)]
-        async with grpc.aio.insecure_channel(self.config.grpc_addr, options=options) as channel:
+        async with open_channel(self.config.grpc_addr, options, self.config.tls) as channel:
             self._stub = pb_grpc.WorkerServiceStub(channel)
             self._write_closed = False
             call = self._stub.Session(metadata=metadata)

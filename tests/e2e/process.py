@@ -65,13 +65,15 @@ def start_server(database_url: str, api_key: str, name: str = "server",
     with log_path.open("wb") as log:
         process = subprocess.Popen(server_command(), env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
-    server = ServerProcess(url=f"http://127.0.0.1:{port}", process=process, log=log_path,
+    scheme = "https" if extra_env.get("QUORRA_HTTP_TLS_CERT") else "http"
+    server = ServerProcess(url=f"{scheme}://127.0.0.1:{port}", process=process, log=log_path,
                            grpc=env["QUORRA_GRPC_ADDR"])
 
     def ready() -> bool:
         assert process.poll() is None, f"quorra-server exited; see {log_path}"
-        try:
-            return httpx.get(f"{server.url}/readyz", timeout=1).status_code == 200
+        try:  # readiness only: the TLS tests check certificates themselves
+            return httpx.get(f"{server.url}/readyz", timeout=1,
+                             verify=scheme == "http").status_code == 200
         except httpx.HTTPError:
             return False
 

@@ -32,8 +32,10 @@ def run(monkeypatch: pytest.MonkeyPatch, seen: list[httpx.Request], handler: Han
         seen.append(request)
         return handler(request)
 
-    def client(server: str, api_key: str, *, timeout: float = 10.0) -> Client:
-        return Client(server, api_key, timeout=timeout, transport=httpx.MockTransport(record))
+    def client(server: str, api_key: str, *, timeout: float = 10.0,
+               ca_cert: str | None = None) -> Client:
+        return Client(server, api_key, timeout=timeout, transport=httpx.MockTransport(record),
+                      ca_cert=ca_cert)
 
     monkeypatch.setattr(quorra.cli.context, "Client", client)
     return CliRunner().invoke(main, ["--server", "http://quorra.test", "--api-key", "k", *args])

@@ -1,0 +1,70 @@
+"""TLS for the clients of the worker protocol (the worker SDK, ``quorra.Client``, quorractl's
+gRPC path): which server certificates to trust and which client certificate to present.
+
+Read from ``QUORRA_TLS_CA`` (a PEM bundle to trust), ``QUORRA_TLS_CLIENT_CERT`` and
+``QUORRA_TLS_CLIENT_KEY`` (for a server that verifies clients, mTLS), or ``QUORRA_GRPC_TLS=true``
+(TLS with the system's trusted roots). None of them set: plaintext, as before.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from quorra.core.errors import ConfigError
+
+__all__ = ["ChannelTls", "open_channel"]
+
+_TRUE = ("1", "true", "yes", "on")
+
+
+def _pem(variable: str, path: str) -> bytes | None:
+    if not path:
+        return None
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(variable, f"cannot read {path!r}: {exc.strerror}") from None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ChannelTls:
+    """``enabled`` with no ``ca``: the system's roots. Certificates as PEM bytes."""
+
+    enabled: bool = False
+    ca: bytes | None = None
+    client_cert: bytes | None = None
+    client_key: bytes | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ChannelTls:
+        env = os.environ if env is None else env
+        ca = _pem("QUORRA_TLS_CA", env.get("QUORRA_TLS_CA", "").strip())
+        cert = _pem("QUORRA_TLS_CLIENT_CERT", env.get("QUORRA_TLS_CLIENT_CERT", "").strip())
+        key = _pem("QUORRA_TLS_CLIENT_KEY", env.get("QUORRA_TLS_CLIENT_KEY", "").strip())
+        if (cert is None) != (key is None):
+            raise ConfigError("QUORRA_TLS_CLIENT_CERT", "and QUORRA_TLS_CLIENT_KEY go together")
+        flag = env.get("QUORRA_GRPC_TLS", "").strip().lower() in _TRUE
+        return cls(enabled=flag or ca is not None or cert is not None, ca=ca,
+                   client_cert=cert, client_key=key)
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        if not self.enabled:
+            return None
+        return grpc.ssl_channel_credentials(root_certificates=self.ca,
+                                            private_key=self.client_key,
+                                            certificate_chain=self.client_cert)
+
+
+def open_channel(target: str, options: Sequence[tuple[str, Any]],
+                 tls: ChannelTls) -> grpc.aio.Channel:
+    """A channel to ``target``: TLS when configured, plaintext otherwise."""
+    credentials = tls.credentials()
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=list(options))
+    return grpc.aio.secure_channel(target, credentials, options=list(options))
