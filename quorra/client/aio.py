@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import grpc
 
+from quorra.channels import open_channel
 from quorra.client.batching import Chunk, chunks
 from quorra.client.config import CHANNEL_OPTIONS, ClientConfig
 from quorra.client.errors import ClientError, error_from
 from quorra.client.types import Enqueued, JobInfo, NewJob, enqueued_from_pb, info_from_pb, to_pb
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
-from quorra.tls import open_channel
 
 __all__ = ["AsyncClient", "JobInput"]
 

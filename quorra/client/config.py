@@ -1,6 +1,7 @@
 """Where the producer client connects, read like the worker's settings: ``QUORRA_GRPC_ADDR``
 (else the host of ``QUORRA_URL`` on the default gRPC port 50051), ``QUORRA_API_KEY``, or
-arguments. The address parsing and the channel options are the worker SDK's."""
+arguments. The address rule, channel options and TLS are ``quorra.channels``, shared with the
+worker SDK."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
+from quorra.channels import CLIENT_OPTIONS, DEFAULT_MAX_MESSAGE_BYTES, ChannelTls, grpc_target
 from quorra.core.errors import ConfigError
-from quorra.tls import ChannelTls
-from quorra.worker.config import DEFAULT_MAX_MESSAGE_BYTES, grpc_target
-from quorra.worker.runner import CLIENT_OPTIONS
 
 __all__ = ["CHANNEL_OPTIONS", "DEFAULT_TARGET", "ClientConfig"]
 

@@ -6,16 +6,13 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+from quorra.channels import DEFAULT_MAX_MESSAGE_BYTES, ChannelTls, grpc_target
 from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
-from quorra.settings import parse_address, parse_duration
-from quorra.tls import ChannelTls
+from quorra.settings import parse_duration
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "WorkerConfig", "grpc_target"]
+__all__ = ["WorkerConfig"]
 
-# The largest message a worker accepts (its channel's receive limit, announced to the server,
-# which cuts its responses to it): room for a job of up to a 64 MiB payload limit
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024
 
 
 def _read(env: Mapping[str, str], name: str, default: str) -> str:
@@ -45,15 +42,6 @@ def _seconds(env: Mapping[str, str], name: str, default: str, low: float, high: 
     return value
 
 
-def _target(raw: str) -> str:
-    try:
-        address = parse_address(raw)
-    except ValueError as exc:
-        raise ConfigError("QUORRA_GRPC_ADDR", f"invalid value {raw!r}: {exc}") from None
-    host = "localhost" if raw.strip().startswith(":") else address.host
-    return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class WorkerConfig:
     worker_id: str = "worker-1"
@@ -79,7 +67,7 @@ class WorkerConfig:
             max_jobs=_int(env, "QUORRA_WORKER_MAX_JOBS", "5", 1, 1000),
             lease_ttl=_seconds(env, "QUORRA_WORKER_LEASE_TTL", "30s", LEASE_TTL_MIN,
                                LEASE_TTL_MAX),
-            grpc_addr=_target(_read(env, "QUORRA_GRPC_ADDR", "localhost:50051")),
+            grpc_addr=grpc_target(_read(env, "QUORRA_GRPC_ADDR", "localhost:50051")),
             api_key=env.get("QUORRA_API_KEY", ""),
             shutdown_grace=_seconds(env, "QUORRA_SHUTDOWN_GRACE", "30s", 0, 24 * 3600),
             handlers=_read(env, "QUORRA_WORKER_HANDLERS", ""),
@@ -87,9 +75,3 @@ class WorkerConfig:
                                    str(DEFAULT_MAX_MESSAGE_BYTES), 64 * 1024, 2**31 - 1),
             tls=ChannelTls.from_env(env),
         )
-
-
-def grpc_target(raw: str) -> str:
-    """A gRPC target (``host:port``) from a ``QUORRA_GRPC_ADDR`` value (``:50051`` → localhost);
-    the producer client (``quorra.client``) reads its address the same way."""
-    return _target(raw)

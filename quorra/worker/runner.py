@@ -15,27 +15,21 @@ from typing import Any
 
 import grpc
 
+from quorra.channels import CLIENT_OPTIONS, open_channel
 from quorra.core.sizes import GRPC_DEFAULT_MESSAGE_BYTES
 from quorra.core.tasks import report_failure, spawn
 from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
-from quorra.tls import open_channel
 from quorra.worker.config import WorkerConfig
 from quorra.worker.execute import Running, run_handler
 from quorra.worker.producer import bind as bind_producers
 from quorra.worker.registry import Registry, default_registry
 
-__all__ = ["CLIENT_OPTIONS", "MAX_MESSAGE_ITEMS", "SEND_BUDGET", "Worker", "WorkerStopped"]
+__all__ = ["MAX_MESSAGE_ITEMS", "SEND_BUDGET", "Worker", "WorkerStopped"]
 
 log = logging.getLogger("quorra.worker")
 
-CLIENT_OPTIONS = [
-    ("grpc.keepalive_time_ms", 30_000),  # >= the server's 10 s minimum ping interval
-    ("grpc.keepalive_timeout_ms", 10_000),
-    ("grpc.keepalive_permit_without_calls", 1),
-    ("grpc.http2.max_pings_without_data", 0),
-]
 _INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 SEND_BUDGET = GRPC_DEFAULT_MESSAGE_BYTES  # what any gRPC server accepts by default
 MAX_MESSAGE_ITEMS = 1000  # settlements + extensions per message (the server's default limit)

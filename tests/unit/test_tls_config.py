@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from quorra.channels import ChannelTls
 from quorra.core.errors import ConfigError
 from quorra.settings import Settings
-from quorra.tls import ChannelTls
 
 BASE = {"DATABASE_URL": "postgresql://x/y", "QUORRA_API_KEY": "k"}
 

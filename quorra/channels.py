@@ -1,5 +1,7 @@
-"""TLS for the clients of the worker protocol (the worker SDK, ``quorra.Client``, quorractl's
-gRPC path): which server certificates to trust and which client certificate to present.
+"""Channels to the worker protocol, shared by its two clients (the worker SDK and
+``quorra.Client``; neither imports the other's package for these): the address rule, keepalive
+options, the receive limit, and TLS — which server certificates to trust and which client
+certificate to present.
 
 Read from ``QUORRA_TLS_CA`` (a PEM bundle to trust), ``QUORRA_TLS_CLIENT_CERT`` and
 ``QUORRA_TLS_CLIENT_KEY`` (for a server that verifies clients, mTLS), or ``QUORRA_GRPC_TLS=true``
@@ -17,8 +19,20 @@ from typing import Any
 import grpc
 
 from quorra.core.errors import ConfigError
+from quorra.settings import parse_address
 
-__all__ = ["ChannelTls", "open_channel"]
+__all__ = ["CLIENT_OPTIONS", "DEFAULT_MAX_MESSAGE_BYTES", "ChannelTls", "grpc_target",
+           "open_channel"]
+
+CLIENT_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),  # >= the server's 10 s minimum ping interval
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+# The largest message a client accepts (its channel's receive limit; a worker announces it to
+# the server, which cuts its responses to it): room for a job of up to a 64 MiB payload limit
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024 + 64 * 1024
 
 _TRUE = ("1", "true", "yes", "on")
 
@@ -68,3 +82,13 @@ def open_channel(target: str, options: Sequence[tuple[str, Any]],
     if credentials is None:
         return grpc.aio.insecure_channel(target, options=list(options))
     return grpc.aio.secure_channel(target, credentials, options=list(options))
+
+
+def grpc_target(raw: str) -> str:
+    """A gRPC target (``host:port``) from a ``QUORRA_GRPC_ADDR`` value (``:50051`` → localhost)."""
+    try:
+        address = parse_address(raw)
+    except ValueError as exc:
+        raise ConfigError("QUORRA_GRPC_ADDR", f"invalid value {raw!r}: {exc}") from None
+    host = "localhost" if raw.strip().startswith(":") else address.host
+    return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
