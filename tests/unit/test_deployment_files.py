@@ -5,6 +5,8 @@ probes, console scripts, secrets) is compared with what the code really reads an
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -222,3 +224,14 @@ def test_k8s_runs_as_the_images_user() -> None:
     for name in ("quorra-server", "quorra-worker"):
         pod = _k8s()[("Deployment", name)]["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsUser"] == uid
+
+
+def test_kustomize_renders_the_manifests() -> None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl missing")
+    done = subprocess.run([kubectl, "kustomize", str(ROOT / "deployments" / "k8s")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(done.stdout) if doc]
+    assert sorted(kinds) == ["Deployment", "Deployment", "Secret", "Service"]
