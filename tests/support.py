@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["DATABASE_URL", "DROP_SCHEMA", "REDIS_URL", "eventually", "free_port", "wait_until"]
+import pytest
+
+__all__ = ["DATABASE_URL", "DROP_SCHEMA", "REDIS_URL", "eventually", "free_port", "missing",
+           "require_tool", "wait_until"]
 
 #: Every table Quorra's migrations made (all named quorra_*), gone: a database to migrate anew.
 DROP_SCHEMA = """
@@ -105,3 +109,19 @@ class TcpProxy:
         finally:
             self._writers.discard(writer)
             writer.transport.abort()
+
+
+def missing(message: str) -> None:
+    """Something a test needs is not on this machine: skip it, but fail it in CI."""
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of command ``name`` (from Debian ``package``), or skip/fail as ``missing``."""
+    found = shutil.which(name)
+    if found is None:
+        missing(f"{name} missing (Debian package {package})")
+    assert found is not None
+    return found

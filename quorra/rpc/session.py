@@ -141,10 +141,11 @@ class Session:
     async def _send_ready(self) -> AsyncGenerator[pb.SessionResponse, None]:
         """What is ready, in messages within the worker's size budget. Once halted (drain,
         half-close, shutdown), jobs not yet sent stay here and are released at the end."""
-        jobs: list[Job] = [] if self.halt.is_set() else self.jobs_out
-        if not (jobs or self.settled_out or self.extended_out):
+        halted = self.halt.is_set()
+        if not ((self.jobs_out and not halted) or self.settled_out or self.extended_out):
             return
-        self.jobs_out = [] if jobs else self.jobs_out
+        # never an alias of ``jobs_out``: the feed appends to it while these are written
+        jobs, self.jobs_out = ([], self.jobs_out) if halted else (self.jobs_out, [])
         settled, extended = self.settled_out, self.extended_out
         self.settled_out, self.extended_out = [], []
         sent = 0

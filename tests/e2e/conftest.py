@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import shutil
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -32,7 +31,7 @@ from tests.e2e.worker_processes import (
     process_env,
     stop_process,
 )
-from tests.support import DROP_SCHEMA, free_port
+from tests.support import DROP_SCHEMA, free_port, missing
 
 T = TypeVar("T")
 API_KEY = "e2e-key-issue5-dashboard"
@@ -40,12 +39,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
-
-
-def _missing(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @dataclass
@@ -109,11 +102,11 @@ def server(database_url: str) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not shutil.which(CHROMIUM):
-        _missing("chromium missing (Debian package chromium)")
+        missing("chromium missing (Debian package chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("playwright missing (pip install playwright)")
+        missing("playwright missing (pip install playwright)")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from quorra.cli import main
 from quorra.core.schedules import tick_id
 from tests.e2e.process import ServerProcess, start_server
+from tests.e2e.worker_processes import stop_process
 from tests.integration.restarts.handlers import RUNS_FILE_ENV
 from tests.support import wait_until
 
@@ -50,12 +51,7 @@ def worker(server: ServerProcess, runs: Path) -> Iterator[subprocess.Popen[bytes
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 def run_ids(runs: Path) -> list[str]:

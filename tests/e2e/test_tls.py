@@ -7,7 +7,6 @@ without a certificate are refused; ``quorractl --ca-cert`` talks to the HTTPS AP
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,8 +20,9 @@ import quorra
 from quorra.cli import main
 from quorra.client import ServerUnavailable
 from tests.e2e.process import ServerProcess, start_server
+from tests.e2e.worker_processes import stop_process
 from tests.integration.restarts.handlers import RUNS_FILE_ENV
-from tests.support import wait_until
+from tests.support import require_tool, wait_until
 
 API_KEY = "e2e-key-tls"
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,10 +53,7 @@ def make_cert(name: str, ca: str, cwd: Path, san: str = "") -> None:
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if shutil.which("openssl") is None:
-        if os.environ.get("CI"):
-            pytest.fail("openssl missing")
-        pytest.skip("openssl missing")
+    require_tool("openssl", "openssl")
     cwd = tmp_path_factory.mktemp("certs")
     make_ca("ca", cwd)
     make_ca(OTHER, cwd)
@@ -104,8 +101,7 @@ def test_mtls_client_and_worker_run_a_job(server: ServerProcess, certs: Path,
         wait_until(lambda: runs.exists() and str(job.id) in runs.read_text(), timeout=30,
                    interval=0.1, what="the job to run over mTLS")
     finally:
-        worker.terminate()
-        worker.wait(15)
+        stop_process(worker)
 
 
 @pytest.mark.parametrize("env", ["plaintext", "untrusted server", "no client certificate"])

@@ -17,15 +17,16 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import psycopg
 from psycopg import sql
 
-from tests.support import free_port, wait_until
+from tests.support import free_port, missing, wait_until
 
-__all__ = ["PostgresMissing", "PrivatePostgres", "postgres_bindir"]
+__all__ = ["PostgresMissing", "PrivatePostgres", "postgres_bindir", "started_or_skip"]
 
 Mode = Literal["smart", "fast", "immediate"]
 SETTINGS = {
@@ -222,3 +223,18 @@ class PrivatePostgres:
 
     def __exit__(self, *exc: object) -> None:
         self.destroy()
+
+
+@contextlib.contextmanager
+def started_or_skip() -> Iterator[PrivatePostgres]:
+    """A started private cluster, destroyed after; without the server binaries the test is
+    skipped (failed under ``CI=true``)."""
+    try:
+        server = PrivatePostgres()
+    except PostgresMissing as exc:
+        missing(str(exc))
+        raise
+    try:
+        yield server.start()
+    finally:
+        server.destroy()

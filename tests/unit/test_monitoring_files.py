@@ -6,9 +6,7 @@ Grafana)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from quorra.metrics import Metrics
+from tests.support import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deployments" / "prometheus" / "quorra-alerts.yml"
@@ -30,18 +29,9 @@ METRIC_NAME = re.compile(r"\bquorra_[a-z_]+\b")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
-def promtool() -> str:
-    found = shutil.which("promtool")
-    if found is None:
-        message = "promtool missing (Debian package prometheus)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
-
-
 def run_promtool(*args: str) -> None:
-    done = subprocess.run([promtool(), *args], capture_output=True, text=True, timeout=60,
+    promtool = require_tool("promtool", "prometheus")
+    done = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import uuid
 
 import psycopg
@@ -19,6 +17,7 @@ from quorra.core.jobs import JobStatus
 from quorra.throughput import Throughput
 from tests.contract.conftest import spec
 from tests.integration.operator.conftest import Stack
+from tests.support import require_tool
 
 
 def value(stack: Stack, name: str, **labels: str) -> float | None:
@@ -166,12 +165,7 @@ async def test_throughput_rates(stack: Stack) -> None:
 
 
 async def test_metrics_endpoint_passes_promtool(stack: Stack) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        message = "promtool missing (Debian package prometheus)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    promtool = require_tool("promtool", "prometheus")
     await run_known_sequence(stack)
     await stack.service.refresh_queue_gauge()
     stack.metrics.watch_workers(stack.workers)

@@ -3,23 +3,14 @@ database in it). Missing server binaries skip the tests locally and fail them in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.private_postgres import PostgresMissing, PrivatePostgres
+from tests.integration.private_postgres import PrivatePostgres, started_or_skip
 
 
 @pytest.fixture(scope="module")
 def private_postgres() -> Iterator[PrivatePostgres]:
-    try:
-        server = PrivatePostgres()
-    except PostgresMissing as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    try:
-        yield server.start()
-    finally:
-        server.destroy()
+    with started_or_skip() as server:
+        yield server

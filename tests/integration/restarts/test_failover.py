@@ -7,13 +7,12 @@ see only 201s and 503 JSON errors, no Quorra process is restarted."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.private_postgres import PostgresMissing, PrivatePostgres
+from tests.integration.private_postgres import PrivatePostgres, started_or_skip
 from tests.integration.restarts.scenario import Dispatch, Plan, run_plan
 from tests.integration.restarts.test_restarts import check
 
@@ -22,16 +21,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def primary() -> Iterator[PrivatePostgres]:
-    try:
-        server = PrivatePostgres()
-    except PostgresMissing as exc:
-        if os.environ.get("CI"):
-            pytest.fail(str(exc))
-        pytest.skip(str(exc))
-    try:
-        yield server.start()
-    finally:
-        server.destroy()
+    with started_or_skip() as server:
+        yield server
 
 
 @pytest.fixture
