@@ -40,7 +40,10 @@ def database_url() -> Iterator[str]:
     except psycopg.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
     with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations CASCADE")
+        conn.execute("DROP TABLE IF EXISTS quorra_jobs, quorra_migrations, quorra_queues, "
+                     "quorra_finished_counts, quorra_finished_deltas CASCADE")
+        conn.execute("DROP FUNCTION IF EXISTS quorra_count_inserted, quorra_count_updated, "
+                     "quorra_count_deleted, quorra_count_truncated CASCADE")
     yield DATABASE_URL
 
 
@@ -49,7 +52,7 @@ async def clean_db(database_url: str) -> AsyncIterator[str]:
     """The test database, migrated and empty."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await apply_migrations(conn)
-        await conn.execute("TRUNCATE quorra_jobs")
+        await conn.execute("TRUNCATE quorra_jobs, quorra_queues")
     yield database_url
 
 

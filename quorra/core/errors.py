@@ -5,6 +5,7 @@
      ├── InvalidInput         bad job input (names the field); nothing was stored
      │    └── TooLarge        a payload or batch over its documented limit
      ├── JobNotFound          no job with that id
+ ├── QueueNotFound        no job and no pause flag under that queue name
      ├── LeaseLost            wrong, expired or settled lease id; nothing changed
      ├── InvalidTransition    the job's state does not allow this (e.g. retry a job not dead)
      └── Unavailable          a backing service cannot be reached
@@ -21,6 +22,7 @@ __all__ = [
     "InvalidTransition",
     "JobNotFound",
     "LeaseLost",
+    "QueueNotFound",
     "QuorraError",
     "StoreUnavailable",
     "TooLarge",
@@ -58,6 +60,10 @@ class TooLarge(InvalidInput):
 
 class JobNotFound(QuorraError):
     """Job not found."""
+
+
+class QueueNotFound(QuorraError):
+    """Queue not found."""
 
 
 class LeaseLost(QuorraError):

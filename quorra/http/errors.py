@@ -15,6 +15,7 @@ from quorra.core.errors import (
     InvalidTransition,
     JobNotFound,
     LeaseLost,
+    QueueNotFound,
     QuorraError,
     TooLarge,
     Unavailable,
@@ -29,6 +30,7 @@ _STATUS: list[tuple[type[QuorraError], int]] = [
     (TooLarge, 413),
     (InvalidInput, 400),
     (JobNotFound, 404),
+    (QueueNotFound, 404),
     (LeaseLost, 409),
     (InvalidTransition, 409),
     (Unavailable, 503),
@@ -78,7 +80,8 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error answers a route can give."""
     text = {400: "Invalid input (the field is named)", 401: "Invalid or missing API key",
-            404: "Job not found", 409: "Lease lost, or the job's state does not allow it",
+            404: "Job (or queue) not found",
+            409: "Lease lost, or the job's state does not allow it",
             413: "Body, payload or batch too large",
             503: "Store unavailable; retry later"}
     return {s: ResponseSpec(data_container=ErrorBody, description=text[s]) for s in statuses}

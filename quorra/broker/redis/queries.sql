@@ -3,12 +3,15 @@
 
 -- name: grant
 -- Lease proposed jobs whose dispatch_seq still matches; bump it so no other copy of the
--- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs.
+-- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs. A job of
+-- a paused queue is not granted even if Redis proposed it (the pause reached Redis late, or
+-- its mirror was lost): Postgres decides here too.
 WITH proposed AS MATERIALIZED (
     SELECT j.id FROM quorra_jobs j
     JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
       ON j.id = p.id AND j.dispatch_seq = p.seq
     WHERE j.status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND q.paused)
     ORDER BY j.id
     FOR UPDATE OF j SKIP LOCKED
 )
@@ -36,6 +39,10 @@ WHERE status = 'pending' AND id > %(after)s
   AND updated_at <= now() - make_interval(secs => %(age)s)
 ORDER BY id
 LIMIT %(limit)s;
+
+-- name: queue_states
+-- Pause flags to mirror into Redis (every queue ever paused; the resumed ones lose their key).
+SELECT queue, paused FROM quorra_queues ORDER BY queue;
 
 -- name: pending_queues
 SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
