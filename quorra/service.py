@@ -12,7 +12,7 @@ from typing import Any
 from quorra.archive.base import Archive, JobFilter, JobPage
 from quorra.broker.base import Broker, Settled
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
-from quorra.core.spec import Limits, check_queues, clean_error
+from quorra.core.spec import check_queue, clean_error
 from quorra.metrics import Metrics
 
 __all__ = ["JobService"]
@@ -108,7 +108,7 @@ class JobService:
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Pause or resume ``queue`` on every replica (``Broker.set_paused``). ``InvalidInput``
         for a malformed name, ``QueueNotFound`` for a queue nobody used."""
-        check_queues([queue], Limits(), field="queue")
+        check_queue(queue)
         await self.broker.set_paused(queue, paused)
         self.metrics.set_paused([(queue, paused)])
 

@@ -35,7 +35,7 @@ SELECT queue, status, n FROM (
     UNION ALL
     SELECT queue, 'leased', count(*) FROM quorra_jobs WHERE status = 'leased' GROUP BY queue
     UNION ALL
-    SELECT queue, status, sum(n) FROM (
+    SELECT queue, status, sum(n)::bigint FROM (
         SELECT queue, status, n FROM quorra_finished_counts
         UNION ALL
         SELECT queue, status, n FROM quorra_finished_deltas) AS f

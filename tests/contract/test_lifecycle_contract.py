@@ -135,3 +135,49 @@ class TestRetention:
         await harness.broker.delete(done[1])
         await harness.broker.fold_counts()
         assert await counts(harness) == {("c", "succeeded"): 1}
+
+
+@pytest.fixture(params=["redis_harness", "fakeredis_harness"])
+def redis_mode(request: pytest.FixtureRequest) -> Harness:
+    result: Harness = request.getfixturevalue(request.param)
+    return result
+
+
+class TestPauseInRedisMode:
+    """The Redis mirror of a pause: ``lease.lua`` serves nothing, the grant refuses a paused job
+    even when the mirror is missing, and a rebuild restores the mirror from Postgres."""
+
+    async def test_lost_mirror_still_leases_nothing(self, redis_harness: Harness) -> None:
+        # real Redis only: the in-process fake does not hand the popped proposal to the grant
+        from quorra.broker.redis import RedisBroker
+        from quorra.broker.redis.keys import queue_keys
+
+        broker = redis_harness.broker
+        assert isinstance(broker, RedisBroker)
+        await broker.enqueue([spec(queue="held")])
+        await broker.set_paused("held", True)
+        assert await broker.index.client.exists(queue_keys("held").paused) == 1
+        await broker.index.client.delete(queue_keys("held").paused)
+        assert await broker.lease(["held"], worker_id=W, limit=5, ttl=30) == []  # grant refuses
+        await broker.settled()  # the refused proposal is dropped
+        await broker.repair()  # the repair sweep mirrors the flag again
+        assert await broker.index.client.exists(queue_keys("held").paused) == 1
+        await broker.set_paused("held", False)  # proposes the queue's pending jobs again
+        assert len(await broker.lease(["held"], worker_id=W, limit=5, ttl=30)) == 1
+
+    async def test_rebuild_restores_the_pause(self, redis_mode: Harness) -> None:
+        from quorra.broker.redis import RedisBroker
+
+        broker = redis_mode.broker
+        assert isinstance(broker, RedisBroker)
+        await broker.enqueue([spec(queue="held"), spec(queue="free")])
+        await broker.set_paused("held", True)
+        await broker.index.client.flushdb()  # Redis emptied: a new dataset
+        await broker.supervisor.check()
+        assert broker.mode == "redis"
+        jobs = await broker.lease(["held", "free"], worker_id=W, limit=5, ttl=30)
+        assert [job.queue for job in jobs] == ["free"]
+        assert await broker.index.next_wait("held") == -1  # paused: no busy polling
+        await broker.set_paused("held", False)
+        assert [job.queue for job in await broker.lease(["held"], worker_id=W, limit=5,
+                                                        ttl=30)] == ["held"]

@@ -44,6 +44,14 @@ LIMIT %(limit)s;
 -- Pause flags to mirror into Redis (every queue ever paused; the resumed ones lose their key).
 SELECT queue, paused FROM quorra_queues ORDER BY queue;
 
+-- name: sweep_queue_page
+-- Every pending job of one queue, in id order (keyset paging): a resumed queue is proposed
+-- again in full, in case the grant refused proposals of it while it was paused.
+SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs
+WHERE status = 'pending' AND queue = %(queue)s AND id > %(after)s
+ORDER BY id
+LIMIT %(limit)s;
+
 -- name: pending_queues
 SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
 

@@ -97,13 +97,15 @@ class Supervisor:
 
     # -- repair --------------------------------------------------------------------------------
 
-    async def sweep(self, *, age: float) -> int:
-        """Propose every pending job older than ``age`` seconds that Redis lacks."""
+    async def sweep(self, *, age: float, queue: str | None = None) -> int:
+        """Propose every pending job older than ``age`` seconds (or every pending job of
+        ``queue``) that Redis lacks."""
         after, total = uuid.UUID(int=0), 0
+        query = QUERIES["sweep_page"] if queue is None else QUERIES["sweep_queue_page"]
         for _ in range(_MAX_PAGES):
             async with connection(self._pool) as conn:
-                cur = await conn.execute(QUERIES["sweep_page"],
-                                         {"after": after, "age": age, "limit": _PAGE})
+                cur = await conn.execute(query, {"after": after, "age": age, "queue": queue,
+                                                 "limit": _PAGE})
                 rows = await cur.fetchall()
             if not rows:
                 break
@@ -125,11 +127,15 @@ class Supervisor:
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Mirror one pause or resume now (Postgres has it already); a failure leaves it to the
-        next repair sweep or rebuild, and the grant refuses paused jobs meanwhile."""
+        next repair sweep or rebuild, and the grant refuses paused jobs meanwhile. A resume
+        proposes the queue's pending jobs again (a proposal the grant refused while paused was
+        dropped)."""
         if not self.state.dispatches:
             return
         try:
             await self.index.set_paused(queue, paused)
+            if not paused:
+                await self.sweep(age=0, queue=queue)
         except DispatchUnavailable as exc:
             self.state.failed(exc.message)
 
