@@ -135,7 +135,9 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         workers = WorkerDirectory()
         metrics.watch_workers(workers)
         service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
-        housekeeping = Housekeeping(service, reap_interval=settings.reap_interval)
+        housekeeping = Housekeeping(service, reap_interval=settings.reap_interval,
+                                    retention=settings.retention(),
+                                    retention_interval=settings.retention_interval)
         for name, chore, every in _dispatch_chores(broker):
             housekeeping.add_chore(name, chore, every)
         throughput = Throughput(metrics)

@@ -75,6 +75,12 @@ class Metrics:
             "1 while a worker with free slots has waited past the liveness threshold although "
             "its queues held ready jobs (dispatch is stuck: /healthz fails), else 0.",
             registry=registry)
+        self.deleted = Counter("quorra_jobs_deleted_total",
+                               "Finished jobs deleted by retention, by their status.",
+                               ["status"], registry=registry)
+        self.queue_paused = Gauge("quorra_queue_paused",
+                                  "1 while the queue is paused (no leases), 0 once resumed; read "
+                                  "from the store.", ["queue"], registry=registry)
         self.task_failures = _TaskFailures(registry)
         self._queues_seen: set[str] = set()
         self._declare_signals(registry)
@@ -150,6 +156,17 @@ class Metrics:
             for status in JobStatus:
                 self.queue_length.labels(queue, status.value).set(by_key.get((queue, status), 0))
         self.leases_in_flight.set(sum(n for (_, s), n in by_key.items() if s is JobStatus.LEASED))
+
+
+    def set_paused(self, states: Iterable[tuple[str, bool]]) -> None:
+        """Set ``quorra_queue_paused`` from the store's pause flags (queues past the label cap
+        read 1 under ``_other`` if any of them is paused)."""
+        by_label: dict[str, bool] = {}
+        for queue, paused in states:
+            label = self.queue(queue)
+            by_label[label] = by_label.get(label, False) or paused
+        for label, paused in by_label.items():
+            self.queue_paused.labels(label).set(1 if paused else 0)
 
 
 class _TaskFailures(Collector):

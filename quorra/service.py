@@ -14,7 +14,7 @@ from quorra.archive.base import Archive, JobFilter, JobPage
 from quorra.broker.base import Broker, Settled
 from quorra.core.errors import JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
-from quorra.core.spec import clean_error
+from quorra.core.spec import check_queue, clean_error
 from quorra.metrics import Metrics
 
 __all__ = ["JobService"]
@@ -119,6 +119,37 @@ class JobService:
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.broker.delete(job_id)
 
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        """Pause or resume ``queue`` on every replica (``Broker.set_paused``). ``InvalidInput``
+        for a malformed name, ``QueueNotFound`` for a queue nobody used."""
+        check_queue(queue)
+        await self.broker.set_paused(queue, paused)
+        self.metrics.set_paused([(queue, paused)])
+
+    async def paused_queues(self) -> list[str]:
+        return [queue for queue, paused in await self.archive.queue_states() if paused]
+
+    async def queue_states(self) -> list[tuple[str, bool]]:
+        """``(queue, paused)`` of every queue ever paused (resumed ones read false)."""
+        return await self.archive.queue_states()
+
+    async def purge_finished(self, status: JobStatus, age: float, *, batch: int,
+                             max_batches: int) -> int:
+        """Delete jobs of the finished ``status`` older than ``age`` seconds, ``batch`` rows per
+        statement and at most ``max_batches`` statements; returns how many."""
+        total = 0
+        for _ in range(max_batches):
+            deleted = len(await self.broker.purge_finished(status, age, batch))
+            total += deleted
+            if deleted < batch:
+                break
+        if total:
+            self.metrics.deleted.labels(status.value).inc(total)
+        return total
+
+    async def fold_counts(self) -> None:
+        await self.broker.fold_counts()
+
     async def ready_for(self, queues: Sequence[str], age: float) -> bool:
         """Whether a job of ``queues`` has waited, ready, for over ``age`` seconds."""
         return await self.archive.ready_for(list(queues), age)
@@ -127,9 +158,10 @@ class JobService:
         return await self.archive.queue_counts()
 
     async def refresh_queue_gauge(self) -> None:
-        """Set ``quorra_job_queue_length`` and ``quorra_leases_in_flight`` from the store (right
-        with any number of replicas)."""
+        """Set ``quorra_job_queue_length``, ``quorra_leases_in_flight`` and
+        ``quorra_queue_paused`` from the store (right with any number of replicas)."""
         self.metrics.set_queue_counts(await self.archive.queue_counts())
+        self.metrics.set_paused(await self.archive.queue_states())
 
     @contextlib.contextmanager
     def _refusals(self, op: str) -> Iterator[None]:

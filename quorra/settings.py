@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from quorra.core.errors import ConfigError
-from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
+from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN, JobStatus
 from quorra.core.spec import Limits
 
 __all__ = ["Address", "Settings", "TlsSettings", "parse_address", "parse_duration"]
@@ -65,6 +65,19 @@ def _positive_seconds(value: str) -> float:
     seconds = parse_duration(value)
     if not seconds > 0:
         raise ValueError("must be a positive duration such as 30s")
+    return seconds
+
+
+def _retention(value: str) -> float:
+    """How long finished jobs are kept: ``7d``, ``12h``, ``90m``, ``3600s`` or seconds; ``0``
+    keeps them forever."""
+    text = value.strip().lower()
+    if text.endswith("d") and text[:-1].replace(".", "", 1).isdigit():
+        seconds = float(text[:-1]) * 86400.0
+    else:
+        seconds = parse_duration(text)
+    if not 0 <= seconds <= 100 * 365 * 86400.0:
+        raise ValueError("must be a duration such as 7d, 12h or 30m (0 keeps forever)")
     return seconds
 
 
@@ -177,6 +190,10 @@ class Settings:
     shutdown_grace: float = 10.0
     dispatch_stall: float = 60.0
     metrics_max_queues: int = 100
+    retain_succeeded: float = 7 * 86400.0  # 0: keep forever
+    retain_cancelled: float = 7 * 86400.0
+    retain_dead: float = 30 * 86400.0
+    retention_interval: float = 60.0
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
 
     @classmethod
@@ -209,8 +226,17 @@ class Settings:
             shutdown_grace=read.get("QUORRA_SHUTDOWN_GRACE", "10s", _positive_seconds),
             dispatch_stall=read.get("QUORRA_DISPATCH_STALL", "60s", _positive_seconds),
             metrics_max_queues=read.get("QUORRA_METRICS_MAX_QUEUES", "100", _positive_int),
+            retain_succeeded=read.get("QUORRA_RETAIN_SUCCEEDED", "7d", _retention),
+            retain_cancelled=read.get("QUORRA_RETAIN_CANCELLED", "7d", _retention),
+            retain_dead=read.get("QUORRA_RETAIN_DEAD", "30d", _retention),
+            retention_interval=read.get("QUORRA_RETENTION_INTERVAL", "60s", _positive_seconds),
             tls=_tls(read),
         )
+
+    def retention(self) -> dict[JobStatus, float]:
+        """Seconds each finished status is kept (0: forever)."""
+        return {JobStatus.SUCCEEDED: self.retain_succeeded,
+                JobStatus.CANCELLED: self.retain_cancelled, JobStatus.DEAD: self.retain_dead}
 
     def require_server(self) -> None:
         """What ``quorra-server`` cannot run without."""

@@ -49,7 +49,7 @@ async def clean_db(database_url: str) -> AsyncIterator[str]:
     """The test database, migrated and empty."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await apply_migrations(conn)
-        await conn.execute("TRUNCATE quorra_jobs, quorra_schedules")
+        await conn.execute("TRUNCATE quorra_jobs, quorra_schedules, quorra_queues")
     yield database_url
 
 

@@ -24,6 +24,11 @@ BEGIN
               WHERE schemaname = current_schema() AND tablename LIKE 'quorra\\_%' LOOP
     EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', name);
   END LOOP;
+  FOR name IN SELECT p.oid::regprocedure::text FROM pg_proc p
+              WHERE p.pronamespace = current_schema()::regnamespace
+                AND p.proname LIKE 'quorra\\_%' LOOP
+    EXECUTE 'DROP FUNCTION IF EXISTS ' || name || ' CASCADE';
+  END LOOP;
 END $$"""
 
 T = TypeVar("T")

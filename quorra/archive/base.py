@@ -54,6 +54,9 @@ class Archive(Protocol):
     async def queue_counts(self) -> list[QueueCount]:
         """Job counts by queue and status (only non-zero ones)."""
 
+    async def queue_states(self) -> list[tuple[str, bool]]:
+        """``(queue, paused)`` for every queue ever paused, by name."""
+
     async def ready_for(self, queues: list[str], age: float) -> bool:
         """Whether a job of ``queues`` has been ready (pending, due) for over ``age`` seconds."""
 

@@ -56,6 +56,11 @@ class PostgresArchive:
             rows = await cur.fetchall()
         return [QueueCount(queue=q, status=JobStatus(s), count=n) for q, s, n in rows]
 
+    async def queue_states(self) -> list[tuple[str, bool]]:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["queue_states"])
+            return [(queue, paused) for queue, paused in await cur.fetchall()]
+
     async def ready_for(self, queues: list[str], age: float) -> bool:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["ready_for"], {"queues": queues, "age": age})

@@ -37,14 +37,35 @@ FROM (
 ORDER BY created_at DESC, id DESC;
 
 -- name: queue_counts
-SELECT queue, status, count(*) FROM quorra_jobs GROUP BY queue, status ORDER BY queue, status;
+-- Live jobs counted on their partial indexes (O(live), however many finished jobs are kept);
+-- finished ones from the counts the triggers of 0002_lifecycle.sql keep (folded + unfolded).
+SELECT queue, status, n FROM (
+    SELECT queue, 'pending' AS status, count(*) AS n FROM quorra_jobs
+    WHERE status = 'pending' GROUP BY queue
+    UNION ALL
+    SELECT queue, 'leased', count(*) FROM quorra_jobs WHERE status = 'leased' GROUP BY queue
+    UNION ALL
+    SELECT queue, status, sum(n)::bigint FROM (
+        SELECT queue, status, n FROM quorra_finished_counts
+        UNION ALL
+        SELECT queue, status, n FROM quorra_finished_deltas) AS f
+    GROUP BY queue, status) AS c
+WHERE n > 0
+ORDER BY queue, status;
+
+-- name: queue_states
+-- Every queue ever paused, with its flag (the gauge zeroes the resumed ones).
+SELECT queue, paused FROM quorra_queues ORDER BY queue;
 
 -- name: ping
 SELECT 1;
 
 -- name: ready_for
 -- Has a job in these queues been ready (pending and due) for more than %(age)s seconds?
+-- Paused queues hold ready jobs on purpose: they are no sign of a stall.
 SELECT EXISTS (
     SELECT 1 FROM quorra_jobs
     WHERE status = 'pending' AND queue = ANY(%(queues)s::text[])
-      AND run_at <= now() - make_interval(secs => %(age)s));
+      AND run_at <= now() - make_interval(secs => %(age)s)
+      AND NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = quorra_jobs.queue
+                                                      AND p.paused));

@@ -79,3 +79,16 @@ class Broker(Protocol):
     async def delete(self, job_id: uuid.UUID) -> None:
         """Remove a job for good. ``InvalidTransition`` while it is ``leased`` (a worker holds
         it), ``JobNotFound`` if unknown."""
+
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        """Pause (no job of ``queue`` is leased by any replica, in either dispatch mode, until
+        resumed; enqueues are still accepted) or resume ``queue``, waking waiting lessees. Kept
+        in the store, so it survives restarts. ``QueueNotFound`` for a queue with no job and no
+        pause flag."""
+
+    async def purge_finished(self, status: JobStatus, age: float, limit: int) -> list[str]:
+        """Delete up to ``limit`` jobs in the finished ``status`` that finished over ``age``
+        seconds ago, oldest first; each row once across replicas. Returns their queues."""
+
+    async def fold_counts(self) -> None:
+        """Fold the store's running finished-job counts (housekeeping; any replica)."""

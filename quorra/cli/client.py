@@ -119,6 +119,16 @@ class Client:
         result: list[Json] = self.request("GET", "/v1/queues")["queues"]
         return result
 
+    def queue_overview(self) -> Json:
+        """``{"queues": [{queue, status, count}…], "paused": [queue…]}``."""
+        result: Json = self.request("GET", "/v1/queues")
+        return result
+
+    def set_paused(self, queue: str, paused: bool) -> Json:
+        action = "pause" if paused else "resume"
+        result: Json = self.request("POST", f"/v1/queues/{quote(queue, safe='')}/{action}")
+        return result
+
     def workers(self) -> list[Json]:
         result: list[Json] = self.request("GET", "/v1/workers")["workers"]
         return result

@@ -95,10 +95,14 @@ def get(ctl: Ctl, job_id: str) -> None:
 @main.command()
 @pass_ctl
 def queues(ctl: Ctl) -> None:
-    """Job counts per queue and status."""
+    """Job counts per queue and status; paused queues are marked."""
     with ctl.client() as client:
-        rows = client.queues()
-    ctl.render.json({"queues": rows}) if ctl.render.json_mode else ctl.render.queues(rows)
+        body = client.queue_overview()
+    rows, paused = body.get("queues", []), body.get("paused", [])
+    if ctl.render.json_mode:
+        ctl.render.json({"queues": rows, "paused": paused})
+    else:
+        ctl.render.queues(rows, paused)
 
 
 main.add_command(queues, "stats")
@@ -151,6 +155,31 @@ def delete(ctl: Ctl, job_id: str) -> None:
         ctl.render.json({"deleted": job_id})
     else:
         ctl.render.say(f"Deleted job {job_id}.")
+
+
+def _set_paused(ctl: Ctl, queue: str, paused: bool) -> None:
+    with ctl.client() as client:
+        state = client.set_paused(queue, paused)
+    if ctl.render.json_mode:
+        ctl.render.json(state)
+    else:
+        ctl.render.say(f"Queue {queue} {'paused' if paused else 'resumed'}.")
+
+
+@main.command()
+@click.argument("queue", metavar="QUEUE")
+@pass_ctl
+def pause(ctl: Ctl, queue: str) -> None:
+    """Stop leasing jobs of QUEUE on every server (enqueues are still accepted)."""
+    _set_paused(ctl, queue, True)
+
+
+@main.command()
+@click.argument("queue", metavar="QUEUE")
+@pass_ctl
+def resume(ctl: Ctl, queue: str) -> None:
+    """Lease jobs of a paused QUEUE again."""
+    _set_paused(ctl, queue, False)
 
 
 @main.command()

@@ -98,8 +98,8 @@ class Renderer:
             )
         self.out.print(table if jobs else "No jobs.")
 
-    def queues(self, rows: Sequence[dict[str, Any]]) -> None:
-        counts: dict[str, dict[str, int]] = {}
+    def queues(self, rows: Sequence[dict[str, Any]], paused: Sequence[str] = ()) -> None:
+        counts: dict[str, dict[str, int]] = {str(queue): {} for queue in paused}
         for row in rows:
             counts.setdefault(str(row["queue"]), {})[str(row["status"])] = int(row["count"])
         statuses = [s for s in STATUS_ORDER if any(s in c for c in counts.values())]
@@ -111,7 +111,8 @@ class Renderer:
         table.add_column("total", justify="right")
         for queue in sorted(counts):
             by_status = counts[queue]
-            table.add_row(escape(queue), *(str(by_status.get(s, 0)) for s in statuses),
+            name = escape(queue) + (" [yellow](paused)[/yellow]" if queue in paused else "")
+            table.add_row(name, *(str(by_status.get(s, 0)) for s in statuses),
                           str(sum(by_status.values())))
         self.out.print(table if counts else "No jobs in any queue.")
 

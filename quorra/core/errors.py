@@ -6,6 +6,7 @@
      │    └── TooLarge        a payload or batch over its documented limit
      ├── JobNotFound          no job with that id
      ├── ScheduleNotFound     no schedule with that name
+     ├── QueueNotFound        no job and no pause flag under that queue name
      ├── LeaseLost            wrong, expired or settled lease id; nothing changed
      ├── InvalidTransition    the job's state does not allow this (e.g. retry a job not dead)
      └── Unavailable          a backing service cannot be reached
@@ -22,6 +23,7 @@ __all__ = [
     "InvalidTransition",
     "JobNotFound",
     "LeaseLost",
+    "QueueNotFound",
     "QuorraError",
     "ScheduleNotFound",
     "StoreUnavailable",
@@ -64,6 +66,10 @@ class JobNotFound(QuorraError):
 
 class ScheduleNotFound(QuorraError):
     """Schedule not found."""
+
+
+class QueueNotFound(QuorraError):
+    """Queue not found."""
 
 
 class LeaseLost(QuorraError):

@@ -36,6 +36,7 @@ __all__ = [
     "Priority",
     "QueueName",
     "Retries",
+    "check_queue",
     "check_queues",
     "check_worker_id",
     "clean_error",
@@ -99,8 +100,13 @@ def check_queues(names: Sequence[str], limits: Limits, field: str = "queues") ->
         raise InvalidInput(field, f"{len(names)} queues is over the limit of "
                                   f"{limits.max_lease_queues}")
     for index, name in enumerate(names):
-        if len(name) > 128 or not _QUEUE_RE.match(name):
-            raise InvalidInput(f"{field}[{index}]", f"must match {_QUEUE_PATTERN} (1-128 chars)")
+        check_queue(name, f"{field}[{index}]")
+
+
+def check_queue(name: str, field: str = "queue") -> None:
+    """One queue name, as enqueue names queues."""
+    if len(name) > 128 or not _QUEUE_RE.match(name):
+        raise InvalidInput(field, f"must match {_QUEUE_PATTERN} (1-128 chars)")
 
 
 def check_worker_id(value: str, field: str = "worker_id") -> None:

@@ -1,4 +1,5 @@
-"""``/v1`` operator routes beyond single jobs: retry a queue's dead jobs, list workers."""
+"""``/v1`` operator routes beyond single jobs: retry a queue's dead jobs, pause and resume a
+queue, list workers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from litestar.params import FromPath
 
 from quorra.http.auth import require_api_key
 from quorra.http.errors import error_responses
-from quorra.http.schemas import Retried, WorkerList, WorkerView
+from quorra.http.schemas import QueueState, Retried, WorkerList, WorkerView
 from quorra.service import JobService
 from quorra.workers import ConnectedWorker, WorkerDirectory
 
@@ -40,6 +41,23 @@ class AdminController(Controller):
     async def retry_dead(self, queue: FromPath[str], state: State) -> Retried:
         service: JobService = state.service
         return Retried(retried=await service.retry_dead(queue))
+
+    @post("/queues/{queue:str}/pause", status_code=200,
+          responses=error_responses(400, 401, 404, 503),
+          summary="Pause a queue: no job of it is leased, on any replica, until resumed "
+                  "(enqueues are still accepted; idempotent)")
+    async def pause(self, queue: FromPath[str], state: State) -> QueueState:
+        service: JobService = state.service
+        await service.set_paused(queue, True)
+        return QueueState(queue=queue, paused=True)
+
+    @post("/queues/{queue:str}/resume", status_code=200,
+          responses=error_responses(400, 401, 404, 503),
+          summary="Resume a paused queue and wake waiting workers (idempotent)")
+    async def resume(self, queue: FromPath[str], state: State) -> QueueState:
+        service: JobService = state.service
+        await service.set_paused(queue, False)
+        return QueueState(queue=queue, paused=False)
 
     @get("/workers", responses=error_responses(401),
          summary="Workers connected to this server replica")

@@ -15,6 +15,7 @@ from quorra.core.errors import (
     InvalidTransition,
     JobNotFound,
     LeaseLost,
+    QueueNotFound,
     QuorraError,
     ScheduleNotFound,
     TooLarge,
@@ -31,6 +32,7 @@ _STATUS: list[tuple[type[QuorraError], int]] = [
     (InvalidInput, 400),
     (JobNotFound, 404),
     (ScheduleNotFound, 404),
+    (QueueNotFound, 404),
     (LeaseLost, 409),
     (InvalidTransition, 409),
     (Unavailable, 503),
@@ -80,7 +82,7 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error answers a route can give."""
     text = {400: "Invalid input (the field is named)", 401: "Invalid or missing API key",
-            404: "Job (or schedule) not found",
+            404: "Job, queue or schedule not found",
             409: "Lease lost, the job's state does not allow it, or the name is taken",
             413: "Body, payload or batch too large",
             503: "Store unavailable; retry later"}

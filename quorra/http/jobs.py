@@ -132,9 +132,11 @@ class JobsController(Controller):
     async def delete_job(self, job_id: FromPath[str], state: State) -> None:
         await _service(state).delete(parse_job_id(job_id))
 
-    @get("/queues", responses=error_responses(401, 503), summary="Job counts by queue and status")
+    @get("/queues", responses=error_responses(401, 503),
+         summary="Job counts by queue and status, and the paused queues")
     async def queues(self, state: State) -> QueueList:
-        return QueueList(queues=await _service(state).queue_counts())
+        service = _service(state)
+        return QueueList(queues=await service.queue_counts(), paused=await service.paused_queues())
 
     @get("/recent", responses=error_responses(400, 401, 503), summary="Newest jobs first")
     async def recent(

@@ -17,6 +17,7 @@ __all__ = [
     "JobPageView",
     "JobView",
     "QueueList",
+    "QueueState",
     "Retried",
     "WorkerList",
     "WorkerView",
@@ -93,6 +94,14 @@ class WorkerList(msgspec.Struct):
 
 class QueueList(msgspec.Struct):
     queues: list[QueueCount]
+    paused: list[str] = msgspec.field(default_factory=list)  # queues no job is leased from
+
+
+class QueueState(msgspec.Struct):
+    """A queue's pause flag after ``POST /v1/queues/{queue}/pause`` or ``/resume``."""
+
+    queue: str
+    paused: bool
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):

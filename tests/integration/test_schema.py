@@ -30,3 +30,45 @@ async def test_timestamps_are_timestamptz(clean_db: str) -> None:
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'quorra_jobs'"
             " AND data_type LIKE 'timestamp%%' AND data_type <> 'timestamp with time zone'")
         assert await cur.fetchall() == []
+
+
+async def test_migration_0002_from_a_populated_0001_schema(database_url: str) -> None:
+    """A database at 0001 with jobs in every state migrates: finished jobs are counted, the new
+    indexes exist, and later transitions keep the counts right."""
+    from psycopg import sql
+
+    from quorra.db.migrate import apply_migrations, available_migrations
+
+    name = str(psycopg.conninfo.conninfo_to_dict(database_url).get("dbname")) + "_migrate"
+    admin = psycopg.conninfo.make_conninfo(database_url, dbname="postgres")
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        await conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = psycopg.conninfo.make_conninfo(database_url, dbname=name)
+    (_, first, text), *_ = available_migrations()
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute(text)  # type: ignore[arg-type]
+        await conn.execute("CREATE TABLE quorra_migrations (version integer PRIMARY KEY,"
+                           " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+        await conn.execute("INSERT INTO quorra_migrations VALUES (1, %s)", (first,))
+        await conn.execute(
+            "INSERT INTO quorra_jobs (id, type, queue, status, finished_at) "
+            "SELECT gen_random_uuid(), 't', 'q' || (i % 2), s, "
+            "CASE WHEN s IN ('pending') THEN NULL ELSE now() END "
+            "FROM generate_series(1, 10) AS i, unnest(ARRAY['pending', 'succeeded', 'dead']) s")
+        assert await apply_migrations(conn) == ["0002_lifecycle.sql"]
+        cur = await conn.execute(
+            "SELECT queue, status, n FROM quorra_finished_counts ORDER BY queue, status")
+        assert await cur.fetchall() == [("q0", "dead", 5), ("q0", "succeeded", 5),
+                                        ("q1", "dead", 5), ("q1", "succeeded", 5)]
+        cur = await conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'quorra_jobs'")
+        assert {"quorra_jobs_finished", "quorra_jobs_pending_id"} <= {
+            row[0] for row in await cur.fetchall()}
+        await conn.execute("UPDATE quorra_jobs SET status = 'pending', finished_at = NULL "
+                           "WHERE status = 'dead' AND queue = 'q0'")
+        cur = await conn.execute("SELECT sum(n) FROM quorra_finished_deltas")
+        assert (await cur.fetchone()) == (-5,)
+        assert await apply_migrations(conn) == []
+    async with await psycopg.AsyncConnection.connect(admin, autocommit=True) as conn:
+        await conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+

@@ -57,3 +57,21 @@ def test_server_requires_database_and_key() -> None:
         Settings.from_env({"QUORRA_API_KEY": "k"}).require_server()
     with pytest.raises(ConfigError, match="QUORRA_API_KEY"):
         Settings.from_env({"DATABASE_URL": "postgresql://x/y"}).require_server()
+
+
+def test_retention_defaults_and_units() -> None:
+    from quorra.core.jobs import JobStatus
+
+    defaults = Settings.from_env({}).retention()
+    assert defaults == {JobStatus.SUCCEEDED: 7 * 86400, JobStatus.CANCELLED: 7 * 86400,
+                        JobStatus.DEAD: 30 * 86400}
+    settings = Settings.from_env({"QUORRA_RETAIN_SUCCEEDED": "12h", "QUORRA_RETAIN_CANCELLED": "0",
+                                  "QUORRA_RETAIN_DEAD": "1.5d"})
+    assert (settings.retain_succeeded, settings.retain_cancelled, settings.retain_dead) == (
+        43200, 0, 1.5 * 86400)
+
+
+@pytest.mark.parametrize("value", ["-1d", "forever", "7 days", "nan", "1e12"])
+def test_bad_retention_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="QUORRA_RETAIN_DEAD"):
+        Settings.from_env({"QUORRA_RETAIN_DEAD": value})

@@ -13,7 +13,13 @@ from psycopg import AsyncConnection
 from quorra.broker.base import Settled
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
-from quorra.core.errors import InvalidTransition, JobNotFound, LeaseLost, QuorraError
+from quorra.core.errors import (
+    InvalidTransition,
+    JobNotFound,
+    LeaseLost,
+    QueueNotFound,
+    QuorraError,
+)
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
@@ -255,3 +261,26 @@ class PostgresBroker:
         cur = await conn.execute(QUERIES["exists"], {"id": job_id})
         if await cur.fetchone() is None:
             raise JobNotFound()
+
+    # -- queue control and retention -----------------------------------------------------------
+
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["queue_known"], {"queue": queue})
+            row = await cur.fetchone()
+            if not (row and row[0]):
+                raise QueueNotFound(f"queue {queue!r} has no job and was never paused")
+            await conn.execute(QUERIES["pause"], {"queue": queue, "paused": paused})
+        if not paused:
+            self._waker.announce({queue})  # wake lessees here and, by NOTIFY, on every replica
+
+    async def purge_finished(self, status: JobStatus, age: float, limit: int) -> list[str]:
+        params = {"status": status.value, "age": age, "limit": limit}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["purge_finished"], params)
+            return [row[0] for row in await cur.fetchall()]
+
+    async def fold_counts(self) -> None:
+        async with connection(self._pool) as conn:
+            await conn.execute(QUERIES["fold_counts"])
+            await conn.execute(QUERIES["drop_zero_counts"])

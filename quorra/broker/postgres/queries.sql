@@ -23,9 +23,14 @@ SELECT id, status, run_at FROM quorra_jobs WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: lease
 -- Highest priority first, then oldest; SKIP LOCKED so concurrent lessees never wait or collide.
+-- Paused queues are dropped from the list first (an InitPlan over the small quorra_queues), so a
+-- paused queue's backlog is never even scanned.
 WITH candidates AS MATERIALIZED (
     SELECT id FROM quorra_jobs
-    WHERE status = 'pending' AND queue = ANY(%(queues)s) AND run_at <= now()
+    WHERE status = 'pending' AND run_at <= now()
+      AND queue = ANY(ARRAY(
+          SELECT q FROM unnest(%(queues)s::text[]) AS q
+          WHERE NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = q AND p.paused)))
     ORDER BY priority DESC, run_at, id
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
@@ -149,3 +154,42 @@ FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[]) AS r(id, lease_id)
 WHERE j.id = r.id AND j.lease_id = r.lease_id AND j.status = 'leased'
   AND j.lease_expires_at > now()
 RETURNING j.id, j.queue;
+
+-- name: pause
+-- Pause or resume a queue (an upsert: the row stays, so every replica's gauge sees a resume).
+INSERT INTO quorra_queues (queue, paused) VALUES (%(queue)s, %(paused)s)
+ON CONFLICT (queue) DO UPDATE SET paused = excluded.paused, updated_at = now()
+RETURNING queue, paused;
+
+-- name: queue_known
+SELECT EXISTS (SELECT 1 FROM quorra_jobs WHERE queue = %(queue)s)
+    OR EXISTS (SELECT 1 FROM quorra_queues WHERE queue = %(queue)s);
+
+-- name: purge_finished
+-- Retention: delete up to %(limit)s jobs of one finished status that finished more than
+-- %(age)s seconds ago, oldest first, on the partial index quorra_jobs_finished. SKIP LOCKED:
+-- replicas purging at once split the rows, and each row is deleted once.
+WITH doomed AS MATERIALIZED (
+    SELECT id FROM quorra_jobs
+    WHERE status = %(status)s AND finished_at IS NOT NULL
+      AND finished_at < now() - make_interval(secs => %(age)s)
+    ORDER BY finished_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM quorra_jobs j USING doomed d WHERE j.id = d.id
+RETURNING j.queue;
+
+-- name: fold_counts
+-- Fold the finished-count deltas the triggers appended into one row per (queue, status).
+-- A delta row taken by a concurrent fold is not returned here, so none is counted twice.
+WITH moved AS (
+    DELETE FROM quorra_finished_deltas RETURNING queue, status, n
+)
+INSERT INTO quorra_finished_counts AS c (queue, status, n)
+SELECT queue, status, sum(n) FROM moved GROUP BY queue, status
+ON CONFLICT (queue, status) DO UPDATE SET n = c.n + excluded.n
+RETURNING queue;
+
+-- name: drop_zero_counts
+DELETE FROM quorra_finished_counts WHERE n = 0;

@@ -235,6 +235,18 @@ class RedisBroker:
         # Redis may still hold a proposal for the job: its grant finds no row and settles it.
         await self.postgres.delete(job_id)
 
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        await self.postgres.set_paused(queue, paused)  # the truth, and Postgres-mode wake-ups
+        await self.supervisor.set_paused(queue, paused)
+        if not paused:
+            self._wakeups.wake((queue,))
+
+    async def purge_finished(self, status: JobStatus, age: float, limit: int) -> list[str]:
+        return await self.postgres.purge_finished(status, age, limit)  # nothing of them in Redis
+
+    async def fold_counts(self) -> None:
+        await self.postgres.fold_counts()
+
     # -- wait ----------------------------------------------------------------------------------
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:

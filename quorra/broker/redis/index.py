@@ -118,7 +118,7 @@ class RedisIndex:
                     promote: int = 256) -> tuple[int, list[Proposal]]:
         """``(wait_ms, proposals)``: see ``lua/lease.lua``."""
         keys = queue_keys(queue)
-        reply = await self._run("lease", [keys.ready, keys.delayed, keys.stream],
+        reply = await self._run("lease", [keys.ready, keys.delayed, keys.stream, keys.paused],
                                 [GROUP, consumer, want, promote])
         proposals = [Proposal(entry_id=reply[i], job_id=reply[i + 1], seq=int(reply[i + 2]))
                      for i in range(1, len(reply), 3)]
@@ -151,7 +151,20 @@ class RedisIndex:
 
     async def next_wait(self, queue: str) -> int:
         keys = queue_keys(queue)
-        return int(await self._run("next_wait", [keys.ready, keys.delayed], []))
+        return int(await self._run("next_wait", [keys.ready, keys.delayed, keys.paused], []))
+
+    async def set_paused(self, queue: str, paused: bool, *, wake: bool = True) -> None:
+        """Mirror a queue's pause flag (``lua/lease.lua`` serves nothing while it is set); a
+        resume publishes a wake-up (unless ``wake`` is false) so lessees on every server look
+        again."""
+        key = queue_keys(queue).paused
+        with translate():
+            if paused:
+                await self.client.set(key, "1")
+                return
+            await self.client.delete(key)
+            if wake:
+                await self.client.publish(WAKE_CHANNEL, queue)
 
     @staticmethod
     async def next_message(pubsub: aioredis.client.PubSub, timeout: float) -> str | None:

@@ -23,9 +23,10 @@ class QueueKeys:
     delayed: str  # ZSET  score due ms, member "<ready member>:<priority>"
     stream: str  # STREAM + group GROUP: proposals read by a server, not yet granted
     idx: str  # HASH  job id -> dispatch_seq of its live entry
+    paused: str  # STRING "1" while the queue is paused (mirrors quorra_queues): no lease
 
 
 def queue_keys(queue: str) -> QueueKeys:
     tag = f"{PREFIX}:{{q:{queue}}}"
     return QueueKeys(ready=f"{tag}:ready", delayed=f"{tag}:delayed", stream=f"{tag}:stream",
-                     idx=f"{tag}:idx")
+                     idx=f"{tag}:idx", paused=f"{tag}:paused")

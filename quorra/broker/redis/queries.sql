@@ -3,12 +3,15 @@
 
 -- name: grant
 -- Lease proposed jobs whose dispatch_seq still matches; bump it so no other copy of the
--- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs.
+-- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs. A job of
+-- a paused queue is not granted even if Redis proposed it (the pause reached Redis late, or
+-- its mirror was lost): Postgres decides here too.
 WITH proposed AS MATERIALIZED (
     SELECT j.id FROM quorra_jobs j
     JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
       ON j.id = p.id AND j.dispatch_seq = p.seq
     WHERE j.status = 'pending'
+      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND q.paused)
     ORDER BY j.id
     FOR UPDATE OF j SKIP LOCKED
 )
@@ -34,6 +37,18 @@ WHERE id = ANY(%(ids)s::uuid[]) AND status = 'pending';
 SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs
 WHERE status = 'pending' AND id > %(after)s
   AND updated_at <= now() - make_interval(secs => %(age)s)
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: queue_states
+-- Pause flags to mirror into Redis (every queue ever paused; the resumed ones lose their key).
+SELECT queue, paused FROM quorra_queues ORDER BY queue;
+
+-- name: sweep_queue_page
+-- Every pending job of one queue, in id order (keyset paging): a resumed queue is proposed
+-- again in full, in case the grant refused proposals of it while it was paused.
+SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs
+WHERE status = 'pending' AND queue = %(queue)s AND id > %(after)s
 ORDER BY id
 LIMIT %(limit)s;
 

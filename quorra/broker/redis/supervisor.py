@@ -97,13 +97,15 @@ class Supervisor:
 
     # -- repair --------------------------------------------------------------------------------
 
-    async def sweep(self, *, age: float) -> int:
-        """Propose every pending job older than ``age`` seconds that Redis lacks."""
+    async def sweep(self, *, age: float, queue: str | None = None) -> int:
+        """Propose every pending job older than ``age`` seconds (or every pending job of
+        ``queue``) that Redis lacks."""
         after, total = uuid.UUID(int=0), 0
+        query = QUERIES["sweep_page"] if queue is None else QUERIES["sweep_queue_page"]
         for _ in range(_MAX_PAGES):
             async with connection(self._pool) as conn:
-                cur = await conn.execute(QUERIES["sweep_page"],
-                                         {"after": after, "age": age, "limit": _PAGE})
+                cur = await conn.execute(query, {"after": after, "age": age, "queue": queue,
+                                                 "limit": _PAGE})
                 rows = await cur.fetchall()
             if not rows:
                 break
@@ -114,11 +116,35 @@ class Supervisor:
                 break
         return total
 
+    async def mirror_paused(self) -> None:
+        """Copy every queue's pause flag from Postgres into Redis (rebuild and repair sweep: a
+        flag lost with Redis, or not written while it failed, is restored here)."""
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["queue_states"])
+            rows = await cur.fetchall()
+        for queue, paused in rows:
+            await self.index.set_paused(queue, paused, wake=False)
+
+    async def set_paused(self, queue: str, paused: bool) -> None:
+        """Mirror one pause or resume now (Postgres has it already); a failure leaves it to the
+        next repair sweep or rebuild, and the grant refuses paused jobs meanwhile. A resume
+        proposes the queue's pending jobs again (a proposal the grant refused while paused was
+        dropped)."""
+        if not self.state.dispatches:
+            return
+        try:
+            await self.index.set_paused(queue, paused)
+            if not paused:
+                await self.sweep(age=0, queue=queue)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+
     async def repair(self) -> int:
         """The periodic repair sweep (housekeeping): only while Redis is the lease path."""
         if not self.state.leases_from_redis:
             return 0
         try:
+            await self.mirror_paused()
             return await self.sweep(age=self._sweep_age)
         except DispatchUnavailable as exc:
             self.state.failed(exc.message)
@@ -163,6 +189,7 @@ class Supervisor:
         try:
             await self.index.init()
             identity = await self.index.identity()
+            await self.mirror_paused()
             swept = await self.sweep(age=0)
         except DispatchUnavailable as exc:
             self.state.failed(exc.message)

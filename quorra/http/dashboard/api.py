@@ -13,7 +13,7 @@ from quorra.core.jobs import JobStatus, QueueCount
 from quorra.http.admin import worker_list
 from quorra.http.dashboard.guards import session_guard
 from quorra.http.jobs import job_page, parse_job_id
-from quorra.http.schemas import JobPageView, JobView, Retried, WorkerView, job_view
+from quorra.http.schemas import JobPageView, JobView, QueueState, Retried, WorkerView, job_view
 from quorra.service import JobService
 from quorra.throughput import Throughput
 
@@ -24,6 +24,7 @@ class QueueRow(msgspec.Struct):
     queue: str
     counts: dict[str, int]
     total: int
+    paused: bool = False
 
 
 class Overview(msgspec.Struct):
@@ -34,11 +35,13 @@ class Overview(msgspec.Struct):
     workers: list[WorkerView]
 
 
-def queue_rows(counts: list[QueueCount]) -> list[QueueRow]:
-    rows: dict[str, dict[str, int]] = {}
+def queue_rows(counts: list[QueueCount], paused: frozenset[str] = frozenset()) -> list[QueueRow]:
+    """One row per queue with jobs, and per paused queue (even with none)."""
+    rows: dict[str, dict[str, int]] = {q: dict.fromkeys(JobStatus, 0) for q in paused}
     for count in counts:
         rows.setdefault(count.queue, dict.fromkeys(JobStatus, 0))[count.status.value] = count.count
-    return [QueueRow(queue=q, counts=c, total=sum(c.values())) for q, c in sorted(rows.items())]
+    return [QueueRow(queue=q, counts=c, total=sum(c.values()), paused=q in paused)
+            for q, c in sorted(rows.items())]
 
 
 def _service(state: State) -> JobService:
@@ -53,10 +56,12 @@ class DashboardApi(Controller):
 
     @get("/overview")
     async def overview(self, state: State) -> Overview:
-        counts = await _service(state).queue_counts()
+        service = _service(state)
+        counts = await service.queue_counts()
+        paused = frozenset(await service.paused_queues())
         throughput: Throughput = state.throughput
         return Overview(
-            mode=state.dispatch_mode(), queues=queue_rows(counts),
+            mode=state.dispatch_mode(), queues=queue_rows(counts, paused),
             leases_in_flight=sum(c.count for c in counts if c.status is JobStatus.LEASED),
             throughput=[(r.at, r.enqueued, r.succeeded, r.failed) for r in throughput.series()],
             workers=worker_list(state.workers).workers,
@@ -86,3 +91,13 @@ class DashboardApi(Controller):
     @post("/queues/{queue:str}/retry-dead", status_code=200)
     async def retry_dead(self, queue: FromPath[str], state: State) -> Retried:
         return Retried(retried=await _service(state).retry_dead(queue))
+
+    @post("/queues/{queue:str}/pause", status_code=200)
+    async def pause(self, queue: FromPath[str], state: State) -> QueueState:
+        await _service(state).set_paused(queue, True)
+        return QueueState(queue=queue, paused=True)
+
+    @post("/queues/{queue:str}/resume", status_code=200)
+    async def resume(self, queue: FromPath[str], state: State) -> QueueState:
+        await _service(state).set_paused(queue, False)
+        return QueueState(queue=queue, paused=False)

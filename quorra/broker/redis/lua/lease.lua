@@ -2,13 +2,18 @@
 -- KEYS[1]  ready    ZSET    score -priority, member "<run_at_us:017>:<job>:<seq>"
 -- KEYS[2]  delayed  ZSET    score due ms, member "<ready member>:<priority>"
 -- KEYS[3]  stream   STREAM  group ARGV[1]; entries {m = member, p = score}
+-- KEYS[4]  paused   STRING  set while the queue is paused: nothing is handed out
 -- ARGV[1]  group, ARGV[2] consumer (one per server process), ARGV[3] want,
 -- ARGV[4]  how many due delayed jobs to promote at most
 -- returns  {wait_ms, entry_id, job, seq, entry_id, job, seq, ...}
 --          wait_ms: 0 if more are ready, ms until the next delayed job is due, or -1
+--          (-1 too while the queue is paused: a resume publishes a wake-up)
 -- Strict priority: ZPOPMIN takes the lowest score (= highest priority), ties by member
 -- (run_at, then job id). Popped entries go through the stream so that each sits in this
 -- consumer's pending list until settle.lua; a dead server's entries are reclaimed (reclaim.lua).
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return {-1}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))

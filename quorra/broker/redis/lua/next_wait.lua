@@ -1,7 +1,12 @@
 -- next_wait: how long a lessee of this queue may sleep.
 -- KEYS[1]  ready    ZSET    ready proposals
 -- KEYS[2]  delayed  ZSET    score due ms
--- returns  0 if a proposal is ready, ms until the next delayed job is due, or -1 (none)
+-- KEYS[3]  paused   STRING  set while the queue is paused
+-- returns  0 if a proposal is ready, ms until the next delayed job is due, or -1 (none, or
+--          the queue is paused: a resume publishes a wake-up)
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return -1
+end
 if redis.call('ZCARD', KEYS[1]) > 0 then
   return 0
 end

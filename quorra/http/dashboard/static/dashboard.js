@@ -65,12 +65,19 @@
   // ---- Overview: mode banner, queues, workers, throughput ----
   function queueRow(row) {
     const cells = STATUSES.map((s) => el("td", { className: `n count-${s}`, text: row.counts[s] || 0 }));
+    const path = `/dashboard/api/queues/${encodeURIComponent(row.queue)}`;
     const retryAll = row.counts.dead > 0
       ? action(`Retry dead (${row.counts.dead})`, "primary retry-all",
-               () => api("POST", `/dashboard/api/queues/${encodeURIComponent(row.queue)}/retry-dead`))
+               () => api("POST", `${path}/retry-dead`))
       : "";
-    return el("tr", { "data-queue": row.queue }, el("th", { scope: "row", text: row.queue }),
-      ...cells, el("td", { className: "n", text: row.total }), el("td", {}, retryAll));
+    const toggle = row.paused
+      ? action("Resume", "primary resume", () => api("POST", `${path}/resume`))
+      : action("Pause", "pause", () => api("POST", `${path}/pause`));
+    const name = el("th", { scope: "row", text: row.queue });
+    if (row.paused) name.append(" ", el("span", { className: "status status-paused", text: "paused" }));
+    return el("tr", { "data-queue": row.queue, "data-paused": row.paused ? "true" : "false" },
+      name, ...cells, el("td", { className: "n", text: row.total }),
+      el("td", { className: "actions" }, toggle, retryAll));
   }
 
   function workerRow(w) {
