@@ -56,7 +56,8 @@ async def test_migration_0002_from_a_populated_0001_schema(database_url: str) ->
             "SELECT gen_random_uuid(), 't', 'q' || (i % 2), s, "
             "CASE WHEN s IN ('pending') THEN NULL ELSE now() END "
             "FROM generate_series(1, 10) AS i, unnest(ARRAY['pending', 'succeeded', 'dead']) s")
-        assert await apply_migrations(conn) == ["0002_lifecycle.sql"]
+        applied = await apply_migrations(conn)
+        assert applied[0] == "0002_lifecycle.sql"  # then any later ones
         cur = await conn.execute(
             "SELECT queue, status, n FROM quorra_finished_counts ORDER BY queue, status")
         assert await cur.fetchall() == [("q0", "dead", 5), ("q0", "succeeded", 5),
