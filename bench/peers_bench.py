@@ -312,7 +312,7 @@ def main() -> None:
     parser.add_argument("--out", default="peers")
     args = parser.parse_args()
     systems = [every[k] for k in args.systems.split(",")]
-    rows = args.bodies.split(",")
+    rows = [r for r in args.bodies.split(",") if r]  # "": latency only
     for row in rows:
         if row not in ps.ROWS:
             parser.error(f"unknown body {row!r}")
