@@ -6,7 +6,7 @@ export DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/quorra
 export QUORRA_API_KEY ?= dev-api-key-change-in-production
 export QUORRA_HTTP_ADDR ?= :8080
 
-.PHONY: help install dev run migrate test test-fast lint fmt proto clean soak
+.PHONY: help install dev run migrate test test-fast lint fmt proto clean soak bench-peers
 
 help: ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,12 @@ bench: bench-deps ## Run every benchmark (~30 min; needs h2load, pgbench) -> ben
 
 bench-quick: bench-deps ## Indicative benchmark figures in a few minutes
 	cd bench && ../$(PY) run_all.py --quick
+
+PEERS_ARGS ?= --jobs 10000 --rounds 3
+
+bench-peers: install ## Quorra beside Huey, Dramatiq, Celery, PgQueuer, streaQ, same job bodies (~25 min; not in CI) -> bench/results/peers.md
+	$(VENV)/bin/pip install -q -e '.[dev,bench-peers]'
+	cd bench && ../$(PY) peers_bench.py $(PEERS_ARGS)
 
 soak: install ## Chaos soak, 10 min (not in CI): faults under load, then lost/duplicate counts -> bench/results/soak.json
 	$(PY) bench/soak.py --minutes $${SOAK_MINUTES:-10}

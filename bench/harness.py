@@ -150,10 +150,11 @@ def server_env(port: int, grpc_port: int, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def quorra_server(*, processes: int = 1, variant: Sequence[str] = (),
-                  redis: bool = False, **extra: str) -> Iterator[Procs]:
+                  redis: bool = False, log: Path | None = None, **extra: str) -> Iterator[Procs]:
     """``quorra-server`` replicas against the bench database (several share one port through
     SO_REUSEPORT). ``variant`` flags (``--no-group-commit``, ``--asyncio``) run the same server
-    with one switch flipped (bench/variant_server.py)."""
+    with one switch flipped (bench/variant_server.py). ``log``: append the servers' output
+    there instead of the terminal."""
     port, grpc_port = free_port(), free_port()
     if processes > 1:
         extra.setdefault("QUORRA_HTTP_REUSE_PORT", "1")
@@ -165,14 +166,21 @@ def quorra_server(*, processes: int = 1, variant: Sequence[str] = (),
     else:
         cmd = [str(BIN / "quorra-server")]
     group = Procs(url=f"http://127.0.0.1:{port}", grpc=f"127.0.0.1:{grpc_port}")
+    out = None
+    if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = log.open("ab")
     try:
         for _ in range(processes):
-            group.procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT))
+            group.procs.append(subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out,
+                                                stderr=subprocess.STDOUT if out else None))
             wait_listening(group.procs[-1], port)
         wait_http(f"{group.url}/healthz", proc=group.procs[-1])
         yield group
     finally:
         group.stop()
+        if out is not None:
+            out.close()
 
 
 @contextlib.contextmanager
