@@ -1,0 +1,130 @@
+"""Stream leases reach PostgreSQL here, in batches and off the lease path.
+
+A lease made in Redis is queued; every ``interval`` the queue is written in one fenced UPDATE
+(``stream_queries.sql`` ``record``: only a row still 'pending' with the lease's seq is
+recorded). A lease settled before its turn is simply dropped from the queue: a job that runs
+quickly goes from pending to its outcome in one row write. While PostgreSQL is up, a lease is
+recorded at most ``interval`` plus one statement after it was made (≤ 1 s with the defaults);
+while it is away, the queue waits and is written when it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import LiteralString
+
+import msgspec
+
+from quorra.core.errors import QuorraError
+from quorra.db.pool import Pool, connection
+
+__all__ = ["LeaseRecorder", "Record"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class Record:
+    """One lease as PostgreSQL will learn it (``deadline_ms`` follows heartbeats)."""
+
+    id: uuid.UUID
+    seq: int
+    lease_id: uuid.UUID
+    leased_ms: int
+    deadline_ms: int
+    worker: str
+    queue: str
+
+
+class _Row(msgspec.Struct):
+    id: uuid.UUID
+    seq: int
+    lease_id: uuid.UUID
+    leased_ms: int
+    deadline_ms: int
+    worker: str
+
+
+class LeaseRecorder:
+    def __init__(self, pool: Pool, query: LiteralString, *, interval: float = 0.25) -> None:
+        self._pool = pool
+        self._query = query
+        self.interval = interval
+        self._queued: dict[uuid.UUID, Record] = {}  # by lease id
+        self._inflight: dict[uuid.UUID, Record] = {}
+        self._lock = asyncio.Lock()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.recorded = 0  # leases written (for measurements)
+        self.statements = 0
+
+    def add(self, records: Iterable[Record]) -> None:
+        for record in records:
+            self._queued[record.lease_id] = record
+
+    def discard(self, lease_ids: Iterable[uuid.UUID]) -> None:
+        """These leases were settled in PostgreSQL: recording them would be a wasted write."""
+        for lease_id in lease_ids:
+            self._queued.pop(lease_id, None)
+
+    def find(self, lease_id: uuid.UUID) -> Record | None:
+        """A lease of this process PostgreSQL may not know yet (queued or being written)."""
+        return self._queued.get(lease_id) or self._inflight.get(lease_id)
+
+    def moved(self, lease_id: uuid.UUID, deadline_ms: int) -> bool:
+        """A heartbeat: True when the lease is still queued (its record carries the new
+        deadline, nothing else to write)."""
+        record = self._queued.get(lease_id)
+        if record is None:
+            return False
+        record.deadline_ms = deadline_ms
+        return True
+
+    async def written(self, lease_id: uuid.UUID) -> None:
+        """Return once a write that includes ``lease_id`` (if any is running) has finished."""
+        while lease_id in self._inflight:
+            await self._idle.wait()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queued) + len(self._inflight)
+
+    async def run(self) -> None:
+        """The background loop (supervised by the broker)."""
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.flush()
+            except QuorraError as exc:  # PostgreSQL away: keep the queue, try again
+                log.warning("lease records postponed: %s", exc)
+
+    async def flush(self) -> int:
+        """Write every queued lease now; returns how many PostgreSQL recorded."""
+        async with self._lock:
+            if not self._queued:
+                return 0
+            self._inflight, self._queued = self._queued, {}
+            self._idle.clear()
+            try:
+                return await self._write(list(self._inflight.values()))
+            except BaseException:
+                for lease_id, record in self._inflight.items():  # not written: queue again
+                    self._queued.setdefault(lease_id, record)
+                raise
+            finally:
+                self._inflight = {}
+                self._idle.set()
+
+    async def _write(self, records: list[Record]) -> int:
+        rows = [_Row(r.id, r.seq, r.lease_id, r.leased_ms, r.deadline_ms, r.worker)
+                for r in records]
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(self._query, {"leases": msgspec.json.encode(rows).decode()})
+            written = len(await cur.fetchall())
+        self.statements += 1
+        self.recorded += written
+        return written
