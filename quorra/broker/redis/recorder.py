@@ -84,6 +84,13 @@ class LeaseRecorder:
         record.deadline_ms = deadline_ms
         return True
 
+    async def disowned(self, lease_id: uuid.UUID) -> None:
+        """Redis no longer vouches for this lease (lost with its dataset, or expired): never
+        record it if it is still queued (a worker refused now would leave PostgreSQL a lease
+        nobody settles); if it is being written, wait, so PostgreSQL's record decides."""
+        self._queued.pop(lease_id, None)
+        await self.written(lease_id)
+
     async def written(self, lease_id: uuid.UUID) -> None:
         """Return once a write that includes ``lease_id`` (if any is running) has finished."""
         while lease_id in self._inflight:

@@ -242,12 +242,15 @@ class StreamBroker(RedisBroker):
                 break
             for i, h in zip(indexes, found, strict=True):
                 held[i] = h
-        if redis_down:  # Redis cannot vouch: a lease still queued here for PostgreSQL can
-            for i, (job, lease) in enumerate(pairs):
-                record = self.recorder.find(lease)
-                if held[i] is None and record is not None and record.id == job:
-                    held[i] = Held(str(job), str(lease), "", record.deadline_ms, record.seq,
-                                   record.leased_ms, record.worker)
+        for i, (job, lease) in enumerate(pairs):
+            record = self.recorder.find(lease)
+            if held[i] is not None or record is None or record.id != job:
+                continue
+            if redis_down:  # Redis cannot vouch: a lease still queued here for PostgreSQL can
+                held[i] = Held(str(job), str(lease), "", record.deadline_ms, record.seq,
+                               record.leased_ms, record.worker)
+            else:  # Redis says it is gone: only a record already written may settle it
+                await self.recorder.disowned(lease)
         return held, queues
 
     def _settled_leases(self, lease_ids: Sequence[uuid.UUID]) -> None:
@@ -391,7 +394,7 @@ class StreamBroker(RedisBroker):
                     if self.recorder.moved(lease_id, deadline_ms):
                         return from_ms(deadline_ms)
         if held is None:  # Redis does not vouch for it: PostgreSQL's record decides
-            await self.recorder.written(lease_id)
+            await self.recorder.disowned(lease_id)
             return await self.postgres.extend(job_id, lease_id, ttl)
         assert queue is not None
         self._held[lease_id] = (queue, held.deadline_ms)
