@@ -442,7 +442,9 @@ class StreamBroker(RedisBroker):
             expired = await cur.fetchall()
         done = {row[0] for row in expired}
         self._settled_leases([r.lease_id for r in rows if r.id in done])
-        await self._forget([(queue, h) for h in held if uuid.UUID(h.job_id) in done])
+        # Those PostgreSQL did not expire were settled otherwise (or are being, by whoever holds
+        # their row): Redis forgets every one, or XAUTOCLAIM would find them again each pass.
+        await self._forget([(queue, h) for h in held])
         await self.supervisor.try_dispatch(_redispatch(expired))
         self.redis_expired += len(expired)
         return [_settled(row) for row in expired]
