@@ -1,11 +1,12 @@
 """Stream leases reach PostgreSQL here, in batches and off the lease path.
 
-A lease made in Redis is queued; every ``interval`` the queue is written in one fenced UPDATE
-(``stream_queries.sql`` ``record``: only a row still 'pending' with the lease's seq is
-recorded). A lease settled before its turn is simply dropped from the queue: a job that runs
-quickly goes from pending to its outcome in one row write. While PostgreSQL is up, a lease is
-recorded at most ``interval`` plus one statement after it was made (≤ 1 s with the defaults);
-while it is away, the queue waits and is written when it returns.
+A lease made in Redis is queued; every ``interval`` the leases queued for at least
+``interval`` are written in one fenced UPDATE (``stream_queries.sql`` ``record``: only a row
+still 'pending' with the lease's seq is recorded). A lease settled before its turn is simply
+dropped from the queue: a job that runs in less than ``interval`` goes from pending to its
+outcome in one row write. While PostgreSQL is up, a lease is recorded at most twice
+``interval`` plus one statement after it was made (≤ 1 s with the default 0.25 s); while it is
+away, the queue waits and is written when it returns.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from typing import LiteralString
@@ -38,6 +40,7 @@ class Record:
     deadline_ms: int
     worker: str
     queue: str
+    queued_at: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class _Row(msgspec.Struct):
@@ -70,6 +73,14 @@ class LeaseRecorder:
         """These leases were settled in PostgreSQL: recording them would be a wasted write."""
         for lease_id in lease_ids:
             self._queued.pop(lease_id, None)
+
+    def drop_queued(self) -> int:
+        """Forget every lease not being written: Redis was emptied or replaced, so they are
+        gone, and their jobs (still pending in PostgreSQL) are dispatched again; recording them
+        now would only make PostgreSQL wait for leases nobody can settle."""
+        dropped = len(self._queued)
+        self._queued.clear()
+        return dropped
 
     def find(self, lease_id: uuid.UUID) -> Record | None:
         """A lease of this process PostgreSQL may not know yet (queued or being written)."""
@@ -105,16 +116,19 @@ class LeaseRecorder:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await self.flush()
+                await self.flush(older_than=self.interval)
             except QuorraError as exc:  # PostgreSQL away: keep the queue, try again
                 log.warning("lease records postponed: %s", exc)
 
-    async def flush(self) -> int:
-        """Write every queued lease now; returns how many PostgreSQL recorded."""
+    async def flush(self, *, older_than: float = 0.0) -> int:
+        """Write the leases queued for at least ``older_than`` seconds (all by default) now;
+        returns how many PostgreSQL recorded."""
         async with self._lock:
-            if not self._queued:
+            cutoff = time.monotonic() - older_than
+            due = [k for k, r in self._queued.items() if r.queued_at <= cutoff]
+            if not due:
                 return 0
-            self._inflight, self._queued = self._queued, {}
+            self._inflight = {k: self._queued.pop(k) for k in due}
             self._idle.clear()
             try:
                 return await self._write(list(self._inflight.values()))

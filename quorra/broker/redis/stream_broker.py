@@ -17,6 +17,7 @@ record alone, exactly as in Postgres-only mode.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections import defaultdict
@@ -40,6 +41,8 @@ from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool, connection
 
 __all__ = ["StreamBroker"]
+
+log = logging.getLogger(__name__)
 
 _STATUS = {status.value: status for status in JobStatus}
 _HELD_GRACE_MS = 60_000  # forget this process's note of a lease this long after its deadline
@@ -100,6 +103,12 @@ class StreamBroker(RedisBroker):
             self._forget_batch)
         self._recording: asyncio.Task[None] | None = None
         self.redis_expired = 0  # leases taken back by XAUTOCLAIM and committed as failures
+        self.unrecorded_lost = 0  # leases PostgreSQL never saw when Redis was rebuilt
+        self.supervisor.on_rebuild = self._rebuilding
+        self._forgetting = asyncio.Lock()
+        self._postgres_leases = 0  # PostgreSQL leases running (while Redis is not the path)
+        self._no_postgres_leases = asyncio.Event()
+        self._no_postgres_leases.set()
 
     @property
     def index(self) -> StreamIndex:
@@ -121,7 +130,17 @@ class StreamBroker(RedisBroker):
         await super().close()
 
     def health(self) -> dict[str, Any]:
-        return {**super().health(), "leases": "stream", "unrecorded_leases": self.recorder.backlog}
+        return {**super().health(), "leases": "stream", "unrecorded_leases": self.recorder.backlog,
+                "leases_lost_unrecorded": self.unrecorded_lost}
+
+    def _rebuilding(self) -> None:
+        """A rebuild starts (Redis emptied, replaced, or back after an outage): leases not yet
+        recorded are either still in Redis (they settle there) or lost with it (their jobs are
+        pending and will be proposed again; each may run twice): never record them late."""
+        lost = self.recorder.drop_queued()
+        self.unrecorded_lost += lost
+        if lost:
+            log.warning("%d leases not yet recorded in PostgreSQL may run again", lost)
 
     async def recorded(self) -> None:
         """Write the leases made so far to PostgreSQL now (tests, operators' reads)."""
@@ -168,15 +187,12 @@ class StreamBroker(RedisBroker):
                     ttl: float) -> list[Job]:
         jobs: list[Job] = []
         if not self.state.leases_from_redis:
-            jobs = await self.postgres.lease(queues, worker_id=worker_id, limit=limit, ttl=ttl)
-            self.supervisor.leased_from_postgres((job.queue, job.id) for job in jobs)
-            return jobs
+            return await self._lease_from_postgres(queues, worker_id, limit, ttl)
         if not queues:
             return jobs
         start = next(self._turn) % len(queues)
         try:
-            if self.supervisor.postgres_leased:
-                await self.supervisor.forget_postgres_leases()
+            await self._drop_stale_proposals()
             for queue in [*queues[start:], *queues[:start]]:
                 if len(jobs) >= limit:
                     break
@@ -187,6 +203,29 @@ class StreamBroker(RedisBroker):
             self.state.failed(exc.message)
         jobs.sort(key=_order)
         return jobs
+
+    async def _lease_from_postgres(self, queues: Sequence[str], worker_id: str, limit: int,
+                                   ttl: float) -> list[Job]:
+        self._postgres_leases += 1
+        self._no_postgres_leases.clear()
+        try:
+            jobs = await self.postgres.lease(queues, worker_id=worker_id, limit=limit, ttl=ttl)
+            self.supervisor.leased_from_postgres((job.queue, job.id) for job in jobs)
+            return jobs
+        finally:
+            self._postgres_leases -= 1
+            if not self._postgres_leases:
+                self._no_postgres_leases.set()
+
+    async def _drop_stale_proposals(self) -> None:
+        """Back in Redis mode: before any stream lease, wait for PostgreSQL leases still
+        running and drop the proposals of every job leased from PostgreSQL meanwhile."""
+        if not self.supervisor.postgres_leased and not self._forgetting.locked() \
+                and self._no_postgres_leases.is_set():
+            return
+        await self._no_postgres_leases.wait()
+        async with self._forgetting:
+            await self.supervisor.forget_postgres_leases()
 
     async def _lease_queue(self, queue: str, worker_id: str, want: int,
                            ttl: float) -> list[Job]:

@@ -9,6 +9,7 @@ dispatch until the outcome is settled. See ``docs/redis-keys.md``.
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -156,11 +157,11 @@ class StreamIndex(RedisIndex):
                     worker: str = "") -> tuple[int, list[StreamLease]]:
         """``(wait_ms, leases)``: see ``lua/stream_lease.lua``."""
         keys = queue_keys(queue)
-        ids = [str(uuid.uuid4()) for _ in range(want)]
         reply = await self._run(
             "stream_lease",
             [keys.ready, keys.delayed, keys.stream, keys.idx, keys.bodies, keys.leases],
-            [GROUP, consumer, want, promote, round(ttl * 1000), HORIZON_MS, worker, *ids])
+            [GROUP, consumer, want, promote, round(ttl * 1000), HORIZON_MS, worker,
+             secrets.token_hex(12)])
         now_ms, deadline_ms = int(reply[1]), int(reply[2])
         leases = [
             StreamLease(job=_job(reply[i], reply[i + 2], reply[i + 4], worker, now_ms,
@@ -175,8 +176,8 @@ class StreamIndex(RedisIndex):
         """The Redis lease record behind each ``(job, lease)``, or None when it is not live."""
         if not pairs:
             return []
-        args = [str(x) for pair in pairs for x in pair]
-        reply = await self._run("stream_fence", [queue_keys(queue).leases], args)
+        arg = " ".join([f"{job} {lease}" for job, lease in pairs])
+        reply = await self._run("stream_fence", [queue_keys(queue).leases], [arg])
         return [Held.parse(str(job), rec) if rec else None
                 for (job, _), rec in zip(pairs, reply, strict=True)]
 
@@ -195,11 +196,10 @@ class StreamIndex(RedisIndex):
         if not held:
             return 0
         keys = queue_keys(queue)
-        args: list[Any] = [GROUP]
-        for h in held:
-            args.extend((h.job_id, h.lease_id, h.entry, h.seq))
+        arg = " ".join([f"{h.job_id} {h.lease_id} {h.entry or '-'} {h.seq}" for h in held])
         return int(await self._run("stream_done",
-                                   [keys.stream, keys.leases, keys.idx, keys.bodies], args))
+                                   [keys.stream, keys.leases, keys.idx, keys.bodies],
+                                   [GROUP, arg]))
 
     async def expired(self, queue: str, consumer: str, *, count: int = 100,
                       max_pages: int = 1000) -> list[Held]:

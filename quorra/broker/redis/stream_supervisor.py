@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from quorra.broker.redis.index import Entry
@@ -44,6 +44,11 @@ class StreamSupervisor(Supervisor):
         # jobs this replica leased from PostgreSQL: a proposal of theirs still in Redis (or
         # swept in meanwhile) is stale, and a stream lease has no grant to refuse it
         self.postgres_leased: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self.on_rebuild: Callable[[], None] = lambda: None
+
+    async def _rebuild(self) -> None:
+        self.on_rebuild()  # before the sweep reads which jobs are pending
+        await super()._rebuild()
 
     async def _bodies(self, ids: Sequence[uuid.UUID]) -> list[Entry]:
         async with connection(self._pool) as conn:

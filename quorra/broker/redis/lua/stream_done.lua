@@ -3,14 +3,14 @@
 -- KEYS[2]  leases   HASH    job -> "lease|entry|deadline_ms|seq|leased_ms|worker"
 -- KEYS[3]  idx      HASH    job -> seq of its live entry
 -- KEYS[4]  bodies   HASH    job -> encoded body
--- ARGV[1]  group, then repeated (job, lease id, entry id, seq)
+-- ARGV[1]  group, ARGV[2] "job lease entry seq job lease entry seq ...", space-separated;
+--          entry "-" when Redis's entry is not known
 -- returns  the number of stream entries deleted
 -- XACK + XDEL the entry; the lease goes only if it is still this one, idx and body only if idx
 -- still names this seq (a newer dispatch of the job keeps its own).
 local ids = {}
-for i = 2, #ARGV, 4 do
-  local job, lease, entry, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if entry ~= '' then
+for job, lease, entry, seq in string.gmatch(ARGV[2], '(%S+) (%S+) (%S+) (%S+)') do
+  if entry ~= '-' then
     ids[#ids + 1] = entry
   end
   local rec = redis.call('HGET', KEYS[2], job)

@@ -9,7 +9,8 @@
 -- ARGV[1]  group, ARGV[2] consumer (one per server process), ARGV[3] want,
 -- ARGV[4]  how many due delayed jobs to promote at most, ARGV[5] ttl ms,
 -- ARGV[6]  horizon ms (the reclaim min-idle; >= every ttl), ARGV[7] worker id,
--- ARGV[8..] one fresh lease id per wanted job
+-- ARGV[8]  24 random hex digits: lease id n is the UUID "s[1-8]-s[9-12]-4s[13-15]-8s[16-18]-
+--          s[19-24]<n as 6 hex digits>" (version 4 layout; unique per call and job)
 -- returns  {wait_ms, now_ms, deadline_ms, job, seq, lease, entry, body, ...}
 --          wait_ms: 0 if more are ready, ms until the next delayed job is due, or -1
 -- Each delivered entry's idle time is set to horizon - ttl (XCLAIM IDLE), so it reaches the
@@ -44,13 +45,20 @@ for _ = 1, 8 do  -- bounded: each round pops at least one member or stops
   end
 end
 local out = {-1, now, deadline}
+local seed = ARGV[8]
+local function lease_id(n)
+  return string.format('%s-%s-4%s-8%s-%s%06x', string.sub(seed, 1, 8), string.sub(seed, 9, 12),
+                       string.sub(seed, 13, 15), string.sub(seed, 16, 18),
+                       string.sub(seed, 19, 24), n)
+end
 if #picked > 0 then
   if redis.call('EXISTS', KEYS[3]) == 0 then
     redis.call('XGROUP', 'CREATE', KEYS[3], ARGV[1], '$', 'MKSTREAM')
   end
   local mine = {}
   for i, p in ipairs(picked) do
-    local id = redis.call('XADD', KEYS[3], '*', 'j', p[1], 'l', ARGV[7 + i])
+    p[4] = lease_id(i)
+    local id = redis.call('XADD', KEYS[3], '*', 'j', p[1], 'l', p[4])
     mine[id] = i
   end
   for _ = 1, 3 do
@@ -69,10 +77,10 @@ if #picked > 0 then
         local p = picked[i]
         redis.call('XCLAIM', KEYS[3], ARGV[1], ARGV[2], 0, e[1], 'IDLE', horizon - ttl, 'JUSTID')
         redis.call('HSET', KEYS[6], p[1], table.concat(
-          {ARGV[7 + i], e[1], deadline, p[2], now, ARGV[7]}, '|'))
+          {p[4], e[1], deadline, p[2], now, ARGV[7]}, '|'))
         out[#out + 1] = p[1]
         out[#out + 1] = p[2]
-        out[#out + 1] = ARGV[7 + i]
+        out[#out + 1] = p[4]
         out[#out + 1] = e[1]
         out[#out + 1] = p[3]
         mine[e[1]] = nil
