@@ -67,8 +67,16 @@ class _BodyIn(msgspec.Struct, array_like=True):
     last_error: str | None
 
 
+class _Leased(msgspec.Struct, array_like=True):
+    job: uuid.UUID
+    seq: int
+    lease: uuid.UUID
+    entry: str
+    body: _BodyIn
+
+
 _encode = msgspec.json.Encoder().encode
-_decode_body = msgspec.json.Decoder(_BodyIn).decode
+_decode_leased = msgspec.json.Decoder(list[_Leased]).decode
 
 
 def encode_body(*, type_: str, payload: bytes, priority: int, attempts: int, max_retries: int,
@@ -114,16 +122,15 @@ class Held:
         return cls(job_id, lease, entry, int(deadline), int(seq), int(leased), worker)
 
 
-def _job(job_id: str, lease_id: str, body: str, worker: str, leased_ms: int,
-         deadline_ms: int, queue: str) -> Job:
-    b = _decode_body(body)
-    leased_at = from_ms(leased_ms)
-    return Job(id=uuid.UUID(job_id), type=b.type, payload=b.payload, queue=queue,
+def _job(leased: _Leased, worker: str, leased_at: datetime, deadline: datetime,
+         queue: str) -> Job:
+    b = leased.body
+    return Job(id=leased.job, type=b.type, payload=b.payload, queue=queue,
                priority=b.priority, status=JobStatus.LEASED, attempts=b.attempts + 1,
                max_retries=b.max_retries, last_error=b.last_error, result=None,
                run_at=_from_us(b.run_at_us), created_at=_from_us(b.created_at_us),
-               updated_at=leased_at, lease_id=uuid.UUID(lease_id), leased_at=leased_at,
-               leased_by=worker, lease_expires_at=from_ms(deadline_ms))
+               updated_at=leased_at, lease_id=leased.lease, leased_at=leased_at,
+               leased_by=worker, lease_expires_at=deadline)
 
 
 class StreamIndex(RedisIndex):
@@ -163,12 +170,10 @@ class StreamIndex(RedisIndex):
             [GROUP, consumer, want, promote, round(ttl * 1000), HORIZON_MS, worker,
              secrets.token_hex(12)])
         now_ms, deadline_ms = int(reply[1]), int(reply[2])
-        leases = [
-            StreamLease(job=_job(reply[i], reply[i + 2], reply[i + 4], worker, now_ms,
-                                 deadline_ms, queue),
-                        seq=int(reply[i + 1]), entry=reply[i + 3], leased_ms=now_ms,
-                        deadline_ms=deadline_ms)
-            for i in range(3, len(reply), 5)]
+        leased_at, deadline = from_ms(now_ms), from_ms(deadline_ms)
+        leases = [StreamLease(job=_job(one, worker, leased_at, deadline, queue), seq=one.seq,
+                              entry=one.entry, leased_ms=now_ms, deadline_ms=deadline_ms)
+                  for one in _decode_leased(reply[3])]
         return int(reply[0]), leases
 
     async def fence(self, queue: str, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]

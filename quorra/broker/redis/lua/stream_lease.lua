@@ -11,8 +11,9 @@
 -- ARGV[6]  horizon ms (the reclaim min-idle; >= every ttl), ARGV[7] worker id,
 -- ARGV[8]  24 random hex digits: lease id n is the UUID "s[1-8]-s[9-12]-4s[13-15]-8s[16-18]-
 --          s[19-24]<n as 6 hex digits>" (version 4 layout; unique per call and job)
--- returns  {wait_ms, now_ms, deadline_ms, job, seq, lease, entry, body, ...}
---          wait_ms: 0 if more are ready, ms until the next delayed job is due, or -1
+-- returns  {wait_ms, now_ms, deadline_ms, leases}: wait_ms 0 if more are ready, ms until the
+--          next delayed job is due, or -1; leases one JSON text [[job, seq, lease, entry, body],
+--          ...] (bodies are JSON already: the server decodes the batch in one call)
 -- Each delivered entry's idle time is set to horizon - ttl (XCLAIM IDLE), so it reaches the
 -- horizon exactly at its deadline: XAUTOCLAIM with min-idle = horizon finds expired leases
 -- whatever their ttl. A popped member whose seq is not idx's (superseded, or its job deleted)
@@ -44,7 +45,8 @@ for _ = 1, 8 do  -- bounded: each round pops at least one member or stops
     end
   end
 end
-local out = {-1, now, deadline}
+local out = {-1, now, deadline, '[]'}
+local leased = {}
 local seed = ARGV[8]
 local function lease_id(n)
   return string.format('%s-%s-4%s-8%s-%s%06x', string.sub(seed, 1, 8), string.sub(seed, 9, 12),
@@ -78,11 +80,8 @@ if #picked > 0 then
         redis.call('XCLAIM', KEYS[3], ARGV[1], ARGV[2], 0, e[1], 'IDLE', horizon - ttl, 'JUSTID')
         redis.call('HSET', KEYS[6], p[1], table.concat(
           {p[4], e[1], deadline, p[2], now, ARGV[7]}, '|'))
-        out[#out + 1] = p[1]
-        out[#out + 1] = p[2]
-        out[#out + 1] = p[4]
-        out[#out + 1] = e[1]
-        out[#out + 1] = p[3]
+        leased[#leased + 1] = '["' .. p[1] .. '",' .. p[2] .. ',"' .. p[4] .. '","' .. e[1]
+                              .. '",' .. p[3] .. ']'
         mine[e[1]] = nil
       else  -- an entry we did not just write: not a lease, drop it
         redis.call('XACK', KEYS[3], ARGV[1], e[1])
@@ -93,6 +92,7 @@ if #picked > 0 then
     if left == 0 then break end
   end
 end
+out[4] = '[' .. table.concat(leased, ',') .. ']'
 if redis.call('ZCARD', KEYS[1]) > 0 then
   out[1] = 0
 else
