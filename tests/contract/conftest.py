@@ -168,10 +168,7 @@ async def _expire_in_redis(url: str, client: Any, job_id: uuid.UUID) -> None:
 @pytest.fixture
 async def stream_harness(clean_db: str, redis_url: str) -> AsyncIterator[Harness]:
     """The Redis broker with leases held in Redis (``QUORRA_REDIS_LEASES=stream``)."""
-    from quorra.archive.postgres import PostgresArchive
-    from quorra.broker.postgres import PostgresBroker
-    from quorra.broker.redis import StreamBroker, StreamIndex, connect
-    from quorra.db.pool import create_pool
+    from quorra.broker.redis import connect
 
     client = connect(redis_url)
     try:
@@ -179,6 +176,26 @@ async def stream_harness(clean_db: str, redis_url: str) -> AsyncIterator[Harness
     except Exception as exc:
         await client.aclose()
         (pytest.fail if os.environ.get("CI") else pytest.skip)(f"Redis unavailable: {exc}")
+    async for harness in _stream_harness(clean_db, client):
+        yield harness
+
+
+@pytest.fixture
+async def fakeredis_stream_harness(clean_db: str) -> AsyncIterator[Harness]:
+    import fakeredis
+
+    client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(version=(7,)),
+                                      decode_responses=True)
+    async for harness in _stream_harness(clean_db, client):
+        yield harness
+
+
+async def _stream_harness(clean_db: str, client: Any) -> AsyncIterator[Harness]:
+    from quorra.archive.postgres import PostgresArchive
+    from quorra.broker.postgres import PostgresBroker
+    from quorra.broker.redis import StreamBroker, StreamIndex
+    from quorra.db.pool import create_pool
+
     await client.flushdb()
     pool = create_pool(clean_db, max_size=12, timeout=5)
     await pool.open(wait=True)
@@ -202,14 +219,12 @@ async def stream_harness(clean_db: str, redis_url: str) -> AsyncIterator[Harness
         yield Harness(broker=broker, archive=_RecordedArchive(PostgresArchive(pool), broker),
                       make_due=make_due, expire_lease=expire_lease)
     finally:
-        await broker.close()
+        await broker.close()  # closes the client too
         await pool.close()
-        cleanup = connect(redis_url)
-        await cleanup.flushdb()
-        await cleanup.aclose()
 
 
-HARNESSES = ["postgres_harness", "redis_harness", "fakeredis_harness", "stream_harness"]
+HARNESSES = ["postgres_harness", "redis_harness", "fakeredis_harness", "stream_harness",
+             "fakeredis_stream_harness"]
 
 
 @pytest.fixture(params=HARNESSES)

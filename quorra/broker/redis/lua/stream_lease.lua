@@ -55,7 +55,7 @@ local function lease_id(n)
 end
 if #picked > 0 then
   if redis.call('EXISTS', KEYS[3]) == 0 then
-    redis.call('XGROUP', 'CREATE', KEYS[3], ARGV[1], '$', 'MKSTREAM')
+    redis.call('XGROUP', 'CREATE', KEYS[3], ARGV[1], '0', 'MKSTREAM')
   end
   local mine = {}
   for i, p in ipairs(picked) do
@@ -71,9 +71,13 @@ if #picked > 0 then
       read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', #picked,
                         'STREAMS', KEYS[3], '>')
     end
-    if not read then break end
+    if not read or not read[1] then break end
+    local entries = read[1][2]
+    if type(read[1]) ~= 'table' then  -- an in-process fake replies {key, entries} unnested
+      entries = read[2]
+    end
     local left = 0
-    for _, e in ipairs(read[1][2]) do
+    for _, e in ipairs(entries) do
       local i = mine[e[1]]
       if i then
         local p = picked[i]
