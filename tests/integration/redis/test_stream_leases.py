@@ -288,3 +288,44 @@ async def test_redis_killed_under_load_every_job_reaches_a_final_state(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+@pytest.mark.slow
+async def test_redis_memory_back_to_baseline_after_20000_jobs(
+        clean_db: str, private_redis: PrivateRedis) -> None:
+    total = 20_000
+    async with _stream(clean_db, private_redis.url) as broker:
+        await broker.enqueue([spec("warm")])
+        (warm,) = await broker.lease(["default"], worker_id="w", limit=1, ttl=30)
+        await broker.ack(warm.id, warm.lease_id)
+        await broker.settled()
+        baseline = private_redis.used_memory()
+        for start in range(0, total, 1000):
+            await broker.enqueue([spec(f"m{start + i}", payload={"n": start + i, "pad": "x" * 100})
+                                  for i in range(1000)])
+        peak = private_redis.used_memory()
+        done = 0
+
+        async def lessee(n: int) -> None:
+            nonlocal done
+            stop = time.monotonic() + 100
+            while done < total and time.monotonic() < stop:
+                jobs = await broker.lease(["default"], worker_id=f"l{n}", limit=50, ttl=30)
+                if not jobs:
+                    await broker.wait_for_jobs(["default"], 0.1)
+                    continue
+                settled = await broker.ack_many([(j.id, j.lease_id, None) for j in jobs])
+                done += len(settled)
+
+        await asyncio.gather(*(lessee(n) for n in range(4)))
+        await broker.settled()
+        after = private_redis.used_memory()
+    assert done == total
+    assert peak - baseline > 2 * 1024 * 1024, "the bodies of the backlog did occupy Redis"
+    assert after - baseline < 1024 * 1024, f"baseline {baseline}, peak {peak}, after {after}"
+    keys = queue_keys("default")
+    with private_redis.client() as client:
+        assert client.xlen(keys.stream) == 0
+        assert client.xpending(keys.stream, GROUP)["pending"] == 0
+        for key in (keys.leases, keys.bodies, keys.idx, keys.ready, keys.delayed):
+            assert not client.exists(key), key
