@@ -421,17 +421,22 @@ class StreamBroker(RedisBroker):
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
         (queue,) = await self._queues_of([(job_id, lease_id)])
         held: Held | None = None
-        if queue is not None and self.state.dispatches:
+        redis_down = not self.state.dispatches
+        if queue is not None and not redis_down:
             try:
                 (held,) = await self.index.extend(queue, self.supervisor.consumer,
                                                   [(job_id, lease_id, ttl)])
             except DispatchUnavailable as exc:
                 self.state.failed(exc.message)
-                record = self.recorder.find(lease_id)
-                if record is not None and record.id == job_id:  # Redis away: ours to extend
-                    deadline_ms = int(time.time() * 1000 + ttl * 1000)
-                    if self.recorder.moved(lease_id, deadline_ms):
-                        return from_ms(deadline_ms)
+                redis_down = True
+        if redis_down:  # a lease of ours PostgreSQL has not recorded yet carries the deadline
+            record = self.recorder.find(lease_id)
+            deadline_ms = int(time.time() * 1000 + ttl * 1000)
+            if record is not None and record.id == job_id \
+                    and self.recorder.moved(lease_id, deadline_ms):
+                return from_ms(deadline_ms)
+            await self.recorder.written(lease_id)
+            return await self.postgres.extend(job_id, lease_id, ttl)
         if held is None:  # Redis does not vouch for it: PostgreSQL's record decides
             await self.recorder.disowned(lease_id)
             return await self.postgres.extend(job_id, lease_id, ttl)

@@ -329,3 +329,28 @@ async def test_redis_memory_back_to_baseline_after_20000_jobs(
         assert client.xpending(keys.stream, GROUP)["pending"] == 0
         for key in (keys.leases, keys.bodies, keys.idx, keys.ready, keys.delayed):
             assert not client.exists(key), key
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["unrecorded", "recorded"])
+async def test_leases_settle_while_redis_is_unreachable(
+        clean_db: str, private_redis: PrivateRedis, recorded: bool) -> None:
+    async with _stream(clean_db, private_redis.url, record_interval=3600) as broker:
+        await broker.enqueue([spec(f"u{i}") for i in range(3)])
+        a, b, c = await broker.lease(["default"], worker_id="w", limit=3, ttl=30)
+        assert a.lease_id and b.lease_id and c.lease_id and a.lease_expires_at
+        if recorded:
+            await broker.recorded()
+        private_redis.kill()
+        await eventually(lambda: _true(broker.mode == "postgres"), timeout=5,
+                         what="fallback to Postgres dispatch")
+        deadline = await broker.extend(a.id, a.lease_id, 60)
+        assert deadline > a.lease_expires_at
+        assert (await broker.ack(a.id, a.lease_id, "a")).status is JobStatus.SUCCEEDED
+        assert (await broker.nack(b.id, b.lease_id, "b", retry=False)).status is JobStatus.DEAD
+        with pytest.raises(LeaseLost):
+            await broker.ack(c.id, uuid.uuid4())
+        assert await broker.release([(c.id, c.lease_id)]) == [c.id]
+        await broker.recorded()
+    rows = await _rows(clean_db, "SELECT id, status, attempts FROM quorra_jobs")
+    assert {r[0]: r[1:] for r in rows} == {a.id: ("succeeded", 1), b.id: ("dead", 1),
+                                           c.id: ("pending", 0)}
