@@ -16,13 +16,14 @@ import harness as h
 
 
 def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bool,
-               variant: tuple[str, ...] = ()) -> dict[str, float]:
+               variant: tuple[str, ...] = (), leases: str = "grant") -> dict[str, float]:
     h.reset_jobs()
     if redis:
         h.reset_redis()
     before = h.db_counters()  # costs per job cover its whole life: enqueue, lease, ack
     memory = [h.redis_memory_kib()] if redis else []  # before, with the backlog, drained
-    with h.quorra_server(processes=servers, redis=redis, variant=variant) as srv:
+    extra = {"QUORRA_REDIS_LEASES": leases} if redis else {}
+    with h.quorra_server(processes=servers, redis=redis, variant=variant, **extra) as srv:
         h.enqueue_batches(srv.url, jobs)
         if h.count_jobs("pending") != jobs:
             raise SystemExit("pre-enqueue did not store every job")

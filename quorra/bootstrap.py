@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from quorra.archive.postgres import PostgresArchive
 from quorra.archive.schedules import PostgresSchedules
 from quorra.broker.postgres import PostgresBroker
-from quorra.broker.redis import RedisBroker, RedisIndex
+from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamIndex
 from quorra.broker.redis import connect as connect_redis
 from quorra.core.errors import QuorraError, StoreUnavailable
 from quorra.core.sizes import grpc_message_bytes
@@ -87,12 +87,16 @@ def _registry() -> CollectorRegistry:
 
 
 def _broker(settings: Settings, pool: Pool) -> PostgresBroker | RedisBroker:
-    """Redis dispatch when REDIS_URL is set (falling back to Postgres at run time), else
+    """Redis dispatch when REDIS_URL is set (falling back to Postgres at run time), with
+    PostgreSQL granting each lease (``grant``) or leases held in Redis (``stream``); else
     Postgres-only dispatch."""
     postgres = PostgresBroker(pool, settings.database_url)
     if not settings.redis_url:
         return postgres
-    return RedisBroker(postgres, pool, RedisIndex(connect_redis(settings.redis_url)))
+    client = connect_redis(settings.redis_url)
+    if settings.redis_leases == "stream":  # leases live in Redis (QUORRA_REDIS_LEASES=stream)
+        return StreamBroker(postgres, pool, StreamIndex(client))
+    return RedisBroker(postgres, pool, RedisIndex(client))
 
 
 def _dispatch_chores(

@@ -113,6 +113,16 @@ def _redis_url(value: str) -> str:
     return value
 
 
+REDIS_LEASE_MODES = ("grant", "stream")
+
+
+def _redis_leases(value: str) -> str:
+    text = value.strip().lower()
+    if text not in REDIS_LEASE_MODES:
+        raise ValueError(f"must be one of {', '.join(REDIS_LEASE_MODES)}")
+    return text
+
+
 class _Reader:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
@@ -176,6 +186,7 @@ def _tls(read: _Reader) -> TlsSettings:
 class Settings:
     database_url: str = ""
     redis_url: str = ""
+    redis_leases: str = "grant"
     api_key: str = ""
     http_addr: Address = Address("0.0.0.0", 8080)
     grpc_addr: Address = Address("0.0.0.0", 50051)
@@ -202,6 +213,7 @@ class Settings:
         return cls(
             database_url=read.get("DATABASE_URL", "", _postgres_url),
             redis_url=read.get("REDIS_URL", "", _redis_url),
+            redis_leases=read.get("QUORRA_REDIS_LEASES", "grant", _redis_leases),
             api_key=read.get("QUORRA_API_KEY", "", str),
             http_addr=read.get("QUORRA_HTTP_ADDR", ":8080", parse_address),
             grpc_addr=read.get("QUORRA_GRPC_ADDR", ":50051", parse_address),

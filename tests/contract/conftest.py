@@ -127,7 +127,104 @@ async def fakeredis_harness(clean_db: str) -> AsyncIterator[Harness]:
         yield harness
 
 
-HARNESSES = ["postgres_harness", "redis_harness", "fakeredis_harness"]
+class _RecordedArchive:
+    """The archive as a reader sees it once stream leases were recorded: PostgreSQL learns of
+    them in batches within a documented bound (``LeaseRecorder``), so every read here first
+    writes the leases made so far, as that bound would."""
+
+    def __init__(self, archive: Archive, broker: Any) -> None:
+        self._archive = archive
+        self._broker = broker
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._archive, name)
+
+        async def recorded_first(*args: Any, **kwargs: Any) -> Any:
+            await self._broker.recorded()
+            return await method(*args, **kwargs)
+
+        return recorded_first
+
+
+async def _expire_in_redis(url: str, client: Any, job_id: uuid.UUID) -> None:
+    """Move a stream lease's deadline into the past in Redis, as time would."""
+    from quorra.broker.redis.keys import GROUP, queue_keys
+    from quorra.broker.redis.stream_index import HORIZON_MS
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute("SELECT queue FROM quorra_jobs WHERE id = %s", (job_id,))
+        row = await cur.fetchone()
+    assert row is not None
+    keys = queue_keys(row[0])
+    record = await client.hget(keys.leases, str(job_id))
+    if record is None:
+        return
+    lease, entry, _deadline, rest = record.split("|", 3)
+    await client.hset(keys.leases, str(job_id), "|".join((lease, entry, "1", rest)))
+    await client.execute_command("XCLAIM", keys.stream, GROUP, "test", 0, entry,
+                                 "IDLE", HORIZON_MS, "JUSTID")
+
+
+@pytest.fixture
+async def stream_harness(clean_db: str, redis_url: str) -> AsyncIterator[Harness]:
+    """The Redis broker with leases held in Redis (``QUORRA_REDIS_LEASES=stream``)."""
+    from quorra.broker.redis import connect
+
+    client = connect(redis_url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        (pytest.fail if os.environ.get("CI") else pytest.skip)(f"Redis unavailable: {exc}")
+    async for harness in _stream_harness(clean_db, client):
+        yield harness
+
+
+@pytest.fixture
+async def fakeredis_stream_harness(clean_db: str) -> AsyncIterator[Harness]:
+    import fakeredis
+
+    client = fakeredis.FakeAsyncRedis(server=fakeredis.FakeServer(version=(7,)),
+                                      decode_responses=True)
+    async for harness in _stream_harness(clean_db, client):
+        yield harness
+
+
+async def _stream_harness(clean_db: str, client: Any) -> AsyncIterator[Harness]:
+    from quorra.archive.postgres import PostgresArchive
+    from quorra.broker.postgres import PostgresBroker
+    from quorra.broker.redis import StreamBroker, StreamIndex
+    from quorra.db.pool import create_pool
+
+    await client.flushdb()
+    pool = create_pool(clean_db, max_size=12, timeout=5)
+    await pool.open(wait=True)
+    broker = StreamBroker(PostgresBroker(pool, clean_db), pool, StreamIndex(client))
+
+    async def make_due(job_id: uuid.UUID) -> None:
+        await broker.recorded()
+        await _sql(clean_db, "UPDATE quorra_jobs SET run_at = now(), "
+                             "dispatch_seq = dispatch_seq + 1 WHERE id = %s", job_id)
+        await broker.supervisor.sweep(age=0)
+
+    async def expire_lease(job_id: uuid.UUID) -> None:
+        await broker.recorded()
+        await _sql(clean_db, "UPDATE quorra_jobs SET lease_expires_at = now() - interval "
+                             "'1 second' WHERE id = %s", job_id)
+        await _expire_in_redis(clean_db, client, job_id)
+
+    try:
+        await broker.start()
+        assert broker.mode == "redis", broker.health()
+        yield Harness(broker=broker, archive=_RecordedArchive(PostgresArchive(pool), broker),
+                      make_due=make_due, expire_lease=expire_lease)
+    finally:
+        await broker.close()  # closes the client too
+        await pool.close()
+
+
+HARNESSES = ["postgres_harness", "redis_harness", "fakeredis_harness", "stream_harness",
+             "fakeredis_stream_harness"]
 
 
 @pytest.fixture(params=HARNESSES)

@@ -38,12 +38,18 @@ def test_parse_duration(text: str, seconds: float) -> None:
     ("QUORRA_LEASE_TTL", "0s"), ("QUORRA_LEASE_TTL", "2d"), ("QUORRA_MAX_BODY_BYTES", "-1"),
     ("QUORRA_DB_POOL_SIZE", "many"), ("REDIS_URL", "http://x"), ("DATABASE_URL", "mysql://x"),
     ("QUORRA_MAX_LIST_BYTES", "0"),
+    ("QUORRA_REDIS_LEASES", "lua"),
 ])
 def test_invalid_values_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({variable: value})
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable)
+
+
+def test_redis_lease_path_defaults_to_grant() -> None:
+    assert Settings.from_env({}).redis_leases == "grant"
+    assert Settings.from_env({"QUORRA_REDIS_LEASES": " Stream "}).redis_leases == "stream"
 
 
 def test_secrets_are_not_echoed() -> None:

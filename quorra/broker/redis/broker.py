@@ -50,6 +50,8 @@ def _order(job: Job) -> tuple[int, datetime, uuid.UUID]:
 
 
 class RedisBroker:
+    supervisor_class: type[Supervisor] = Supervisor
+
     def __init__(self, postgres: PostgresBroker, pool: Pool, index: RedisIndex, *,
                  consumer: str | None = None, poll_interval: float = 0.5,
                  probe_interval: float = 0.25, reclaim_idle: float = 15.0,
@@ -62,7 +64,7 @@ class RedisBroker:
         self.state = ModeState(recover_after=recover_after, min_fallback=min_fallback,
                                fail_after=fail_after)
         self._wakeups = Wakeups()
-        self.supervisor = Supervisor(
+        self.supervisor = self.supervisor_class(
             index, pool, self.state, self._wakeups,
             consumer=consumer or f"srv-{uuid.uuid4().hex[:12]}",
             probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,

@@ -74,12 +74,14 @@ def translate() -> Any:
 class RedisIndex:
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
-        self._scripts = {
-            name: client.register_script(
+        self._scripts: dict[str, Any] = {}
+        self._load(_SCRIPTS)
+
+    def _load(self, names: Sequence[str]) -> None:
+        for name in names:
+            self._scripts[name] = self.client.register_script(
                 resources.files("quorra.broker.redis").joinpath(f"lua/{name}.lua")
                 .read_text("utf-8"))
-            for name in _SCRIPTS
-        }
 
     async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         with translate():

@@ -24,9 +24,12 @@ class QueueKeys:
     stream: str  # STREAM + group GROUP: proposals read by a server, not yet granted
     idx: str  # HASH  job id -> dispatch_seq of its live entry
     paused: str  # STRING "1" while the queue is paused (mirrors quorra_queues): no lease
+    bodies: str  # HASH  job id -> encoded job body (stream leases only)
+    leases: str  # HASH  job id -> "lease|entry|deadline_ms|seq|leased_ms|worker" (stream leases)
 
 
 def queue_keys(queue: str) -> QueueKeys:
     tag = f"{PREFIX}:{{q:{queue}}}"
     return QueueKeys(ready=f"{tag}:ready", delayed=f"{tag}:delayed", stream=f"{tag}:stream",
-                     idx=f"{tag}:idx", paused=f"{tag}:paused")
+                     idx=f"{tag}:idx", paused=f"{tag}:paused", bodies=f"{tag}:bodies",
+                     leases=f"{tag}:leases")

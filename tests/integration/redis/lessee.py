@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from quorra.broker.postgres import PostgresBroker
-from quorra.broker.redis import RedisBroker, RedisIndex, connect
+from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamIndex, connect
 from quorra.db.pool import create_pool
 
 __all__ = ["drain", "open_broker"]
@@ -22,13 +22,17 @@ __all__ = ["drain", "open_broker"]
 
 @contextlib.asynccontextmanager
 async def open_broker(db_url: str, redis_url: str | None, *, pool_size: int = 12,
+                      leases: str = "grant",
                       **options: Any) -> AsyncIterator[RedisBroker | PostgresBroker]:
-    """A started broker: Redis mode when ``redis_url`` is given, else Postgres-only."""
+    """A started broker: Redis mode when ``redis_url`` is given (``leases``: ``grant`` or
+    ``stream``), else Postgres-only."""
     pool = create_pool(db_url, max_size=pool_size, timeout=5)
     await pool.open(wait=True)
     postgres = PostgresBroker(pool, db_url)
     broker: RedisBroker | PostgresBroker = postgres
-    if redis_url is not None:
+    if redis_url is not None and leases == "stream":
+        broker = StreamBroker(postgres, pool, StreamIndex(connect(redis_url)), **options)
+    elif redis_url is not None:
         broker = RedisBroker(postgres, pool, RedisIndex(connect(redis_url)), **options)
     try:
         await broker.start()

@@ -45,3 +45,16 @@ async def test_postgres_only_without_redis_url(clean_db: str) -> None:
     async with running(settings) as runtime:
         ready = await runtime.app.state.readiness()
         assert ready["mode"] == "postgres" and ready["redis"] == "not configured"
+
+
+async def test_stream_leases_when_asked(clean_db: str, private_redis: PrivateRedis) -> None:
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+                        redis_leases="stream", grpc_addr=Address("127.0.0.1", free_port()))
+    async with running(settings) as runtime:
+        ready = await runtime.app.state.readiness()
+        assert (ready["mode"], ready["leases"]) == ("redis", "stream")
+        await runtime.service.enqueue([spec()])
+        (job,) = await runtime.service.lease(["default"], worker_id="w", limit=1)
+        assert job.lease_id is not None and job.attempts == 1
+        settled = await runtime.service.ack(job.id, job.lease_id)
+        assert settled.status.value == "succeeded"

@@ -1,0 +1,112 @@
+-- stream_lease: the whole lease, in Redis: promote due delayed jobs, pop the best ready ones,
+-- deliver each through the stream's consumer group and record its lease. No Postgres here.
+-- KEYS[1]  ready    ZSET    score -priority, member "<run_at_us:017>:<job>:<seq>"
+-- KEYS[2]  delayed  ZSET    score due ms, member "<ready member>:<priority>"
+-- KEYS[3]  stream   STREAM  group ARGV[1]; entries {j = job, l = lease id}
+-- KEYS[4]  idx      HASH    job -> seq of its live entry
+-- KEYS[5]  bodies   HASH    job -> encoded body
+-- KEYS[6]  leases   HASH    job -> "lease|entry|deadline_ms|seq|leased_ms|worker"
+-- KEYS[7]  paused   STRING  set while the queue is paused: nothing is handed out (wait -1)
+-- ARGV[1]  group, ARGV[2] consumer (one per server process), ARGV[3] want,
+-- ARGV[4]  how many due delayed jobs to promote at most, ARGV[5] ttl ms,
+-- ARGV[6]  horizon ms (the reclaim min-idle; >= every ttl), ARGV[7] worker id,
+-- ARGV[8]  24 random hex digits: lease id n is the UUID "s[1-8]-s[9-12]-4s[13-15]-8s[16-18]-
+--          s[19-24]<n as 6 hex digits>" (version 4 layout; unique per call and job)
+-- returns  {wait_ms, now_ms, deadline_ms, leases}: wait_ms 0 if more are ready, ms until the
+--          next delayed job is due, or -1; leases one JSON text [[job, seq, lease, entry, body],
+--          ...] (bodies are JSON already: the server decodes the batch in one call)
+-- Each delivered entry's idle time is set to horizon - ttl (XCLAIM IDLE), so it reaches the
+-- horizon exactly at its deadline: XAUTOCLAIM with min-idle = horizon finds expired leases
+-- whatever their ttl. A popped member whose seq is not idx's (superseded, or its job deleted)
+-- is dropped; one without a body is dropped and its idx field cleared (the sweep re-proposes).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  return {-1, now, now, '[]'}
+end
+local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
+for _, m in ipairs(due) do
+  local member, prio = string.match(m, '^(.*):(-?%d+)$')
+  redis.call('ZADD', KEYS[1], -tonumber(prio), member)
+  redis.call('ZREM', KEYS[2], m)
+end
+local want, ttl, horizon = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local deadline = now + ttl
+local picked = {}
+for _ = 1, 8 do  -- bounded: each round pops at least one member or stops
+  if #picked >= want then break end
+  local popped = redis.call('ZPOPMIN', KEYS[1], want - #picked)
+  if #popped == 0 then break end
+  for i = 1, #popped, 2 do
+    local job, seq = string.match(popped[i], '^[^:]*:([^:]*):(%d+)$')
+    if job and redis.call('HGET', KEYS[4], job) == seq then
+      local body = redis.call('HGET', KEYS[5], job)
+      if body then
+        picked[#picked + 1] = {job, seq, body}
+      else
+        redis.call('HDEL', KEYS[4], job)
+      end
+    end
+  end
+end
+local out = {-1, now, deadline, '[]'}
+local leased = {}
+local seed = ARGV[8]
+local function lease_id(n)
+  return string.format('%s-%s-4%s-8%s-%s%06x', string.sub(seed, 1, 8), string.sub(seed, 9, 12),
+                       string.sub(seed, 13, 15), string.sub(seed, 16, 18),
+                       string.sub(seed, 19, 24), n)
+end
+if #picked > 0 then
+  if redis.call('EXISTS', KEYS[3]) == 0 then
+    redis.call('XGROUP', 'CREATE', KEYS[3], ARGV[1], '0', 'MKSTREAM')
+  end
+  local mine = {}
+  for i, p in ipairs(picked) do
+    p[4] = lease_id(i)
+    local id = redis.call('XADD', KEYS[3], '*', 'j', p[1], 'l', p[4])
+    mine[id] = i
+  end
+  for _ = 1, 3 do
+    local read = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', #picked,
+                             'STREAMS', KEYS[3], '>')
+    if type(read) == 'table' and read.err then  -- the stream lost its group: recreate it
+      redis.pcall('XGROUP', 'CREATE', KEYS[3], ARGV[1], '0')
+      read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', #picked,
+                        'STREAMS', KEYS[3], '>')
+    end
+    if not read or not read[1] then break end
+    local entries = read[1][2]
+    if type(read[1]) ~= 'table' then  -- an in-process fake replies {key, entries} unnested
+      entries = read[2]
+    end
+    local left = 0
+    for _, e in ipairs(entries) do
+      local i = mine[e[1]]
+      if i then
+        local p = picked[i]
+        redis.call('XCLAIM', KEYS[3], ARGV[1], ARGV[2], 0, e[1], 'IDLE', horizon - ttl, 'JUSTID')
+        redis.call('HSET', KEYS[6], p[1], table.concat(
+          {p[4], e[1], deadline, p[2], now, ARGV[7]}, '|'))
+        leased[#leased + 1] = '["' .. p[1] .. '",' .. p[2] .. ',"' .. p[4] .. '","' .. e[1]
+                              .. '",' .. p[3] .. ']'
+        mine[e[1]] = nil
+      else  -- an entry we did not just write: not a lease, drop it
+        redis.call('XACK', KEYS[3], ARGV[1], e[1])
+        redis.call('XDEL', KEYS[3], e[1])
+      end
+    end
+    for _ in pairs(mine) do left = left + 1 end
+    if left == 0 then break end
+  end
+end
+out[4] = '[' .. table.concat(leased, ',') .. ']'
+if redis.call('ZCARD', KEYS[1]) > 0 then
+  out[1] = 0
+else
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if #first > 0 then
+    out[1] = math.max(0, tonumber(first[2]) - now)
+  end
+end
+return out

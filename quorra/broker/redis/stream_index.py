@@ -1,0 +1,228 @@
+"""The Redis side of stream leases: typed wrappers around the ``lua/stream_*.lua`` scripts.
+
+In this mode a queue's stream consumer group is the lease table: a lease is an entry in the
+group's pending-entries list plus a record in the queue's ``leases`` hash (lease id, entry,
+deadline, seq, worker); the job bodies a lease hands out wait in the ``bodies`` hash from
+dispatch until the outcome is settled. See ``docs/redis-keys.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+
+from quorra.broker.redis.index import Entry, RedisIndex, translate
+from quorra.broker.redis.keys import GROUP, WAKE_CHANNEL, queue_keys
+from quorra.core.jobs import LEASE_TTL_MAX, Job, JobStatus
+
+__all__ = ["HORIZON_MS", "BodyEntry", "Held", "StreamIndex", "StreamLease", "encode_body",
+           "from_ms"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_STREAM_SCRIPTS = ("stream_dispatch", "stream_lease", "stream_fence", "stream_extend",
+                   "stream_done", "stream_expire", "stream_forget")
+# Every delivered entry's idle time is set so that it reaches HORIZON_MS at its deadline: one
+# XAUTOCLAIM min-idle then finds expired leases of any TTL (TTLs are at most LEASE_TTL_MAX).
+HORIZON_MS = int(LEASE_TTL_MAX * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+def _from_us(us: int) -> datetime:
+    return _EPOCH + us * _MICROSECOND
+
+
+def _us(when: datetime) -> int:
+    return (when - _EPOCH) // _MICROSECOND
+
+
+class _BodyOut(msgspec.Struct, array_like=True):
+    type: str
+    payload: msgspec.Raw
+    priority: int
+    attempts: int
+    max_retries: int
+    run_at_us: int
+    created_at_us: int
+    last_error: str | None
+
+
+class _BodyIn(msgspec.Struct, array_like=True):
+    type: str
+    payload: Any
+    priority: int
+    attempts: int
+    max_retries: int
+    run_at_us: int
+    created_at_us: int
+    last_error: str | None
+
+
+class _Leased(msgspec.Struct, array_like=True):
+    job: uuid.UUID
+    seq: int
+    lease: uuid.UUID
+    entry: str
+    body: _BodyIn
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_leased = msgspec.json.Decoder(list[_Leased]).decode
+
+
+def encode_body(*, type_: str, payload: bytes, priority: int, attempts: int, max_retries: int,
+                run_at: datetime, created_at: datetime, last_error: str | None) -> str:
+    """What a lease hands a worker, as stored in the ``bodies`` hash (``payload`` is JSON)."""
+    return _encode(_BodyOut(type_, msgspec.Raw(payload), priority, attempts, max_retries,
+                            _us(run_at), _us(created_at), last_error)).decode()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BodyEntry(Entry):
+    """A pending job to propose, with the body its lease will hand out."""
+
+    body: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StreamLease:
+    """A lease made in Redis, not yet known to PostgreSQL."""
+
+    job: Job
+    seq: int
+    entry: str
+    leased_ms: int
+    deadline_ms: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Held:
+    """A lease record as ``leases`` holds it: ``lease|entry|deadline_ms|seq|leased_ms|worker``."""
+
+    job_id: str
+    lease_id: str
+    entry: str
+    deadline_ms: int
+    seq: int
+    leased_ms: int
+    worker: str
+
+    @classmethod
+    def parse(cls, job_id: str, record: str) -> Held:
+        lease, entry, deadline, seq, leased, worker = record.split("|", 5)
+        return cls(job_id, lease, entry, int(deadline), int(seq), int(leased), worker)
+
+
+def _job(leased: _Leased, worker: str, leased_at: datetime, deadline: datetime,
+         queue: str) -> Job:
+    b = leased.body
+    return Job(id=leased.job, type=b.type, payload=b.payload, queue=queue,
+               priority=b.priority, status=JobStatus.LEASED, attempts=b.attempts + 1,
+               max_retries=b.max_retries, last_error=b.last_error, result=None,
+               run_at=_from_us(b.run_at_us), created_at=_from_us(b.created_at_us),
+               updated_at=leased_at, lease_id=leased.lease, leased_at=leased_at,
+               leased_by=worker, lease_expires_at=deadline)
+
+
+class StreamIndex(RedisIndex):
+    """The dispatch index plus the stream-lease scripts."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self._load(_STREAM_SCRIPTS)
+
+    async def dispatch(self, queue: str, entries: Sequence[Entry]) -> int:
+        keys = queue_keys(queue)
+        args: list[Any] = [WAKE_CHANNEL, queue]
+        for entry in entries:
+            body = entry.body if isinstance(entry, BodyEntry) else ""
+            if body:  # an entry without its body cannot be leased here: the sweep brings it
+                args.extend((*entry.args(), body))
+        if len(args) == 2:
+            return 0
+        return int(await self._run("stream_dispatch",
+                                   [keys.ready, keys.delayed, keys.idx, keys.bodies], args))
+
+    async def known(self, queue: str, entries: Sequence[Entry]) -> list[bool]:
+        """Whether Redis already holds each entry's (job, seq) or a newer one."""
+        with translate():
+            seqs = await self.client.hmget(queue_keys(queue).idx,
+                                           [str(e.job_id) for e in entries])
+        return [s is not None and int(s) >= e.seq for s, e in zip(seqs, entries, strict=True)]
+
+    async def lease(self, queue: str, consumer: str, want: int,  # type: ignore[override]
+                    promote: int = 256, *, ttl: float = 30.0,
+                    worker: str = "") -> tuple[int, list[StreamLease]]:
+        """``(wait_ms, leases)``: see ``lua/stream_lease.lua``."""
+        keys = queue_keys(queue)
+        reply = await self._run(
+            "stream_lease",
+            [keys.ready, keys.delayed, keys.stream, keys.idx, keys.bodies, keys.leases,
+             keys.paused],
+            [GROUP, consumer, want, promote, round(ttl * 1000), HORIZON_MS, worker,
+             secrets.token_hex(12)])
+        now_ms, deadline_ms = int(reply[1]), int(reply[2])
+        leased_at, deadline = from_ms(now_ms), from_ms(deadline_ms)
+        leases = [StreamLease(job=_job(one, worker, leased_at, deadline, queue), seq=one.seq,
+                              entry=one.entry, leased_ms=now_ms, deadline_ms=deadline_ms)
+                  for one in _decode_leased(reply[3])]
+        return int(reply[0]), leases
+
+    async def fence(self, queue: str, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
+                    ) -> list[Held | None]:
+        """The Redis lease record behind each ``(job, lease)``, or None when it is not live."""
+        if not pairs:
+            return []
+        arg = " ".join([f"{job} {lease}" for job, lease in pairs])
+        reply = await self._run("stream_fence", [queue_keys(queue).leases], [arg])
+        return [Held.parse(str(job), rec) if rec else None
+                for (job, _), rec in zip(pairs, reply, strict=True)]
+
+    async def extend(self, queue: str, consumer: str,
+                     items: Sequence[tuple[uuid.UUID, uuid.UUID, float]]) -> list[Held | None]:
+        keys = queue_keys(queue)
+        args: list[Any] = [GROUP, consumer, HORIZON_MS]
+        for job, lease, ttl in items:
+            args.extend((str(job), str(lease), round(ttl * 1000)))
+        reply = await self._run("stream_extend", [keys.stream, keys.leases], args)
+        return [Held.parse(str(item[0]), rec) if rec else None
+                for item, rec in zip(items, reply, strict=True)]
+
+    async def done(self, queue: str, held: Sequence[Held]) -> int:
+        """Forget leases PostgreSQL decided (see ``lua/stream_done.lua``)."""
+        if not held:
+            return 0
+        keys = queue_keys(queue)
+        arg = " ".join([f"{h.job_id} {h.lease_id} {h.entry or '-'} {h.seq}" for h in held])
+        return int(await self._run("stream_done",
+                                   [keys.stream, keys.leases, keys.idx, keys.bodies],
+                                   [GROUP, arg]))
+
+    async def expired(self, queue: str, consumer: str, *, count: int = 100,
+                      max_pages: int = 1000) -> list[Held]:
+        """Expired leases of ``queue``, claimed with XAUTOCLAIM (``lua/stream_expire.lua``)."""
+        keys = queue_keys(queue)
+        cursor, found = "0-0", []
+        for _ in range(max_pages):
+            reply = await self._run("stream_expire", [keys.stream, keys.leases],
+                                    [GROUP, consumer, HORIZON_MS, cursor, count])
+            cursor = str(reply[0])
+            for i in range(1, len(reply), 6):
+                job, lease, entry, seq, leased, worker = reply[i : i + 6]
+                found.append(Held(job, lease, entry, 0, int(seq), int(leased), worker))
+            if cursor == "0-0":
+                break
+        return found
+
+    async def forget(self, queue: str, job_ids: Sequence[uuid.UUID]) -> None:
+        keys = queue_keys(queue)
+        await self._run("stream_forget", [keys.idx, keys.bodies], [str(j) for j in job_ids])
