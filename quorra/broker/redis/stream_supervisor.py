@@ -12,7 +12,7 @@ from typing import Any
 
 from quorra.broker.redis.index import Entry
 from quorra.broker.redis.stream_index import BodyEntry, StreamIndex, encode_body
-from quorra.broker.redis.supervisor import QUERIES, Supervisor, entries_from_rows
+from quorra.broker.redis.supervisor import Supervisor
 from quorra.core.errors import DispatchUnavailable
 from quorra.db.pool import connection
 from quorra.db.sqlfiles import load_queries
@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 
 STREAM_QUERIES = load_queries("quorra.broker.redis", "stream_queries.sql")
 _PAGE = 1000
-_MAX_PAGES = 100_000
 
 
 def body_entries(rows: Iterable[Sequence[Any]]) -> list[Entry]:
@@ -60,26 +59,8 @@ class StreamSupervisor(Supervisor):
             return
         await self.try_dispatch(await self._bodies(ids))
 
-    async def sweep(self, *, age: float, queue: str | None = None) -> int:
-        """Propose every pending job older than ``age`` seconds (or every pending job of
-        ``queue``) that Redis lacks: pages of ids first, then the bodies of only those Redis
-        does not hold."""
-        after, total = uuid.UUID(int=0), 0
-        query = QUERIES["sweep_page"] if queue is None else QUERIES["sweep_queue_page"]
-        for _ in range(_MAX_PAGES):
-            async with connection(self._pool) as conn:
-                cur = await conn.execute(query, {"after": after, "age": age, "queue": queue,
-                                                 "limit": _PAGE})
-                rows = await cur.fetchall()
-            if not rows:
-                break
-            total += await self._propose_missing(entries_from_rows(rows))
-            after = rows[-1][0]
-            if len(rows) < _PAGE:
-                break
-        return total
-
-    async def _propose_missing(self, entries: Sequence[Entry]) -> int:
+    async def _propose_page(self, entries: Sequence[Entry]) -> int:
+        """Only the jobs Redis does not hold, with their bodies (read for those alone)."""
         by_queue: dict[str, list[Entry]] = defaultdict(list)
         for entry in entries:
             by_queue[entry.queue].append(entry)

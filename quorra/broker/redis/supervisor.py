@@ -109,12 +109,16 @@ class Supervisor:
                 rows = await cur.fetchall()
             if not rows:
                 break
-            await self.dispatch(entries_from_rows(rows))
-            total += len(rows)
+            total += await self._propose_page(entries_from_rows(rows))
             after = rows[-1][0]
             if len(rows) < _PAGE:
                 break
         return total
+
+    async def _propose_page(self, entries: Sequence[Entry]) -> int:
+        """Propose one page of the sweep (``dispatch.lua`` skips what Redis holds)."""
+        await self.dispatch(entries)
+        return len(entries)
 
     async def mirror_paused(self) -> None:
         """Copy every queue's pause flag from Postgres into Redis (rebuild and repair sweep: a
