@@ -117,7 +117,8 @@ def test_sigterm_drains_in_flight_jobs(
     clean_db: str, worker_server: Server, workers: Workers, stop_process: StopFn
 ) -> None:
     proc = workers.start("w1", QUORRA_WORKER_MAX_JOBS="3")
-    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 1.5}} for _ in range(5)])
+    # 3 s jobs: seeing them leased may lag their start by a poll or a loaded scheduler
+    enqueue(worker_server, [{"type": "sleep", "payload": {"seconds": 3}} for _ in range(5)])
     wait_until(lambda: counts(clean_db).get("leased") == 3, timeout=10)
     started = time.monotonic()
     assert stop_process(proc) == 0
