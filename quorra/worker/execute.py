@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import inspect
 import logging
 import time
@@ -32,6 +30,7 @@ class Running:
         self.task: asyncio.Task[None]  # set by the worker right after
         self.extended_at = time.monotonic()
         self.lease_lost = False
+        self.started = False  # a slot is running its handler (else it waits, prefetched)
 
 
 def to_job(message: pb.Job) -> Job:
@@ -56,10 +55,7 @@ async def _call(worker: Worker, job: Job) -> Any:
                              f"{worker.config.worker_id} (known: {known})")
     if inspect.iscoroutinefunction(func):
         return await func(job)
-    # a thread of the worker's own pool (one per slot), with the caller's context variables
-    context = contextvars.copy_context()
-    result = await asyncio.get_running_loop().run_in_executor(
-        worker.threads, functools.partial(context.run, func, job))
+    result = await worker.threads.run(func, job)  # one thread per slot
     if inspect.isawaitable(result):
         return await result
     return result
@@ -76,7 +72,13 @@ def _failure(message: pb.Job, exc: BaseException) -> pb.Settlement:
 async def run_handler(worker: Worker, entry: Running) -> None:
     message = entry.job
     try:
-        result = await _call(worker, to_job(message))
+        async with worker.slots:
+            entry.started = True
+            began = time.monotonic()
+            try:
+                result = await _call(worker, to_job(message))
+            finally:
+                worker.window.observe(time.monotonic() - began)
         try:
             encoded = msgspec.json.encode(result) if result is not None else b""
         except (TypeError, msgspec.EncodeError) as exc:
@@ -84,12 +86,12 @@ async def run_handler(worker: Worker, entry: Running) -> None:
         settlement = pb.Settlement(job_id=message.id, lease_id=message.lease_id, success=True,
                                    result=encoded)
     except asyncio.CancelledError:
+        worker.finished(entry)
         if entry.lease_lost:  # nothing to report: the server took the job back
             worker.free_slot()
         else:  # cancelled by a drain: give the job back unrun
             worker.settle(pb.Settlement(job_id=message.id, lease_id=message.lease_id,
                                         release=True), credit=False)
-        worker.finished(entry)
         return
     except Exception as exc:
         log.info("job %s (%s) failed: %s", message.id, message.type, exc)
