@@ -37,8 +37,10 @@ PG_QUORRA = f"{PG}/quorra_bench_peers"
 PG_PGQUEUER = f"{PG}/quorra_bench_peers_pgqueuer"
 DATABASES = (PG_QUORRA, PG_PGQUEUER)
 
-ROWS = ("sync_incr", "async_incr", "async_sleep", "empty")
-IO_BODIES = {"sync_incr": "sync_incr", "async_incr": "async_incr", "async_sleep": "async_sleep"}
+ROWS = ("sync_incr", "async_incr", "async_sleep", "sync_cpu", "empty")
+IO_BODIES = {"sync_incr": "sync_incr", "async_incr": "async_incr", "async_sleep": "async_sleep",
+             "sync_cpu": "sync_cpu"}
+SYNC_BODIES = {"sync_incr": "sync_incr", "sync_cpu": "sync_cpu"}
 IO_SLOTS = 32  # Quorra's in-flight jobs per worker process for the one-round-trip bodies
 EMPTY_SLOTS = 500  # the empty handler (floor): the setting of `make bench`'s drain figures
 SLEEP_SLOTS = 1000  # in-flight jobs per process for the asyncio.sleep body (async systems)
@@ -225,7 +227,7 @@ class Huey(System):
     key, label = "huey", "Huey"
     packages = ("huey",)
     stop_signal = signal.SIGINT  # huey_consumer's graceful shutdown
-    bodies: ClassVar[dict[str, str]] = {"sync_incr": "sync_incr", "empty": "empty_sync"}
+    bodies: ClassVar[dict[str, str]] = {**SYNC_BODIES, "empty": "empty_sync"}
     url = redis_url(DB_HUEY)
 
     def _app(self) -> Any:
@@ -295,7 +297,7 @@ class Dramatiq(System):
 class Celery(System):
     key, label = "celery", "Celery"
     packages = ("celery", "kombu")
-    bodies: ClassVar[dict[str, str]] = {"sync_incr": "sync_incr", "empty": "empty_sync"}
+    bodies: ClassVar[dict[str, str]] = {**SYNC_BODIES, "empty": "empty_sync"}
     url = redis_url(DB_CELERY)
 
     def _app(self) -> Any:
@@ -404,7 +406,7 @@ class PgQueuer(System):
         batch, cap = self._limits(body)
         return (f"2 x `pgq run --batch-size {batch} --max-concurrent-tasks {cap}` (uvloop, one "
                 "asyncpg connection each, LISTEN/NOTIFY)"
-                + ("; the def body via asyncio.to_thread" if body == "sync_incr" else ""))
+                + ("; the def body via asyncio.to_thread" if body in SYNC_BODIES else ""))
 
 
 # --- streaQ ----------------------------------------------------------------------------------
@@ -472,7 +474,7 @@ class Streaq(System):
     def shape(self, body: str) -> str:
         c = self._concurrency(body)
         return (f"2 x `streaq run` (concurrency {c}, prefetch {c}; blocking XREADGROUP)"
-                + ("; the def body in streaQ's thread pool" if body == "sync_incr" else ""))
+                + ("; the def body in streaQ's thread pool" if body in SYNC_BODIES else ""))
 
 
 def all_systems() -> dict[str, System]:
