@@ -1,7 +1,8 @@
-"""``HandlerThreads``: where sync handlers run. A fixed set of threads (one per handler slot)
-takes calls from one queue, and their completions reach the event loop in batches: one loop
-wake-up for all the calls that finished since the last one, not one per call (as
-``run_in_executor`` costs), so a busy worker settles many jobs per wake-up and per message.
+"""``HandlerThreads``: where sync handlers run. Up to one thread per handler slot (started as
+calls find no idle thread) takes calls from one queue, and their completions reach the event
+loop in batches: one loop wake-up for all the calls that finished since the last one, not one
+per call (as ``run_in_executor`` costs), so a busy worker settles many jobs per wake-up and per
+message.
 """
 
 from __future__ import annotations
@@ -29,15 +30,19 @@ class HandlerThreads:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)  # threads waiting for a call
 
     def run(self, func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Call ``func(*args)`` on a handler thread with the caller's context variables."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            self._start(loop)
+            self.shutdown()  # a new event loop (a restarted worker): fresh threads
+            self._loop = loop
         future = loop.create_future()
         context = contextvars.copy_context()
         self._calls.put((future, lambda: context.run(func, *args)))
+        if not self._idle.acquire(blocking=False) and len(self._threads) < self.size:
+            self._add_thread()
         return future
 
     def shutdown(self) -> None:
@@ -45,25 +50,24 @@ class HandlerThreads:
         for _ in self._threads:
             self._calls.put(None)
         self._threads = []
+        self._idle = threading.Semaphore(0)
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.shutdown()  # a new event loop (a restarted worker): fresh threads
-        self._loop = loop
-        self._threads = [threading.Thread(target=self._serve, name=f"{self.name}_{i}",
-                                          daemon=True) for i in range(self.size)]
-        for thread in self._threads:
-            thread.start()
+    def _add_thread(self) -> None:
+        thread = threading.Thread(target=self._serve, args=(self._idle,),
+                                  name=f"{self.name}_{len(self._threads)}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
 
-    def _serve(self) -> None:
+    def _serve(self, idle: threading.Semaphore) -> None:
         while (call := self._calls.get()) is not None:
             future, func = call
-            if future.cancelled():
-                continue
-            try:
-                outcome: _Done = (future, func(), None)
-            except BaseException as exc:  # handed to the awaiting task, like an executor
-                outcome = (future, None, exc)
-            self._finish(outcome)
+            if not future.cancelled():
+                try:
+                    outcome: _Done = (future, func(), None)
+                except BaseException as exc:  # handed to the awaiting task, like an executor
+                    outcome = (future, None, exc)
+                self._finish(outcome)
+            idle.release()
 
     def _finish(self, outcome: _Done) -> None:
         with self._lock:

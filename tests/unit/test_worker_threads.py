@@ -98,3 +98,13 @@ async def test_at_most_size_calls_run_at_once_and_cancelled_calls_never_run() ->
     finally:
         threads.shutdown()
     assert peak[0] <= 3 and sorted(ran) == list(range(9))
+
+
+async def test_threads_start_only_as_calls_need_them() -> None:
+    threads = HandlerThreads(50)
+    try:
+        for _ in range(20):  # one at a time: the same idle thread takes each
+            await threads.run(lambda: None)
+        assert len(threads._threads) == 1
+    finally:
+        threads.shutdown()
