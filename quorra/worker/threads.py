@@ -61,13 +61,15 @@ class HandlerThreads:
     def _serve(self, idle: threading.Semaphore) -> None:
         while (call := self._calls.get()) is not None:
             future, func = call
-            if not future.cancelled():
-                try:
-                    outcome: _Done = (future, func(), None)
-                except BaseException as exc:  # handed to the awaiting task, like an executor
-                    outcome = (future, None, exc)
-                self._finish(outcome)
-            idle.release()
+            if future.cancelled():
+                idle.release()
+                continue
+            try:
+                outcome: _Done = (future, func(), None)
+            except BaseException as exc:  # handed to the awaiting task, like an executor
+                outcome = (future, None, exc)
+            idle.release()  # before the result is out: the next call finds this thread idle
+            self._finish(outcome)
 
     def _finish(self, outcome: _Done) -> None:
         with self._lock:
