@@ -151,10 +151,13 @@ class Quorra(System):
     packages = ("quorra", "grpcio", "redis")
     bodies: ClassVar[dict[str, str]] = {**IO_BODIES, "empty": "empty_async"}
 
-    def __init__(self, redis_mode: bool) -> None:
+    def __init__(self, redis_mode: bool, leases: str = "grant") -> None:
         self.redis_mode = redis_mode
-        self.key = "quorra-redis" if redis_mode else "quorra-pg"
-        self.label = "Quorra Redis" if redis_mode else "Quorra PG-only"
+        self.leases = leases  # QUORRA_REDIS_LEASES in Redis mode: grant or stream
+        stream = redis_mode and leases == "stream"
+        self.key = "quorra-stream" if stream else "quorra-redis" if redis_mode else "quorra-pg"
+        self.label = ("Quorra Redis stream" if stream else "Quorra Redis" if redis_mode
+                      else "Quorra PG-only")
         self.server: h.Procs | None = None
 
     def reset(self) -> None:
@@ -168,6 +171,7 @@ class Quorra(System):
     def running(self, log: Path) -> Iterator[None]:
         with h.quorra_server(DATABASE_URL=PG_QUORRA,
                              REDIS_URL=redis_url(DB_QUORRA) if self.redis_mode else "",
+                             QUORRA_REDIS_LEASES=self.leases,
                              QUORRA_SHUTDOWN_GRACE="5s", log=log) as server:
             self.server = server
             try:
@@ -213,7 +217,8 @@ class Quorra(System):
         return out
 
     def shape(self, body: str) -> str:
-        mode = "REDIS_URL set" if self.redis_mode else "no REDIS_URL"
+        mode = (f"REDIS_URL set, QUORRA_REDIS_LEASES={self.leases}" if self.redis_mode
+                else "no REDIS_URL")
         return (f"1 quorra-server ({mode}) + 2 x `quorra-worker`, "
                 f"QUORRA_WORKER_MAX_JOBS={self.slots(body)}")
 
@@ -479,5 +484,6 @@ class Streaq(System):
 
 def all_systems() -> dict[str, System]:
     systems: list[System] = [Quorra(redis_mode=True), Quorra(redis_mode=False), Huey(),
-                             Dramatiq(), Celery(), PgQueuer(), Streaq()]
+                             Dramatiq(), Celery(), PgQueuer(), Streaq(),
+                             Quorra(redis_mode=True, leases="stream")]
     return {s.key: s for s in systems}
