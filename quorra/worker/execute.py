@@ -7,6 +7,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import threading
 import time
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -32,9 +33,15 @@ class Running:
         self.task: asyncio.Task[None]  # set by the worker right after
         self.extended_at = time.monotonic()
         self.lease_lost = False
+        self.cancel_event = threading.Event()  # the handler's ``job.cancelled``
+        self.is_async = False  # an ``async def`` handler: a cancel cancels its task
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
 
 
-def to_job(message: pb.Job) -> Job:
+def to_job(message: pb.Job, cancel_event: threading.Event | None = None) -> Job:
     payload: Any = msgspec.json.decode(message.payload) if message.payload else {}
     return Job(
         id=message.id, type=message.type, queue=message.queue,
@@ -45,6 +52,7 @@ def to_job(message: pb.Job) -> Job:
                           if message.HasField("lease_expires_at") else None),
         created_at=(message.created_at.ToDatetime(tzinfo=UTC)
                     if message.HasField("created_at") else None),
+        cancel_event=cancel_event or threading.Event(),
     )
 
 
@@ -76,7 +84,7 @@ def _failure(message: pb.Job, exc: BaseException) -> pb.Settlement:
 async def run_handler(worker: Worker, entry: Running) -> None:
     message = entry.job
     try:
-        result = await _call(worker, to_job(message))
+        result = await _call(worker, to_job(message, entry.cancel_event))
         try:
             encoded = msgspec.json.encode(result) if result is not None else b""
         except (TypeError, msgspec.EncodeError) as exc:
@@ -95,4 +103,7 @@ async def run_handler(worker: Worker, entry: Running) -> None:
         log.info("job %s (%s) failed: %s", message.id, message.type, exc)
         settlement = _failure(message, exc)
     worker.finished(entry)
+    if entry.cancelled:  # a def handler saw job.cancelled: its lease is void, report nothing
+        worker.free_slot()
+        return
     worker.settle(settlement)

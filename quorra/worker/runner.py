@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import random
 import time
@@ -166,6 +167,21 @@ class Worker:
                     self._refused(outcome)
             for outcome in response.extended:
                 self._extended(outcome)
+            for cancellation in response.cancelled:
+                self._cancelled(cancellation)
+
+    def _cancelled(self, cancellation: pb.Cancellation) -> None:
+        """The job was cancelled and its lease voided: stop its handler, settle nothing. An
+        ``async def`` handler's task is cancelled now; a ``def`` handler sees ``job.cancelled``
+        and its slot is freed when it returns (its thread is busy until then)."""
+        entry = self.running.get(cancellation.job_id)
+        if entry is None or entry.job.lease_id != cancellation.lease_id:
+            return
+        log.info("job %s (%s) was cancelled; stopping it", entry.job.id, entry.job.type)
+        entry.lease_lost = True  # no more heartbeats
+        entry.cancel_event.set()
+        if entry.is_async:
+            entry.task.cancel()
 
     def _refused(self, outcome: pb.Outcome) -> None:
         log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
@@ -191,6 +207,7 @@ class Worker:
                             credit=False)
             return
         entry = Running(job)
+        entry.is_async = inspect.iscoroutinefunction(self.registry.get(job.type))
         self.running[job.id] = entry
         entry.task = asyncio.create_task(run_handler(self, entry), name=f"job-{job.id}")
 
