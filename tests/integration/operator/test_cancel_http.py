@@ -107,3 +107,22 @@ async def test_cancel_routes_are_in_the_openapi_schema(client: Client) -> None:
     bulk = schema["paths"]["/v1/jobs/cancel"]["post"]
     assert set(bulk["requestBody"]["content"]["application/json"]["schema"]["properties"]) == {
         "queue", "type"}
+
+
+async def test_dashboard_cancel_button_needs_csrf(stack: Stack) -> None:
+    from tests.integration.operator.test_dashboard_http import ORIGIN, log_in
+
+    (done,) = await stack.service.enqueue([spec(queue="mail")])
+    async with AsyncTestClient(app=stack.app) as browser:
+        token = await log_in(browser)
+        page = (await browser.get(f"/dashboard/jobs/{done.id}")).text
+        assert 'id="cancel"' in page
+        path = f"/dashboard/api/jobs/{done.id}/cancel"
+        assert (await browser.post(path, headers={"Origin": ORIGIN})).status_code == 403
+        evil = {"X-CSRF-Token": token, "Origin": "http://evil.example"}
+        assert (await browser.post(path, headers=evil)).status_code == 403
+        assert (await stack.service.get(done.id)).status is JobStatus.PENDING
+        ok = await browser.post(path, headers={"X-CSRF-Token": token})
+        assert ok.status_code == 200 and ok.json()["status"] == "cancelled"
+        page = (await browser.get(f"/dashboard/jobs/{done.id}")).text
+        assert 'id="cancel"' not in page and 'id="retry"' in page
