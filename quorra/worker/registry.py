@@ -20,9 +20,10 @@ class Job:
     """A leased job as a handler sees it. ``payload`` is the decoded JSON object.
 
     ``cancelled`` turns true when the job is cancelled while the handler runs
-    (``POST /v1/jobs/{id}/cancel``): an ``async def`` handler's task is cancelled at once
-    (``asyncio.CancelledError`` at its next ``await``), a ``def`` handler should poll
-    ``job.cancelled`` and return. Either way its outcome is discarded: the job is ``cancelled``.
+    (``POST /v1/jobs/{id}/cancel``), or when its lease is lost (a refused heartbeat): an
+    ``async def`` handler's task is cancelled at once (``asyncio.CancelledError`` at its next
+    ``await``), a ``def`` handler should poll ``job.cancelled`` and return. Either way its
+    outcome is discarded.
     """
 
     id: str

@@ -228,6 +228,7 @@ class Worker:
             log.warning("lease of job %s lost (%s); cancelling it", outcome.job_id,
                         outcome.message)
             entry.lease_lost = True
+            entry.cancel_event.set()  # a def handler polling job.cancelled stops too
             entry.task.cancel()
 
     def settle(self, settlement: pb.Settlement, *, credit: bool = True) -> None:
