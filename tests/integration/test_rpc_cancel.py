@@ -15,6 +15,7 @@ from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica, settings_for
 from tests.integration.test_rpc import enqueue
+from tests.support import eventually, listening
 
 Stub = pb_grpc.WorkerServiceStub
 Call = grpc.aio.StreamStreamCall[pb.SessionRequest, pb.SessionResponse]
@@ -98,6 +99,7 @@ class TestSessionCancellation:
         await enqueue(stub, "a")
         call, (held,) = await _open(stub, 1)
         async with running(settings_for(clean_db)) as other:
+            await eventually(lambda: listening(clean_db, 2), what="both replicas to LISTEN")
             job = await other.service.cancel(uuid.UUID(held.id))
             assert job.status is JobStatus.CANCELLED
             (told,) = await _cancellations(call)
