@@ -34,7 +34,7 @@ class Running:
         self.extended_at = time.monotonic()
         self.lease_lost = False
         self.cancel_event = threading.Event()  # the handler's ``job.cancelled``
-        self.is_async = False  # an ``async def`` handler: a cancel cancels its task
+        self.handler_task: asyncio.Future[Any] | None = None  # an ``async def`` handler's
 
     @property
     def cancelled(self) -> bool:
@@ -56,14 +56,15 @@ def to_job(message: pb.Job, cancel_event: threading.Event | None = None) -> Job:
     )
 
 
-async def _call(worker: Worker, job: Job) -> Any:
+async def _call(worker: Worker, job: Job, entry: Running) -> Any:
     func = worker.registry.get(job.type)
     if func is None:
         known = ", ".join(worker.registry.types())
         raise PermanentError(f"no handler for job type {job.type!r} on worker "
                              f"{worker.config.worker_id} (known: {known})")
-    if inspect.iscoroutinefunction(func):
-        return await func(job)
+    if inspect.iscoroutinefunction(func):  # its own task, so a cancel stops it alone
+        entry.handler_task = asyncio.ensure_future(func(job))
+        return await entry.handler_task
     # a thread of the worker's own pool (one per slot), with the caller's context variables
     context = contextvars.copy_context()
     result = await asyncio.get_running_loop().run_in_executor(
@@ -84,7 +85,9 @@ def _failure(message: pb.Job, exc: BaseException) -> pb.Settlement:
 async def run_handler(worker: Worker, entry: Running) -> None:
     message = entry.job
     try:
-        result = await _call(worker, to_job(message, entry.cancel_event))
+        if entry.cancelled:  # cancelled before it began
+            raise asyncio.CancelledError
+        result = await _call(worker, to_job(message, entry.cancel_event), entry)
         try:
             encoded = msgspec.json.encode(result) if result is not None else b""
         except (TypeError, msgspec.EncodeError) as exc:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import random
 import time
@@ -180,8 +179,8 @@ class Worker:
         log.info("job %s (%s) was cancelled; stopping it", entry.job.id, entry.job.type)
         entry.lease_lost = True  # no more heartbeats
         entry.cancel_event.set()
-        if entry.is_async:
-            entry.task.cancel()
+        if entry.handler_task is not None:  # a def handler's thread cannot be stopped
+            entry.handler_task.cancel()
 
     def _refused(self, outcome: pb.Outcome) -> None:
         log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
@@ -207,7 +206,6 @@ class Worker:
                             credit=False)
             return
         entry = Running(job)
-        entry.is_async = inspect.iscoroutinefunction(self.registry.get(job.type))
         self.running[job.id] = entry
         entry.task = asyncio.create_task(run_handler(self, entry), name=f"job-{job.id}")
 
