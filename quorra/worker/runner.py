@@ -22,7 +22,7 @@ from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.worker.config import WorkerConfig
-from quorra.worker.execute import Running, run_handler
+from quorra.worker.execute import Running, run_handler, stop_waiting
 from quorra.worker.producer import bind as bind_producers
 from quorra.worker.registry import Registry, default_registry
 from quorra.worker.threads import HandlerThreads
@@ -145,8 +145,8 @@ class Worker:
         grace = self.config.shutdown_grace
         log.info("draining: %d running job(s), grace %.0fs", len(self.running), grace)
         for entry in list(self.running.values()):
-            if not entry.started:
-                entry.task.cancel()  # prefetched, never run: released at once
+            if not entry.started:  # prefetched, never run: released at once
+                stop_waiting(self, entry)
         tasks = [entry.task for entry in self.running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
@@ -174,6 +174,23 @@ class Worker:
                     self._refused(outcome)
             for outcome in response.extended:
                 self._extended(outcome)
+            for cancellation in response.cancelled:
+                self._cancelled(cancellation)
+
+    def _cancelled(self, cancellation: pb.Cancellation) -> None:
+        """The job was cancelled and its lease voided: stop its handler, settle nothing. An
+        ``async def`` handler's task is cancelled now; a ``def`` handler sees ``job.cancelled``
+        and its slot is freed when it returns (its thread is busy until then)."""
+        entry = self.running.get(cancellation.job_id)
+        if entry is None or entry.job.lease_id != cancellation.lease_id:
+            return
+        log.info("job %s (%s) was cancelled; stopping it", entry.job.id, entry.job.type)
+        entry.lease_lost = True  # no more heartbeats
+        entry.cancel_event.set()
+        if not entry.started:  # prefetched: it never takes a slot
+            stop_waiting(self, entry)
+        elif entry.handler_task is not None:  # a def handler's thread cannot be stopped
+            entry.handler_task.cancel()
 
     def _refused(self, outcome: pb.Outcome) -> None:
         log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
@@ -219,6 +236,7 @@ class Worker:
             log.warning("lease of job %s lost (%s); cancelling it", outcome.job_id,
                         outcome.message)
             entry.lease_lost = True
+            entry.cancel_event.set()  # a def handler polling job.cancelled stops too
             entry.task.cancel()
 
     def settle(self, settlement: pb.Settlement, *, credit: bool = True) -> None:
