@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -16,9 +16,11 @@ __all__ = [
     "LEASE_TTL_MIN",
     "MAX_DELAY_SECONDS",
     "MAX_RETRIES_LIMIT",
+    "MAX_TIMEOUT_SECONDS",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
     "TERMINAL_STATUSES",
+    "TIMED_OUT",
     "Enqueued",
     "Job",
     "JobSpec",
@@ -37,6 +39,8 @@ DEFAULT_QUEUE = "default"
 LEASE_TTL_MIN = 1.0
 LEASE_TTL_MAX = 24 * 3600.0
 BACKOFF_CAP_SECONDS = 3600
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0  # a job's time limit: more than 0, at most 7 days
+TIMED_OUT = "timed out"  # last_error of an attempt whose lease ran out at the job's deadline
 
 
 class JobStatus(enum.StrEnum):
@@ -61,6 +65,7 @@ class JobSpec(msgspec.Struct, frozen=True):
     max_retries: int = DEFAULT_MAX_RETRIES
     delay_seconds: float = 0.0
     run_at: datetime | None = None
+    timeout_seconds: float | None = None  # each attempt's time limit (None: none)
 
 
 class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -89,6 +94,14 @@ class Job(msgspec.Struct, frozen=True):
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    timeout_seconds: float | None = None
+
+    @property
+    def deadline(self) -> datetime | None:
+        """This attempt's time limit: lease start + timeout (None: no limit or not leased)."""
+        if self.timeout_seconds is None or self.leased_at is None:
+            return None
+        return self.leased_at + timedelta(seconds=self.timeout_seconds)
 
 
 class QueueCount(msgspec.Struct, frozen=True):
