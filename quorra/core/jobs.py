@@ -28,6 +28,7 @@ __all__ = [
     "QueueCount",
     "backoff_seconds",
     "clamp_lease_ttl",
+    "round_timeout",
 ]
 
 PRIORITY_MIN = -1_000_000
@@ -114,6 +115,12 @@ def backoff_seconds(failed_attempts: int) -> int:
     """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (DESIGN §1.4)."""
     exponent: int = min(max(failed_attempts, 0), 12)
     return min(1 << exponent, BACKOFF_CAP_SECONDS)
+
+
+def round_timeout(seconds: float) -> float:
+    """A time limit as stored: to the millisecond (every lease path cuts deadlines in whole
+    milliseconds), at least 1 ms."""
+    return max(round(seconds, 3), 0.001)
 
 
 def clamp_lease_ttl(seconds: float) -> float:

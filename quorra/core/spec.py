@@ -26,6 +26,7 @@ from quorra.core.jobs import (
     PRIORITY_MAX,
     PRIORITY_MIN,
     JobSpec,
+    round_timeout,
 )
 
 __all__ = [
@@ -229,7 +230,8 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
         max_retries=req.max_retries,
         delay_seconds=float(req.delay_seconds),
         run_at=_run_at(req.run_at, f"{prefix}run_at"),
-        timeout_seconds=None if req.timeout_seconds is None else float(req.timeout_seconds),
+        timeout_seconds=(None if req.timeout_seconds is None
+                         else round_timeout(float(req.timeout_seconds))),
     )
 
 

@@ -10,8 +10,8 @@ __all__ = ["JOB_COLUMNS", "row_to_job"]
 
 JOB_COLUMNS = (
     "id, type, payload, queue, priority, status, attempts, max_retries, last_error, result, "
-    "run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at, "
-    "timeout_seconds"
+    "run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at, "
+    "finished_at, timeout_seconds"
 )
 
 

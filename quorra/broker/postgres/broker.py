@@ -20,7 +20,7 @@ from quorra.core.errors import (
     QueueNotFound,
     QuorraError,
 )
-from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, round_timeout
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
@@ -79,7 +79,8 @@ class PostgresBroker:
                  poll_interval: float = 0.5, group_commit: bool = True,
                  default_timeout: float | None = None) -> None:
         self._pool = pool
-        self._default_timeout = default_timeout or None  # jobs enqueued without a timeout get it
+        # jobs enqueued without a time limit get this one (None: none)
+        self._default_timeout = round_timeout(default_timeout) if default_timeout else None
         self._poll_interval = poll_interval
         self._waker = Waker(url, pool)
         self._committer: GroupCommitter[JobSpec, Enqueued] | None = (
