@@ -56,9 +56,11 @@ class Worker:
         self.connected = asyncio.Event()
         self.executed = 0  # handlers finished (for tests and stats)
         self._tasks: set[asyncio.Task[None]] = set()
-        # sync handlers run here: one thread per slot, so every slot can block at once
-        self.threads = ThreadPoolExecutor(max_workers=config.max_jobs,
+        # sync handlers run here: one thread per slot, so every slot can block at once, plus
+        # as many spares for the threads of handlers that ran past their deadline (abandon)
+        self.threads = ThreadPoolExecutor(max_workers=2 * config.max_jobs,
                                           thread_name_prefix="quorra-handler")
+        self.abandoned = 0  # threads still running a handler whose job timed out
         self._stub: pb_grpc.WorkerServiceStub | None = None
         self._write_closed = False
 
@@ -225,6 +227,25 @@ class Worker:
         if not self.draining and not self.stopping.is_set():
             self.credit += 1
             self._send()
+
+    def abandon(self, thread: asyncio.Future[Any]) -> bool:
+        """A ``def`` handler ran past its deadline and its thread runs on. While fewer such
+        threads than ``max_jobs`` linger, the pool has a spare thread for it, so its slot is
+        free at once (True); past that, the slot stays taken until the thread returns (False),
+        so the pool never holds more than twice ``max_jobs`` threads and never loses a slot
+        for good."""
+        self.abandoned += 1
+        spare = self.abandoned <= self.config.max_jobs
+
+        def returned(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled():
+                future.exception()  # retrieved: a late failure is of no one's concern now
+            self.abandoned -= 1
+            if not spare:
+                self.free_slot()
+
+        thread.add_done_callback(returned)
+        return spare
 
     def finished(self, entry: Running) -> None:
         self.running.pop(entry.job.id, None)
