@@ -18,6 +18,7 @@ from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.worker import Job, Registry, WorkerConfig
 from quorra.worker.execute import report_margin, time_left
 from quorra.worker.runner import Worker
+from tests.support import eventually
 
 LIMIT = 0.5
 
@@ -39,11 +40,20 @@ def worker_with(max_jobs: int = 2, **handlers: Callable[[Job], Any]) -> Worker:
     return Worker(WorkerConfig.from_env({"QUORRA_WORKER_MAX_JOBS": str(max_jobs)}), registry)
 
 
-async def settled(worker: Worker, count: int = 1, timeout: float = 5) -> list[pb.Settlement]:
-    async with asyncio.timeout(timeout):
+async def settled(worker: Worker, count: int = 1) -> list[pb.Settlement]:
+    """Wait (bounded) until ``count`` settlements are queued: each one wakes the writer."""
+    async with asyncio.timeout(5):
         while len(worker.settlements) < count:
-            await asyncio.sleep(0.01)
+            await worker.wake.wait()
+            worker.wake.clear()
     return worker.settlements
+
+
+async def threads_returned(worker: Worker) -> None:
+    async def none_left() -> bool:
+        return worker.abandoned == 0
+
+    await eventually(none_left, timeout=5, interval=0.01, what="abandoned threads to return")
 
 
 async def test_async_handler_is_cancelled_at_the_deadline() -> None:
@@ -122,9 +132,7 @@ async def test_sync_handler_is_reported_at_the_deadline_and_its_thread_runs_on()
     # the thread is still blocked: it uses one of the pool's spare threads, so the slot is free
     assert worker.abandoned == 1 and worker.credit == 1 and not worker.running
     release.set()
-    async with asyncio.timeout(5):
-        while worker.abandoned:
-            await asyncio.sleep(0.01)
+    await threads_returned(worker)
     assert saw_flag.is_set() and worker.credit == 1
     worker.threads.shutdown(wait=True)
 
@@ -145,9 +153,7 @@ async def test_past_the_spares_a_slot_waits_for_its_thread() -> None:
     assert (worker.abandoned, worker.credit) == (2, 1)
     assert [s.error_message for s in worker.settlements] == ["timed out after 0.5s"] * 2
     release.set()
-    async with asyncio.timeout(5):
-        while worker.abandoned:
-            await asyncio.sleep(0.01)
+    await threads_returned(worker)
     assert worker.credit == 2  # every slot came back
     worker.threads.shutdown(wait=True)
 
