@@ -92,3 +92,13 @@ def test_dlq_lists_dead_jobs(monkeypatch: pytest.MonkeyPatch,
     result = run(monkeypatch, seen, answer(200, {"jobs": [], "next_cursor": None}), "dlq")
     assert result.exit_code == 0 and "No jobs." in result.stdout
     assert dict(seen[0].url.params) == {"status": "dead", "limit": "50"}
+
+
+def test_create_sends_the_time_limit(monkeypatch: pytest.MonkeyPatch,
+                                     seen: list[httpx.Request]) -> None:
+    created = {"id": "j1", "status": "pending", "run_at": "2026-01-01T00:00:00Z"}
+    result = run(monkeypatch, seen, answer(201, created), "create", "t", "--timeout", "90")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[0].content)["timeout_seconds"] == 90
+    assert run(monkeypatch, seen, answer(201, created), "create", "t").exit_code == 0
+    assert "timeout_seconds" not in json.loads(seen[1].content)
