@@ -136,6 +136,16 @@ def test_sync_handler_is_reported_at_its_deadline_and_the_worker_goes_on(
     wait_until(lambda: any(e == "timed_out" for e, j, _, _ in events(runs) if j == job_id),
                timeout=15, what="the stuck handler to return and see job.timed_out")
     assert job(server, job_id)["status"] == "dead"  # its late result changed nothing
+    # a worker told to stop does not wait for a thread stuck past its job's deadline
+    stuck = create(server, type="hang_sync", timeout_seconds=1, max_retries=0,
+                   payload={"seconds": 600})
+    wait_until(lambda: job(server, stuck)["status"] == "dead", timeout=20,
+               what="the second stuck job to be reported")
+    (proc,) = workers.procs
+    began = time.monotonic()
+    assert stop_process(proc, timeout=15) == 0
+    assert time.monotonic() - began < 10
+    assert "still running past their job's deadline" in workers.log("w-sync")
 
 
 async def _heartbeat_hung_job(server: Server) -> tuple[list[float], int]:
