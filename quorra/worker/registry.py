@@ -37,6 +37,7 @@ class Job:
     last_error: str = ""
     timeout_seconds: float | None = None
     deadline: datetime | None = None
+    # set by the worker at the deadline (``timed_out``); a handler may also wait on it
     expired: threading.Event = dataclasses.field(default_factory=threading.Event, repr=False,
                                                  compare=False)
 
