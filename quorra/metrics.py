@@ -94,6 +94,11 @@ class Metrics:
             "quorra_lease_expiries_total",
             "Leases that expired unsettled (each also counts as a failed attempt).", ["queue"],
             registry=registry)
+        self.timed_out = Counter(
+            "quorra_jobs_timed_out_total",
+            "Leases that ran to their job's deadline (timeout_seconds) unsettled: failed "
+            "attempts with last_error 'timed out' (also counted as lease expiries).", ["queue"],
+            registry=registry)
         self.redelivered = Counter(
             "quorra_jobs_redelivered_total",
             "Leases of a job that was leased before (a retry after a failed attempt or an "

@@ -96,6 +96,8 @@ class JobService:
         for settled in reaped:
             self._observe(settled, ran=False)  # an expired lease says nothing of run time
             self.metrics.lease_expiries.labels(self.metrics.queue(settled.queue)).inc()
+            if settled.timed_out:
+                self.metrics.timed_out.labels(self.metrics.queue(settled.queue)).inc()
         return reaped
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:

@@ -3,13 +3,13 @@
 -- name: get
 SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
        run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at
+       finished_at, timeout_seconds
 FROM quorra_jobs WHERE id = %(id)s;
 
 -- name: recent
 SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
        run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at
+       finished_at, timeout_seconds
 FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: list_jobs
@@ -19,7 +19,8 @@ FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 -- ``over`` set: the page ends before it.
 SELECT id, type, CASE WHEN NOT over THEN payload END, queue, priority, status, attempts,
        max_retries, last_error, CASE WHEN NOT over THEN result END, run_at, created_at,
-       updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at, over
+       updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at,
+       timeout_seconds, over
 FROM (
   SELECT *, coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(result), 0))
                        OVER (ORDER BY created_at DESC, id DESC

@@ -22,13 +22,15 @@ __all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
 
 class Settled(msgspec.Struct, frozen=True):
     """The outcome of ending a lease (ack, nack or expiry): the job's new status, its queue, how
-    long the lease had run and how long ago the job was enqueued."""
+    long the lease had run and how long ago the job was enqueued; ``timed_out`` for an expiry
+    at the job's deadline."""
 
     id: uuid.UUID
     queue: str
     status: JobStatus
     ran_seconds: float
     age_seconds: float = 0.0
+    timed_out: bool = False
 
 
 class Cancelled(msgspec.Struct, frozen=True):
@@ -71,7 +73,8 @@ class Broker(Protocol):
         """Record a failed attempt: back to ``pending`` after backoff, or ``dead``."""
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
-        """Push a live lease's deadline to now + ``ttl``; returns the new deadline."""
+        """Push a live lease's deadline to now + ``ttl``, never past the job's deadline (lease
+        start + its timeout); returns the new deadline."""
 
     async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
         """Give leased jobs back unrun: ``pending``, ready now, the attempt not counted, and
@@ -79,7 +82,8 @@ class Broker(Protocol):
         Returns the ids released."""
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
-        """Turn expired leases into failed attempts (``last_error`` = lease expired)."""
+        """Turn expired leases into failed attempts (``last_error`` = lease expired, or timed out
+        when the lease ran to the job's deadline)."""
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         """Return when a job may have become ready in one of ``queues``, or after ``timeout``."""

@@ -66,12 +66,16 @@ def _number(value: float) -> int | float:
               help="Seconds before the job may run.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries after the first attempt.")
+@click.option("--timeout", "job_timeout", type=float, default=None,
+              help="Each attempt's time limit in seconds (default: the server's).")
 @pass_ctl
 def create(ctl: Ctl, job_type: str, payload: dict[str, Any], queue: str, priority: int,
-           delay: float, retries: int) -> None:
+           delay: float, retries: int, job_timeout: float | None) -> None:
     """Enqueue one job of TYPE."""
     job = {"type": job_type, "payload": payload, "queue": queue, "priority": priority,
            "delay_seconds": _number(delay), "max_retries": retries}
+    if job_timeout is not None:
+        job["timeout_seconds"] = _number(job_timeout)
     with ctl.client() as client:
         done = client.create(job)
     if ctl.render.json_mode:

@@ -19,7 +19,7 @@ _STATUS_STYLE = {"pending": "yellow", "leased": "cyan", "succeeded": "green", "d
                  "cancelled": "dim"}
 _JOB_FIELDS = ("id", "type", "queue", "status", "priority", "attempts", "max_retries",
                "last_error", "run_at", "created_at", "updated_at", "finished_at", "leased_by",
-               "lease_expires_at")
+               "lease_expires_at", "timeout_seconds")
 
 
 def when(value: Any) -> str:

@@ -70,10 +70,12 @@ class AsyncClient:
     async def enqueue(self, type: str, payload: Mapping[str, Any] | None = None, *,
                       queue: str | None = None, priority: int | None = None,
                       delay: float | None = None, run_at: datetime | None = None,
-                      max_retries: int | None = None, id: str | None = None) -> Enqueued:
-        """Store one job; returns once it is committed (its id, status and run_at)."""
+                      max_retries: int | None = None, id: str | None = None,
+                      timeout: float | None = None) -> Enqueued:
+        """Store one job; returns once it is committed (its id, status and run_at).
+        ``timeout``: each attempt's time limit in seconds (unset: the server's default)."""
         job = NewJob(type, payload, queue=queue, priority=priority, delay=delay, run_at=run_at,
-                     max_retries=max_retries, id=id)
+                     max_retries=max_retries, id=id, timeout=timeout)
         request = pb.EnqueueJobsRequest(jobs=[to_pb(job)])
         answer = await self._call(lambda s, **kw: s.EnqueueJobs(request, **kw), ("", 0))
         return enqueued_from_pb(answer.jobs[0])

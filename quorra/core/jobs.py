@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -16,9 +16,11 @@ __all__ = [
     "LEASE_TTL_MIN",
     "MAX_DELAY_SECONDS",
     "MAX_RETRIES_LIMIT",
+    "MAX_TIMEOUT_SECONDS",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
     "TERMINAL_STATUSES",
+    "TIMED_OUT",
     "Enqueued",
     "Job",
     "JobSpec",
@@ -26,6 +28,7 @@ __all__ = [
     "QueueCount",
     "backoff_seconds",
     "clamp_lease_ttl",
+    "round_timeout",
 ]
 
 PRIORITY_MIN = -1_000_000
@@ -37,6 +40,8 @@ DEFAULT_QUEUE = "default"
 LEASE_TTL_MIN = 1.0
 LEASE_TTL_MAX = 24 * 3600.0
 BACKOFF_CAP_SECONDS = 3600
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0  # a job's time limit: more than 0, at most 7 days
+TIMED_OUT = "timed out"  # last_error of an attempt whose lease ran out at the job's deadline
 
 
 class JobStatus(enum.StrEnum):
@@ -61,6 +66,7 @@ class JobSpec(msgspec.Struct, frozen=True):
     max_retries: int = DEFAULT_MAX_RETRIES
     delay_seconds: float = 0.0
     run_at: datetime | None = None
+    timeout_seconds: float | None = None  # each attempt's time limit (None: none)
 
 
 class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -89,6 +95,14 @@ class Job(msgspec.Struct, frozen=True):
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    timeout_seconds: float | None = None
+
+    @property
+    def deadline(self) -> datetime | None:
+        """This attempt's time limit: lease start + timeout (None: no limit or not leased)."""
+        if self.timeout_seconds is None or self.leased_at is None:
+            return None
+        return self.leased_at + timedelta(seconds=self.timeout_seconds)
 
 
 class QueueCount(msgspec.Struct, frozen=True):
@@ -101,6 +115,12 @@ def backoff_seconds(failed_attempts: int) -> int:
     """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (DESIGN §1.4)."""
     exponent: int = min(max(failed_attempts, 0), 12)
     return min(1 << exponent, BACKOFF_CAP_SECONDS)
+
+
+def round_timeout(seconds: float) -> float:
+    """A time limit as stored: to the millisecond (every lease path cuts deadlines in whole
+    milliseconds), at least 1 ms."""
+    return max(round(seconds, 3), 0.001)
 
 
 def clamp_lease_ttl(seconds: float) -> float:

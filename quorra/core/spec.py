@@ -22,9 +22,11 @@ from quorra.core.jobs import (
     DEFAULT_QUEUE,
     MAX_DELAY_SECONDS,
     MAX_RETRIES_LIMIT,
+    MAX_TIMEOUT_SECONDS,
     PRIORITY_MAX,
     PRIORITY_MIN,
     JobSpec,
+    round_timeout,
 )
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "Priority",
     "QueueName",
     "Retries",
+    "Timeout",
     "check_queue",
     "check_queues",
     "check_worker_id",
@@ -57,6 +60,7 @@ QueueName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_Q
 Priority = Annotated[int, msgspec.Meta(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
 Delay = Annotated[float, msgspec.Meta(ge=0, le=MAX_DELAY_SECONDS)]
 Retries = Annotated[int, msgspec.Meta(ge=0, le=MAX_RETRIES_LIMIT)]
+Timeout = Annotated[float, msgspec.Meta(gt=0, le=MAX_TIMEOUT_SECONDS)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
@@ -72,6 +76,7 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
     max_retries: Retries = DEFAULT_MAX_RETRIES
     # The producer's own id for the job: a retried enqueue with the same id stores nothing new.
     id: uuid.UUID | None = None
+    timeout_seconds: Timeout | None = None  # each attempt's time limit (None: the default)
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -213,6 +218,8 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
     prefix = f"{field}." if field else ""
     if not math.isfinite(req.delay_seconds):
         raise InvalidInput(f"{prefix}delay_seconds", "must be a finite number")
+    if req.timeout_seconds is not None and not math.isfinite(req.timeout_seconds):
+        raise InvalidInput(f"{prefix}timeout_seconds", "must be a finite number")
     encoded = encode_payload(req.payload, limits, f"{prefix}payload")
     return JobSpec(
         id=req.id or new_job_id(),
@@ -223,6 +230,8 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
         max_retries=req.max_retries,
         delay_seconds=float(req.delay_seconds),
         run_at=_run_at(req.run_at, f"{prefix}run_at"),
+        timeout_seconds=(None if req.timeout_seconds is None
+                         else round_timeout(float(req.timeout_seconds))),
     )
 
 

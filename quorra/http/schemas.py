@@ -47,6 +47,8 @@ class JobView(msgspec.Struct, omit_defaults=True):
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    timeout_seconds: float | None = None
+    deadline: datetime | None = None  # the running attempt's time limit (leased_at + timeout)
 
 
 def job_view(job: Job) -> JobView:
@@ -61,6 +63,8 @@ def job_view(job: Job) -> JobView:
         leased_by=job.leased_by if leased else None,
         lease_expires_at=job.lease_expires_at if leased else None,
         finished_at=job.finished_at,
+        timeout_seconds=job.timeout_seconds,
+        deadline=job.deadline if leased else None,
     )
 
 

@@ -54,6 +54,11 @@ def job_to_pb(job: Job) -> pb.Job:
         run_at=timestamp(job.run_at), created_at=timestamp(job.created_at),
         leased_at=timestamp(job.leased_at), lease_expires_at=timestamp(job.lease_expires_at),
     )
+    if job.timeout_seconds is not None:
+        message.timeout_seconds = job.timeout_seconds
+        deadline = timestamp(job.deadline)
+        if deadline is not None:
+            message.deadline.CopyFrom(deadline)
     return message
 
 
@@ -108,7 +113,7 @@ def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
         fields["queue"] = message.queue
     if message.id:
         fields["id"] = message.id
-    for name in ("priority", "delay_seconds", "max_retries"):
+    for name in ("priority", "delay_seconds", "max_retries", "timeout_seconds"):
         if message.HasField(name):
             fields[name] = getattr(message, name)
     if message.HasField("run_at"):

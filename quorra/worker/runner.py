@@ -61,8 +61,11 @@ class Worker:
         self.executed = 0  # handlers finished (for tests and stats)
         self._tasks: set[asyncio.Task[None]] = set()
         self.slots = asyncio.Semaphore(config.max_jobs)  # handlers running at once
-        # sync handlers run here: one thread per slot, so every slot can block at once
-        self.threads = HandlerThreads(config.max_jobs)
+        # sync handlers run here: one thread per slot, so every slot can block at once, plus
+        # as many spares for the threads of handlers that ran past their deadline (abandon)
+        self.threads = HandlerThreads(2 * config.max_jobs)
+        self.abandoned = 0  # threads still running a handler whose job timed out
+        self.holding = 0  # of those, the ones that keep their slot until they return
         self._stub: pb_grpc.WorkerServiceStub | None = None
         self._write_closed = False
 
@@ -250,10 +253,33 @@ class Worker:
         """A job left: ask for as many as the window now lacks (none when draining)."""
         if self.draining or self.stopping.is_set():
             return
-        lacking = self.window.size() - len(self.running) - self.owed - self.credit
+        lacking = (self.window.size() - len(self.running) - self.holding - self.owed
+                   - self.credit)
         if lacking > 0:
             self.credit += lacking
             self._send()
+
+    def abandon(self, thread: asyncio.Future[Any]) -> bool:
+        """A ``def`` handler ran past its deadline and its thread runs on. While fewer such
+        threads than ``max_jobs`` linger, the pool has a spare thread for it, so its slot is
+        free at once (True); past that, the slot stays taken until the thread returns (False),
+        so the pool never holds more than twice ``max_jobs`` threads and never loses a slot
+        for good."""
+        self.abandoned += 1
+        spare = self.abandoned <= self.config.max_jobs
+        self.holding += 0 if spare else 1
+
+        def returned(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled():
+                future.exception()  # retrieved: a late failure is of no one's concern now
+            self.abandoned -= 1
+            if not spare:
+                self.holding -= 1
+                self.slots.release()
+                self.free_slot()
+
+        thread.add_done_callback(returned)
+        return spare
 
     def finished(self, entry: Running) -> None:
         self.running.pop(entry.job.id, None)

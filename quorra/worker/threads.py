@@ -45,11 +45,14 @@ class HandlerThreads:
             self._add_thread()
         return future
 
-    def shutdown(self) -> None:
-        """Threads end after their current call (calls not started are dropped)."""
-        for _ in self._threads:
+    def shutdown(self, wait: bool = False) -> None:
+        """Threads end after their current call (``wait``: this returns when they have)."""
+        threads, self._threads = self._threads, []
+        self._idle = threading.Semaphore(0)
+        for _ in threads:
             self._calls.put(None)
-        self._threads = []
+        for thread in threads if wait else ():
+            thread.join()
         self._idle = threading.Semaphore(0)
 
     def _add_thread(self) -> None:

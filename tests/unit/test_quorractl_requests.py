@@ -107,3 +107,13 @@ def test_cancel_routes(monkeypatch: pytest.MonkeyPatch, seen: list[httpx.Request
     assert bulk.exit_code == 0 and "Cancelled 7 job(s)." in bulk.stdout
     assert json.loads(seen[-1].content) == {"queue": "q", "type": "t"}
     assert run(monkeypatch, seen, handler, "cancel").exit_code == 2
+
+
+def test_create_sends_the_time_limit(monkeypatch: pytest.MonkeyPatch,
+                                     seen: list[httpx.Request]) -> None:
+    created = {"id": "j1", "status": "pending", "run_at": "2026-01-01T00:00:00Z"}
+    result = run(monkeypatch, seen, answer(201, created), "create", "t", "--timeout", "90")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[0].content)["timeout_seconds"] == 90
+    assert run(monkeypatch, seen, answer(201, created), "create", "t").exit_code == 0
+    assert "timeout_seconds" not in json.loads(seen[1].content)

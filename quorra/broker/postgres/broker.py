@@ -20,7 +20,7 @@ from quorra.core.errors import (
     QueueNotFound,
     QuorraError,
 )
-from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, round_timeout
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
@@ -44,6 +44,7 @@ class _Row(msgspec.Struct):
     max_retries: int
     run_at: datetime | None
     delay: float
+    timeout: float | None
 
 
 _encode_rows = msgspec.json.Encoder().encode
@@ -52,7 +53,7 @@ _encode_rows = msgspec.json.Encoder().encode
 def _batch_json(specs: Sequence[JobSpec]) -> str:
     return _encode_rows([
         _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
-             s.delay_seconds)
+             s.delay_seconds, s.timeout_seconds)
         for s in specs
     ]).decode()
 
@@ -80,13 +81,16 @@ _STATUS = {status.value: status for status in JobStatus}  # a dict lookup is ~10
 
 def _settled(row: tuple[Any, ...]) -> Settled:
     return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
-                   age_seconds=row[4])
+                   age_seconds=row[4], timed_out=len(row) > 5 and row[5] is True)
 
 
 class PostgresBroker:
     def __init__(self, pool: Pool, url: str, *,
-                 poll_interval: float = 0.5, group_commit: bool = True) -> None:
+                 poll_interval: float = 0.5, group_commit: bool = True,
+                 default_timeout: float | None = None) -> None:
         self._pool = pool
+        # jobs enqueued without a time limit get this one (None: none)
+        self._default_timeout = round_timeout(default_timeout) if default_timeout else None
         self._poll_interval = poll_interval
         self._waker = Waker(url, pool)
         self._committer: GroupCommitter[JobSpec, Enqueued] | None = (
@@ -111,6 +115,10 @@ class PostgresBroker:
         await self._waker.close()
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        if self._default_timeout is not None:
+            specs = [s if s.timeout_seconds is not None else
+                     msgspec.structs.replace(s, timeout_seconds=self._default_timeout)
+                     for s in specs]
         if self._committer is None:
             return await self._insert(specs)
         return await self._committer.submit(specs)
@@ -289,9 +297,10 @@ class PostgresBroker:
             row = await cur.fetchone()
             if row is None:
                 return await self._not_cancelled(conn, job_id), None
-        job = row_to_job(row[:18])
-        cancelled = Cancelled(id=job.id, queue=job.queue, changed=True, lease_id=row[18], job=job)
-        return cancelled, CancelRow(cancelled, row[19], job.priority, job.run_at)
+        *columns, voided, seq = row
+        job = row_to_job(tuple(columns))
+        cancelled = Cancelled(id=job.id, queue=job.queue, changed=True, lease_id=voided, job=job)
+        return cancelled, CancelRow(cancelled, seq, job.priority, job.run_at)
 
     @staticmethod
     async def _not_cancelled(conn: AsyncConnection[Any], job_id: uuid.UUID) -> Cancelled:

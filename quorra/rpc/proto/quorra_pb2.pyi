@@ -44,6 +44,8 @@ class Job(_message.Message):
     RESULT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     type: _builtins.str
     payload: _builtins.bytes
@@ -62,6 +64,11 @@ class Job(_message.Message):
     """
     result: _builtins.bytes
     """JSON, once succeeded"""
+    timeout_seconds: _builtins.float
+    """The job's time limit per attempt (0: none) and this attempt's deadline (leased_at +
+    timeout_seconds; unset without a limit). The lease is never extended past the deadline:
+    stop the handler and report a failed attempt by then.
+    """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -76,6 +83,8 @@ class Job(_message.Message):
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -96,10 +105,12 @@ class Job(_message.Message):
         result: _builtins.bytes = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
+        timeout_seconds: _builtins.float = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "timeout_seconds", b"timeout_seconds", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -522,6 +533,7 @@ class JobSpec(_message.Message):
     MAX_RETRIES_FIELD_NUMBER: _builtins.int
     RUN_AT_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     payload: _builtins.bytes
     """a JSON object; empty means {}"""
@@ -534,6 +546,10 @@ class JobSpec(_message.Message):
     id: _builtins.str
     """A UUID chosen by the producer (empty: the server picks one). It makes enqueue retry-safe:
     a job whose id is already stored is not stored again; the answer is the stored job.
+    """
+    timeout_seconds: _builtins.float
+    """Each attempt's time limit in seconds (more than 0, at most 7 days); unset: the server's
+    default (QUORRA_JOB_TIMEOUT), none if that is 0.
     """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
@@ -548,10 +564,11 @@ class JobSpec(_message.Message):
         max_retries: _builtins.int | None = ...,
         run_at: _timestamp_pb2.Timestamp | None = ...,
         id: _builtins.str = ...,
+        timeout_seconds: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "delay_seconds", b"delay_seconds", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__delay_seconds: _TypeAlias = _typing.Literal["delay_seconds"]  # noqa: Y015
     _WhichOneofArgType__delay_seconds: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds"]  # noqa: Y015
@@ -559,12 +576,16 @@ class JobSpec(_message.Message):
     _WhichOneofArgType__max_retries: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries"]  # noqa: Y015
     _WhichOneofReturnType__priority: _TypeAlias = _typing.Literal["priority"]  # noqa: Y015
     _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
+    _WhichOneofReturnType__timeout_seconds: _TypeAlias = _typing.Literal["timeout_seconds"]  # noqa: Y015
+    _WhichOneofArgType__timeout_seconds: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__delay_seconds) -> _WhichOneofReturnType__delay_seconds | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_retries) -> _WhichOneofReturnType__max_retries | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__priority) -> _WhichOneofReturnType__priority | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_seconds) -> _WhichOneofReturnType__timeout_seconds | None: ...
 
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
 
