@@ -3,7 +3,7 @@
 -- name: get
 SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
        run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at
+       finished_at, unique_key
 FROM quorra_jobs WHERE id = %(id)s;
 
 -- name: recent

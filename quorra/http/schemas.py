@@ -44,6 +44,7 @@ class JobView(msgspec.Struct, omit_defaults=True):
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    unique_key: str | None = None
 
 
 def job_view(job: Job) -> JobView:
@@ -58,6 +59,7 @@ def job_view(job: Job) -> JobView:
         leased_by=job.leased_by if leased else None,
         lease_expires_at=job.lease_expires_at if leased else None,
         finished_at=job.finished_at,
+        unique_key=job.unique_key,
     )
 
 
