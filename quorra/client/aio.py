@@ -70,10 +70,15 @@ class AsyncClient:
     async def enqueue(self, type: str, payload: Mapping[str, Any] | None = None, *,
                       queue: str | None = None, priority: int | None = None,
                       delay: float | None = None, run_at: datetime | None = None,
-                      max_retries: int | None = None, id: str | None = None) -> Enqueued:
-        """Store one job; returns once it is committed (its id, status and run_at)."""
+                      max_retries: int | None = None, id: str | None = None,
+                      unique_key: str | None = None, unique_for: float | None = None
+                      ) -> Enqueued:
+        """Store one job; returns once it is committed (its id, status and run_at). With
+        ``unique_key`` held in the queue, stores nothing and returns the job holding it
+        (``duplicate`` set)."""
         job = NewJob(type, payload, queue=queue, priority=priority, delay=delay, run_at=run_at,
-                     max_retries=max_retries, id=id)
+                     max_retries=max_retries, id=id, unique_key=unique_key,
+                     unique_for=unique_for)
         request = pb.EnqueueJobsRequest(jobs=[to_pb(job)])
         answer = await self._call(lambda s, **kw: s.EnqueueJobs(request, **kw), ("", 0))
         return enqueued_from_pb(answer.jobs[0])

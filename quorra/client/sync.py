@@ -62,11 +62,13 @@ class Client:
     def enqueue(self, type: str, payload: Mapping[str, Any] | None = None, *,
                 queue: str | None = None, priority: int | None = None,
                 delay: float | None = None, run_at: datetime | None = None,
-                max_retries: int | None = None, id: str | None = None) -> Enqueued:
+                max_retries: int | None = None, id: str | None = None,
+                unique_key: str | None = None, unique_for: float | None = None) -> Enqueued:
         """Store one job; returns once it is committed (its id, status and run_at)."""
         return self._run(self._async.enqueue(type, payload, queue=queue, priority=priority,
                                              delay=delay, run_at=run_at,
-                                             max_retries=max_retries, id=id))
+                                             max_retries=max_retries, id=id,
+                                             unique_key=unique_key, unique_for=unique_for))
 
     def enqueue_many(self, jobs: Iterable[JobInput]) -> list[Enqueued]:
         """Store any number of jobs, many per message; returns them in the order given."""

@@ -20,13 +20,15 @@ __all__ = ["Enqueued", "JobInfo", "NewJob", "enqueued_from_pb", "info_from_pb", 
 
 _encode = msgspec.json.encode
 _KEYS = {"type", "payload", "queue", "priority", "delay", "delay_seconds", "run_at",
-         "max_retries", "id"}
+         "max_retries", "id", "unique_key", "unique_for", "unique_for_seconds"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NewJob:
     """A job to enqueue. Unset fields take the server's defaults (queue ``default``, priority
-    0, no delay, 3 retries); ``id`` is generated unless given."""
+    0, no delay, 3 retries); ``id`` is generated unless given. ``unique_key``: while a job of
+    the queue holds it, the enqueue stores nothing and answers that job (``duplicate``); held
+    ``unique_for`` seconds, or (unset) until the job finishes."""
 
     type: str
     payload: Mapping[str, Any] | None = None
@@ -36,6 +38,8 @@ class NewJob:
     run_at: datetime | None = None
     max_retries: int | None = None
     id: str | None = None
+    unique_key: str | None = None
+    unique_for: float | None = None
 
     @classmethod
     def from_mapping(cls, job: Mapping[str, Any], field: str = "") -> NewJob:
@@ -45,19 +49,22 @@ class NewJob:
             raise InvalidRequest(_name(field, unknown[0]), "unknown field")
         if "type" not in job:
             raise InvalidRequest(_name(field, "type"), "is required")
-        values = {k: v for k, v in job.items() if k != "delay_seconds"}
-        if "delay_seconds" in job and "delay" not in job:
-            values["delay"] = job["delay_seconds"]
+        values = {k: v for k, v in job.items() if k not in ("delay_seconds", "unique_for_seconds")}
+        for rest, short in (("delay_seconds", "delay"), ("unique_for_seconds", "unique_for")):
+            if rest in job and short not in job:
+                values[short] = job[rest]
         return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Enqueued:
-    """A stored job: its id, status (``pending``) and when it becomes ready."""
+    """A stored job: its id, status (``pending``) and when it becomes ready. ``duplicate``:
+    nothing was stored, its unique key was held; this is the job holding it."""
 
     id: str
     status: str
     run_at: datetime | None
+    duplicate: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +85,7 @@ class JobInfo:
     created_at: datetime | None
     updated_at: datetime | None
     finished_at: datetime | None
+    unique_key: str = ""
 
 
 def _stamp(value: datetime, field: str) -> Timestamp:
@@ -107,6 +115,10 @@ def to_pb(job: NewJob, field: str = "") -> pb.JobSpec:
             message.delay_seconds = job.delay
         if job.max_retries is not None:
             message.max_retries = job.max_retries
+        if job.unique_key is not None:
+            message.unique_key = job.unique_key
+        if job.unique_for is not None:
+            message.unique_for_seconds = job.unique_for
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(field or "job", f"a value of the wrong type ({exc})") from None
     if job.run_at is not None:
@@ -119,7 +131,8 @@ def _time(message: Any, name: str) -> datetime | None:
 
 
 def enqueued_from_pb(message: pb.Enqueued) -> Enqueued:
-    return Enqueued(id=message.id, status=message.status, run_at=_time(message, "run_at"))
+    return Enqueued(id=message.id, status=message.status, run_at=_time(message, "run_at"),
+                    duplicate=message.duplicate)
 
 
 def info_from_pb(message: pb.Job) -> JobInfo:
@@ -131,4 +144,5 @@ def info_from_pb(message: pb.Job) -> JobInfo:
         result=msgspec.json.decode(message.result) if message.result else None,
         run_at=_time(message, "run_at"), created_at=_time(message, "created_at"),
         updated_at=_time(message, "updated_at"), finished_at=_time(message, "finished_at"),
+        unique_key=message.unique_key,
     )

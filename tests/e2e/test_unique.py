@@ -1,9 +1,12 @@
-"""Unique jobs across replicas: two real ``quorra-server`` processes over one database (one
-Postgres-only, one in Redis mode when Redis is there), 8 threads posting the same unique key at
-once, half to each: exactly one ``201``, seven ``200`` duplicates naming that job, one row."""
+"""Unique jobs end to end. Across replicas: two real ``quorra-server`` processes over one
+database (one Postgres-only, one in Redis mode when Redis is there), 8 threads posting the same
+unique key at once, half to each: exactly one ``201``, seven ``200`` duplicates naming that job,
+one row. With a real worker: the key is held until the job succeeded."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import threading
 from collections.abc import Iterator
 
@@ -12,8 +15,12 @@ import psycopg
 import pytest
 import redis
 
+import quorra
 from tests.e2e.process import ServerProcess, start_server
-from tests.support import REDIS_URL
+from tests.e2e.worker_processes import API_KEY as WORKER_API_KEY
+from tests.e2e.worker_processes import BIN, Workers, process_env
+from tests.e2e.worker_processes import Server as WorkerServer
+from tests.support import REDIS_URL, wait_until
 
 API_KEY = "e2e-unique-key-0123456789"
 PRODUCERS = 8
@@ -78,3 +85,26 @@ def test_eight_producers_on_two_replicas_make_one_job(
         assert [a.json().get("duplicate") for a in answers if a.status_code == 200] == [
             True] * (PRODUCERS - 1)
         assert jobs_with_key(clean_db, key) == 1
+
+
+def test_key_is_held_until_a_real_worker_finishes_the_job(
+    clean_db: str, worker_server: WorkerServer, workers: Workers
+) -> None:
+    """quorra.Client and quorractl against a server with a quorra-worker: the key is held while
+    the job waits and runs, and free once the worker's ack committed."""
+    with quorra.Client(worker_server.grpc, api_key=WORKER_API_KEY) as client:
+        first = client.enqueue("sleep", {"seconds": 0.5}, queue="default", unique_key="nightly")
+        again = client.enqueue("sleep", {"seconds": 0.5}, unique_key="nightly")
+        assert not first.duplicate and again.duplicate and again.id == first.id
+        done = subprocess.run(
+            [str(BIN / "quorractl"), "--server", worker_server.http, "-o", "json", "enqueue",
+             "sleep", "--unique-key", "nightly"],
+            env=process_env(QUORRA_API_KEY=WORKER_API_KEY), capture_output=True, timeout=30,
+            check=True)
+        assert json.loads(done.stdout)["duplicate"] is True
+        workers.start("w1")
+        wait_until(lambda: client.get(first.id).status == "succeeded", timeout=30,
+                   what="the unique job to succeed")
+        assert client.get(first.id).unique_key == "nightly"
+        fresh = client.enqueue("sleep", {"seconds": 0}, unique_key="nightly")
+        assert not fresh.duplicate and fresh.id != first.id
