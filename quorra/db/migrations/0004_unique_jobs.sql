@@ -45,3 +45,12 @@ CREATE TRIGGER quorra_jobs_unique_deleted AFTER DELETE ON quorra_jobs
     EXECUTE FUNCTION quorra_release_unique_key();
 CREATE TRIGGER quorra_jobs_unique_truncate AFTER TRUNCATE ON quorra_jobs
     FOR EACH STATEMENT EXECUTE FUNCTION quorra_unique_keys_truncated();
+
+-- Filtered listings (GET /v1/jobs, the dashboard) walk quorra_jobs_recent newest first and
+-- filter: a filter that matches nothing read every row (900 ms over 1,000,000 finished jobs,
+-- e.g. status=dead&queue=x). These give both filters their rows in listing order; the first
+-- replaces (queue, status), which it serves as a prefix (queue_known, the stream queue scan).
+CREATE INDEX quorra_jobs_queue_status_recent
+    ON quorra_jobs (queue, status, created_at DESC, id DESC);
+CREATE INDEX quorra_jobs_status_recent ON quorra_jobs (status, created_at DESC, id DESC);
+DROP INDEX quorra_jobs_queue_status;
