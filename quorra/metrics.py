@@ -54,6 +54,9 @@ class Metrics:
                             ["queue"], registry=registry)
         self.leased = Counter("quorra_jobs_leased_total", "Leases granted.", ["queue"],
                               registry=registry)
+        self.cancelled = Counter("quorra_jobs_cancelled_total",
+                                 "Jobs cancelled (pending or running; repeats not counted).",
+                                 ["queue"], registry=registry)
         self.queue_length = Gauge("quorra_job_queue_length",
                                   "Jobs by queue and status, read from the store.",
                                   ["queue", "status"], registry=registry)

@@ -9,7 +9,7 @@ job, delete a job) raise ``InvalidTransition`` when the job's state does not all
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,7 +17,7 @@ import msgspec
 
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 
-__all__ = ["Broker", "Settled"]
+__all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
 
 
 class Settled(msgspec.Struct, frozen=True):
@@ -29,6 +29,22 @@ class Settled(msgspec.Struct, frozen=True):
     status: JobStatus
     ran_seconds: float
     age_seconds: float = 0.0
+
+
+class Cancelled(msgspec.Struct, frozen=True):
+    """A job a cancel moved to ``cancelled`` (``changed``) or found so already; ``lease_id``
+    names the lease the cancel voided when a worker held the job (its holder must stop it).
+    ``job`` is the job as it is now (single cancels only; bulk cancels leave it out)."""
+
+    id: uuid.UUID
+    queue: str
+    changed: bool
+    lease_id: uuid.UUID | None = None
+    job: Job | None = None
+
+
+CancelHook = Callable[[uuid.UUID, uuid.UUID], None]
+"""Told ``(job_id, lease_id)`` of every lease a cancel voided, on any replica."""
 
 
 class Broker(Protocol):
@@ -79,6 +95,22 @@ class Broker(Protocol):
     async def delete(self, job_id: uuid.UUID) -> None:
         """Remove a job for good. ``InvalidTransition`` while it is ``leased`` (a worker holds
         it), ``JobNotFound`` if unknown."""
+
+    async def cancel(self, job_id: uuid.UUID) -> Cancelled:
+        """Move a ``pending`` (ready, delayed or backing off) or ``leased`` job to ``cancelled``
+        at once: it is never leased again, and a lease it had is void (its ack, nack, extend
+        and release are refused). Idempotent on a cancelled job (``changed`` false);
+        ``InvalidTransition`` for a succeeded or dead job, ``JobNotFound`` if unknown."""
+
+    async def cancel_many(self, queue: str | None, type_: str | None,
+                          limit: int) -> list[Cancelled]:
+        """``cancel`` up to ``limit`` unfinished jobs of ``queue`` and/or ``type_`` (one bounded
+        batch; call again until it returns none). Jobs locked by a concurrent transition are
+        skipped by this batch."""
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        """Call ``hook(job_id, lease_id)`` for every lease a cancel voided, whichever replica
+        cancelled it (this one at once, others through the store's notifications)."""
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Pause (no job of ``queue`` is leased by any replica, in either dispatch mode, until

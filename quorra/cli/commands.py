@@ -167,6 +167,32 @@ def delete(ctl: Ctl, job_id: str) -> None:
         ctl.render.say(f"Deleted job {job_id}.")
 
 
+@main.command()
+@click.argument("job_ids", metavar="[ID]...", nargs=-1)
+@click.option("--queue", default=None, help="Cancel every unfinished job of this queue.")
+@click.option("--type", "type_", default=None, help="Cancel every unfinished job of this type.")
+@pass_ctl
+def cancel(ctl: Ctl, job_ids: tuple[str, ...], queue: str | None, type_: str | None) -> None:
+    """Cancel jobs: pending ones never run, running ones are stopped by their worker. Name
+    IDs, or --queue and/or --type for every unfinished job matching them."""
+    if bool(job_ids) == bool(queue or type_):
+        raise click.UsageError("name job IDs, or --queue and/or --type (not both)")
+    with ctl.client() as client:
+        if not job_ids:
+            count = client.cancel_many(queue, type_)
+            if ctl.render.json_mode:
+                ctl.render.json({"cancelled": count})
+            else:
+                ctl.render.say(f"Cancelled {count} job(s).")
+            return
+        jobs = [client.cancel(job_id) for job_id in job_ids]
+    if ctl.render.json_mode:
+        ctl.render.json(jobs[0] if len(jobs) == 1 else {"jobs": jobs})
+        return
+    for job in jobs:
+        ctl.render.say(f"Job {job.get('id')} {job.get('status')}.")
+
+
 def _set_paused(ctl: Ctl, queue: str, paused: bool) -> None:
     with ctl.client() as client:
         state = client.set_paused(queue, paused)

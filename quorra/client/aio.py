@@ -125,6 +125,13 @@ class AsyncClient:
         request = pb.GetJobRequest(id=str(job_id))
         return info_from_pb(await self._call(lambda s, **kw: s.GetJob(request, **kw)))
 
+    async def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a pending or running job (``POST /v1/jobs/{id}/cancel``): the job, now
+        cancelled; idempotent (so safe to send again). ``NotFound`` if there is none,
+        ``Conflict`` once it succeeded or is dead."""
+        request = pb.CancelJobRequest(id=str(job_id))
+        return info_from_pb(await self._call(lambda s, **kw: s.CancelJob(request, **kw)))
+
     async def _call(self, send: Callable[..., Awaitable[T]],
                     shift: tuple[str, int] | None = None) -> T:
         """One RPC, sent again while it fails as unavailable and ``retry_for`` lasts (every

@@ -77,3 +77,7 @@ class Client:
     def get(self, job_id: str) -> JobInfo:
         """The job as stored now; ``NotFound`` if there is none."""
         return self._run(self._async.get(job_id))
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a pending or running job; see ``AsyncClient.cancel``."""
+        return self._run(self._async.cancel(job_id))

@@ -1,4 +1,4 @@
-"""``/v1`` job routes: enqueue (one, batch), get, list, retry, delete, queues, recent.
+"""``/v1`` job routes: enqueue (one, batch), get, list, retry, cancel, delete, queues, recent.
 Every route needs the API key."""
 
 from __future__ import annotations
@@ -15,12 +15,20 @@ from litestar.params import FromPath, QueryParameter
 from quorra.archive.base import JobFilter, page_of
 from quorra.core.errors import InvalidInput, JobNotFound
 from quorra.core.jobs import Enqueued, JobStatus
-from quorra.core.spec import BatchRequest, EnqueueRequest, decode_batch, decode_enqueue
+from quorra.core.spec import (
+    BatchRequest,
+    EnqueueRequest,
+    decode_batch,
+    decode_body,
+    decode_enqueue,
+)
 from quorra.http.auth import require_api_key
 from quorra.http.cursor import decode_cursor, encode_cursor
 from quorra.http.errors import error_responses
 from quorra.http.openapi import json_body_operation
 from quorra.http.schemas import (
+    CancelFilter,
+    CancelledCount,
     EnqueuedList,
     JobList,
     JobPageView,
@@ -131,6 +139,22 @@ class JobsController(Controller):
           summary="Retry a dead job now (attempts reset, last error kept)")
     async def retry(self, job_id: FromPath[str], state: State) -> JobView:
         return job_view(await _service(state).retry(parse_job_id(job_id)))
+
+    @post("/jobs/{job_id:str}/cancel", status_code=200,
+          responses=error_responses(401, 404, 409, 503),
+          summary="Cancel a pending or running job (idempotent; 409 once it succeeded or died)")
+    async def cancel(self, job_id: FromPath[str], state: State) -> JobView:
+        """A pending, delayed or backing-off job is cancelled at once and never leased; a
+        running job's lease is void (its late ack is refused) and its worker is told to stop."""
+        return job_view(await _service(state).cancel(parse_job_id(job_id)))
+
+    @post("/jobs/cancel", status_code=200, operation_class=json_body_operation(CancelFilter),
+          responses=error_responses(400, 401, 503),
+          summary="Cancel every unfinished job of a queue and/or a type")
+    async def cancel_many(self, request: Request[Any, Any, Any]) -> CancelledCount:
+        where: CancelFilter = decode_body(await request.body(), CancelFilter)
+        service = _service(request.app.state)
+        return CancelledCount(cancelled=await service.cancel_many(where.queue, where.type))
 
     @delete("/jobs/{job_id:str}", responses=error_responses(401, 404, 409, 503),
             summary="Delete a job (not while a worker holds its lease)")

@@ -9,8 +9,11 @@ from typing import Any
 import msgspec
 
 from quorra.core.jobs import Enqueued, Job, JobStatus, QueueCount
+from quorra.core.spec import JobType, QueueName
 
 __all__ = [
+    "CancelFilter",
+    "CancelledCount",
     "EnqueuedList",
     "ErrorBody",
     "JobList",
@@ -80,6 +83,17 @@ class JobPageView(msgspec.Struct):
 
 class Retried(msgspec.Struct):
     retried: int
+
+
+class CancelFilter(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/jobs/cancel``: which unfinished jobs to cancel (a queue, a type, or both)."""
+
+    queue: QueueName | None = None
+    type: JobType | None = None
+
+
+class CancelledCount(msgspec.Struct):
+    cancelled: int
 
 
 class WorkerView(msgspec.Struct):

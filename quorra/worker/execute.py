@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 import inspect
 import logging
+import threading
 import time
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from quorra.worker.registry import Job, PermanentError
 if TYPE_CHECKING:
     from quorra.worker.runner import Worker
 
-__all__ = ["Running", "run_handler", "to_job"]
+__all__ = ["Running", "run_handler", "stop_waiting", "to_job"]
 
 log = logging.getLogger("quorra.worker")
 
@@ -32,9 +31,17 @@ class Running:
         self.task: asyncio.Task[None]  # set by the worker right after
         self.extended_at = time.monotonic()
         self.lease_lost = False
+        self.began = False  # its task has run (``run_handler`` cleans up after a cancel)
+        self.started = False  # a slot is running its handler (else it waits, prefetched)
+        self.cancel_event = threading.Event()  # the handler's ``job.cancelled``
+        self.handler_task: asyncio.Future[Any] | None = None  # an ``async def`` handler's
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
 
 
-def to_job(message: pb.Job) -> Job:
+def to_job(message: pb.Job, cancel_event: threading.Event | None = None) -> Job:
     payload: Any = msgspec.json.decode(message.payload) if message.payload else {}
     return Job(
         id=message.id, type=message.type, queue=message.queue,
@@ -45,24 +52,39 @@ def to_job(message: pb.Job) -> Job:
                           if message.HasField("lease_expires_at") else None),
         created_at=(message.created_at.ToDatetime(tzinfo=UTC)
                     if message.HasField("created_at") else None),
+        cancel_event=cancel_event or threading.Event(),
     )
 
 
-async def _call(worker: Worker, job: Job) -> Any:
+async def _call(worker: Worker, job: Job, entry: Running) -> Any:
     func = worker.registry.get(job.type)
     if func is None:
         known = ", ".join(worker.registry.types())
         raise PermanentError(f"no handler for job type {job.type!r} on worker "
                              f"{worker.config.worker_id} (known: {known})")
-    if inspect.iscoroutinefunction(func):
-        return await func(job)
-    # a thread of the worker's own pool (one per slot), with the caller's context variables
-    context = contextvars.copy_context()
-    result = await asyncio.get_running_loop().run_in_executor(
-        worker.threads, functools.partial(context.run, func, job))
+    if inspect.iscoroutinefunction(func):  # its own task, so a cancel stops it alone
+        entry.handler_task = asyncio.ensure_future(func(job))
+        return await entry.handler_task
+    result = await worker.threads.run(func, job)  # one thread per slot
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def stop_waiting(worker: Worker, entry: Running) -> None:
+    """Stop a job that has no slot yet (prefetched): at once, without waiting for a slot."""
+    entry.task.cancel()
+    if not entry.began:  # cancelled before its first step: nothing in it will clean up
+        _stopped(worker, entry)
+
+
+def _stopped(worker: Worker, entry: Running) -> None:
+    worker.finished(entry)
+    if entry.lease_lost:  # nothing to report: the server took the job back (or cancelled it)
+        worker.free_slot()
+    else:  # cancelled by a drain: give the job back unrun
+        worker.settle(pb.Settlement(job_id=entry.job.id, lease_id=entry.job.lease_id,
+                                    release=True), credit=False)
 
 
 def _failure(message: pb.Job, exc: BaseException) -> pb.Settlement:
@@ -75,8 +97,17 @@ def _failure(message: pb.Job, exc: BaseException) -> pb.Settlement:
 
 async def run_handler(worker: Worker, entry: Running) -> None:
     message = entry.job
+    entry.began = True
     try:
-        result = await _call(worker, to_job(message))
+        async with worker.slots:
+            entry.started = True
+            if entry.cancelled:  # cancelled before it began
+                raise asyncio.CancelledError
+            began = time.monotonic()
+            try:
+                result = await _call(worker, to_job(message, entry.cancel_event), entry)
+            finally:
+                worker.window.observe(time.monotonic() - began)
         try:
             encoded = msgspec.json.encode(result) if result is not None else b""
         except (TypeError, msgspec.EncodeError) as exc:
@@ -84,15 +115,13 @@ async def run_handler(worker: Worker, entry: Running) -> None:
         settlement = pb.Settlement(job_id=message.id, lease_id=message.lease_id, success=True,
                                    result=encoded)
     except asyncio.CancelledError:
-        if entry.lease_lost:  # nothing to report: the server took the job back
-            worker.free_slot()
-        else:  # cancelled by a drain: give the job back unrun
-            worker.settle(pb.Settlement(job_id=message.id, lease_id=message.lease_id,
-                                        release=True), credit=False)
-        worker.finished(entry)
+        _stopped(worker, entry)
         return
     except Exception as exc:
         log.info("job %s (%s) failed: %s", message.id, message.type, exc)
         settlement = _failure(message, exc)
     worker.finished(entry)
+    if entry.cancelled:  # a def handler saw job.cancelled: its lease is void, report nothing
+        worker.free_slot()
+        return
     worker.settle(settlement)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,7 +17,14 @@ class PermanentError(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Job:
-    """A leased job as a handler sees it. ``payload`` is the decoded JSON object."""
+    """A leased job as a handler sees it. ``payload`` is the decoded JSON object.
+
+    ``cancelled`` turns true when the job is cancelled while the handler runs
+    (``POST /v1/jobs/{id}/cancel``), or when its lease is lost (a refused heartbeat): an
+    ``async def`` handler's task is cancelled at once (``asyncio.CancelledError`` at its next
+    ``await``), a ``def`` handler should poll ``job.cancelled`` and return. Either way its
+    outcome is discarded.
+    """
 
     id: str
     type: str
@@ -29,6 +37,13 @@ class Job:
     lease_expires_at: datetime | None = None
     created_at: datetime | None = None
     last_error: str = ""
+    cancel_event: threading.Event = dataclasses.field(
+        default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the job was cancelled: stop work and return (see the class)."""
+        return self.cancel_event.is_set()
 
 
 Handler = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]

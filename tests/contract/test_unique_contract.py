@@ -94,13 +94,15 @@ async def test_a_failed_attempt_keeps_the_key(harness: Harness) -> None:
     assert held.duplicate and held.id == first.id
 
 
-async def test_until_finished_releases_on_cancel(harness: Harness, clean_db: str) -> None:
-    (first,) = await harness.broker.enqueue([spec("t", queue="u", unique_key="k")])
-    async with await psycopg.AsyncConnection.connect(clean_db, autocommit=True) as conn:
-        await conn.execute("UPDATE quorra_jobs SET status = 'cancelled', finished_at = now() "
-                           "WHERE id = %s", (first.id,))
+async def test_until_finished_releases_on_cancel(harness: Harness) -> None:
+    (waiting,) = await harness.broker.enqueue([spec("t", queue="u", unique_key="k")])
+    await harness.broker.cancel(waiting.id)
+    (running,) = await harness.broker.enqueue([spec("t", queue="u", unique_key="k")])
+    assert running.created and running.id != waiting.id
+    await lease_one(harness, "u")
+    await harness.broker.cancel(running.id)  # a running job cancelled frees its key too
     (fresh,) = await harness.broker.enqueue([spec("t", queue="u", unique_key="k")])
-    assert fresh.created and fresh.id != first.id
+    assert fresh.created and fresh.id not in (waiting.id, running.id)
 
 
 async def test_delete_releases_any_key(harness: Harness) -> None:

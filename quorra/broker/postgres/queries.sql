@@ -194,3 +194,50 @@ RETURNING queue;
 
 -- name: drop_zero_counts
 DELETE FROM quorra_finished_counts WHERE n = 0;
+
+-- name: cancel
+-- Cancel one unfinished job (pending — ready, delayed or backing off — or leased) at once: its
+-- lease, if any, is void (lease_id cleared, so every fenced settlement of it matches nothing)
+-- and dispatch_seq moves on (so no Redis proposal or unrecorded stream lease of it can lease or
+-- settle it). The row is locked first, so the old lease id returned is the one voided.
+WITH old AS MATERIALIZED (
+    SELECT id, status, lease_id, dispatch_seq FROM quorra_jobs WHERE id = %(id)s FOR UPDATE
+)
+UPDATE quorra_jobs j
+SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, finished_at = now(),
+    dispatch_seq = j.dispatch_seq + 1, updated_at = now()
+FROM old o
+WHERE j.id = o.id AND o.status IN ('pending', 'leased')
+RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
+          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
+          j.leased_by, j.lease_expires_at, j.finished_at, o.lease_id AS voided, o.dispatch_seq;
+
+-- name: cancel_many
+-- Bulk cancel, one bounded batch: unfinished jobs of a queue and/or a type. SKIP LOCKED: a row
+-- another transaction holds is left to the next batch.
+WITH doomed AS MATERIALIZED (
+    SELECT id, lease_id, dispatch_seq FROM quorra_jobs
+    WHERE status IN ('pending', 'leased')
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+      AND (%(type)s::text IS NULL OR type = %(type)s::text)
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE quorra_jobs j
+SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, finished_at = now(),
+    dispatch_seq = j.dispatch_seq + 1, updated_at = now()
+FROM doomed d
+WHERE j.id = d.id
+RETURNING j.id, j.queue, d.lease_id, d.dispatch_seq, j.priority, j.run_at;
+
+-- name: job
+SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
+       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+       finished_at
+FROM quorra_jobs WHERE id = %(id)s;
+
+-- name: notify_cancel
+-- Tell every replica which leases a cancel voided ("job lease" pairs): the one holding the
+-- worker session of each passes the cancellation on.
+SELECT pg_notify('quorra_cancel', p) FROM unnest(%(pairs)s::text[]) AS p;

@@ -29,6 +29,7 @@ import msgspec
 
 from quorra.broker.base import Settled
 from quorra.broker.postgres import PostgresBroker
+from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.broker import RedisBroker
 from quorra.broker.redis.index import Entry
@@ -514,6 +515,26 @@ class StreamBroker(RedisBroker):
         return 0
 
     # -- operator actions ----------------------------------------------------------------------
+
+    async def _drop_cancelled(self, rows: Sequence[CancelRow]
+                              ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """A stream lease has no grant to refuse a stale proposal: the proposal, body and
+        lease of a cancelled job must leave Redis. When Redis cannot be reached now, they are
+        dropped before any later stream lease (with the proposals of PostgreSQL's leases)."""
+        voided: list[tuple[uuid.UUID, uuid.UUID]] = []
+        try:
+            if not self.state.dispatches:
+                raise DispatchUnavailable("Redis is not dispatching")
+            voided = await self._redis_cancel(rows)
+        except DispatchUnavailable as exc:
+            if self.state.dispatches:
+                self.state.failed(exc.message)
+            self.supervisor.leased_from_postgres((r.cancelled.queue, r.cancelled.id)
+                                                 for r in rows)
+        lease_ids = [lease for _, lease in voided]
+        lease_ids += [r.cancelled.lease_id for r in rows if r.cancelled.lease_id is not None]
+        self._settled_leases(lease_ids)  # never recorded late; heartbeats now refused
+        return voided
 
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.recorder.flush()  # a lease of ours is then known: a leased job is refused
