@@ -41,6 +41,10 @@ class Metrics:
         self._labelled: set[str] = set()
         self.created = Counter("quorra_jobs_created_total", "Jobs enqueued (committed).",
                                ["queue"], registry=registry)
+        self.deduplicated = Counter(
+            "quorra_jobs_deduplicated_total",
+            "Enqueues answered with the job holding their unique key (nothing stored).",
+            ["queue"], registry=registry)
         self.processed = Counter("quorra_jobs_processed_total", "Jobs that succeeded.",
                                  ["queue"], registry=registry)
         self.failed = Counter("quorra_jobs_failed_total",

@@ -40,6 +40,9 @@ class JobService:
             spec.queue for spec, item in zip(specs, done, strict=True) if item.created)
         for queue, count in created.items():
             self.metrics.created.labels(self.metrics.queue(queue)).inc(count)
+        for spec, item in zip(specs, done, strict=True):
+            if item.duplicate:
+                self.metrics.deduplicated.labels(self.metrics.queue(spec.queue)).inc()
         return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,

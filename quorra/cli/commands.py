@@ -68,20 +68,30 @@ def _number(value: float) -> int | float:
               help="Retries after the first attempt.")
 @click.option("--timeout", "job_timeout", type=float, default=None,
               help="Each attempt's time limit in seconds (default: the server's).")
+@click.option("--unique-key", help="While a job of the queue holds this key, enqueue nothing "
+                                   "and show that job.")
+@click.option("--unique-for", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Hold the unique key this long (default: until the job finishes).")
 @pass_ctl
 def create(ctl: Ctl, job_type: str, payload: dict[str, Any], queue: str, priority: int,
-           delay: float, retries: int, job_timeout: float | None) -> None:
+           delay: float, retries: int, job_timeout: float | None, unique_key: str | None,
+           unique_for: float | None) -> None:
     """Enqueue one job of TYPE."""
     job = {"type": job_type, "payload": payload, "queue": queue, "priority": priority,
            "delay_seconds": _number(delay), "max_retries": retries}
     if job_timeout is not None:
         job["timeout_seconds"] = _number(job_timeout)
+    if unique_key is not None:
+        job["unique_key"] = unique_key
+    if unique_for is not None:
+        job["unique_for_seconds"] = _number(unique_for)
     with ctl.client() as client:
         done = client.create(job)
     if ctl.render.json_mode:
         ctl.render.json(done)
         return
-    ctl.render.say("Job created successfully!")
+    ctl.render.say("Duplicate: a job of this queue holds the key; nothing was enqueued."
+                   if done.get("duplicate") else "Job created successfully!")
     ctl.render.lines([("ID", done["id"]), ("Status", done["status"]),
                       ("Run at", done["run_at"])])
 
@@ -110,6 +120,7 @@ def queues(ctl: Ctl) -> None:
 
 
 main.add_command(queues, "stats")
+main.add_command(create, "enqueue")
 
 
 @main.command("list")

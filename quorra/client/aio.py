@@ -71,11 +71,15 @@ class AsyncClient:
                       queue: str | None = None, priority: int | None = None,
                       delay: float | None = None, run_at: datetime | None = None,
                       max_retries: int | None = None, id: str | None = None,
-                      timeout: float | None = None) -> Enqueued:
+                      timeout: float | None = None, unique_key: str | None = None,
+                      unique_for: float | None = None) -> Enqueued:
         """Store one job; returns once it is committed (its id, status and run_at).
-        ``timeout``: each attempt's time limit in seconds (unset: the server's default)."""
+        ``timeout``: each attempt's time limit in seconds (unset: the server's default). With
+        ``unique_key`` held in the queue, stores nothing and returns the job holding it
+        (``duplicate`` set)."""
         job = NewJob(type, payload, queue=queue, priority=priority, delay=delay, run_at=run_at,
-                     max_retries=max_retries, id=id, timeout=timeout)
+                     max_retries=max_retries, id=id, timeout=timeout, unique_key=unique_key,
+                     unique_for=unique_for)
         request = pb.EnqueueJobsRequest(jobs=[to_pb(job)])
         answer = await self._call(lambda s, **kw: s.EnqueueJobs(request, **kw), ("", 0))
         return enqueued_from_pb(answer.jobs[0])

@@ -17,6 +17,8 @@ __all__ = [
     "MAX_DELAY_SECONDS",
     "MAX_RETRIES_LIMIT",
     "MAX_TIMEOUT_SECONDS",
+    "MAX_UNIQUE_FOR_SECONDS",
+    "MAX_UNIQUE_KEY_CHARS",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
     "TERMINAL_STATUSES",
@@ -37,6 +39,8 @@ MAX_DELAY_SECONDS = 366 * 24 * 3600
 MAX_RETRIES_LIMIT = 100
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_QUEUE = "default"
+MAX_UNIQUE_KEY_CHARS = 255
+MAX_UNIQUE_FOR_SECONDS = 366 * 24 * 3600  # a unique key's window: up to a (leap) year
 LEASE_TTL_MIN = 1.0
 LEASE_TTL_MAX = 24 * 3600.0
 BACKOFF_CAP_SECONDS = 3600
@@ -67,6 +71,10 @@ class JobSpec(msgspec.Struct, frozen=True):
     delay_seconds: float = 0.0
     run_at: datetime | None = None
     timeout_seconds: float | None = None  # each attempt's time limit (None: none)
+    # Held per queue: an enqueue with a key already held answers the holder (see Enqueued).
+    # unique_for: the key is held that many seconds; None: until the job finishes.
+    unique_key: str | None = None
+    unique_for: float | None = None
 
 
 class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -74,6 +82,8 @@ class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
     status: JobStatus
     run_at: datetime
     created: bool = True  # False: the id was already stored (a producer's retry), nothing new
+    # True: the spec's unique_key was held; this is the job holding it (nothing was stored)
+    duplicate: bool = False
 
 
 class Job(msgspec.Struct, frozen=True):
@@ -103,6 +113,7 @@ class Job(msgspec.Struct, frozen=True):
         if self.timeout_seconds is None or self.leased_at is None:
             return None
         return self.leased_at + timedelta(seconds=self.timeout_seconds)
+    unique_key: str | None = None
 
 
 class QueueCount(msgspec.Struct, frozen=True):

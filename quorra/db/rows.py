@@ -16,9 +16,10 @@ JOB_COLUMNS = (
 
 
 def row_to_job(row: tuple[Any, ...]) -> Job:
+    """``JOB_COLUMNS``, optionally followed by ``unique_key`` (the reads that show a job)."""
     (id_, type_, payload, queue, priority, status, attempts, max_retries, last_error, result,
      run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-     finished_at, timeout_seconds) = row
+     finished_at, timeout_seconds) = row[:19]
     return Job(
         id=id_, type=type_, payload=payload, queue=queue, priority=priority,
         status=JobStatus(status), attempts=attempts, max_retries=max_retries,
@@ -26,4 +27,5 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
         updated_at=updated_at, lease_id=lease_id, leased_at=leased_at, leased_by=leased_by,
         lease_expires_at=lease_expires_at, finished_at=finished_at,
         timeout_seconds=timeout_seconds,
+        unique_key=row[19] if len(row) > 19 else None,
     )

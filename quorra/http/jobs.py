@@ -7,8 +7,9 @@ import uuid
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, QueryParameter
 
 from quorra.archive.base import JobFilter, page_of
@@ -40,6 +41,9 @@ from quorra.service import JobService
 __all__ = ["JobsController", "job_page", "parse_job_id", "parse_status", "within_bytes"]
 
 _encode = msgspec.json.Encoder().encode
+_DUPLICATE = ResponseSpec(data_container=Enqueued, description=(
+    "Not stored: the job's unique_key is held in its queue; the answer is the job holding it, "
+    'with "duplicate": true'))
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:
@@ -96,13 +100,14 @@ class JobsController(Controller):
     tags = ["jobs"]  # noqa: RUF012
 
     @post("/jobs", status_code=201, operation_class=json_body_operation(EnqueueRequest),
-          responses=error_responses(400, 401, 413, 503), summary="Enqueue a job")
-    async def enqueue(self, request: Request[Any, Any, Any]) -> Enqueued:
+          responses={200: _DUPLICATE, **error_responses(400, 401, 413, 503)},
+          summary="Enqueue a job")
+    async def enqueue(self, request: Request[Any, Any, Any]) -> Response[Enqueued]:
         # state read from the app, not injected: injection costs ~5% of a single-job enqueue
         state = request.app.state
         spec = decode_enqueue(await request.body(), state.limits)
         (done,) = await _service(state).enqueue([spec])
-        return done
+        return Response(done, status_code=200 if done.duplicate else 201)
 
     @post("/jobs/batch", status_code=201, operation_class=json_body_operation(BatchRequest),
           responses=error_responses(400, 401, 413, 503),

@@ -49,6 +49,7 @@ class JobView(msgspec.Struct, omit_defaults=True):
     finished_at: datetime | None = None
     timeout_seconds: float | None = None
     deadline: datetime | None = None  # the running attempt's time limit (leased_at + timeout)
+    unique_key: str | None = None
 
 
 def job_view(job: Job) -> JobView:
@@ -65,6 +66,7 @@ def job_view(job: Job) -> JobView:
         finished_at=job.finished_at,
         timeout_seconds=job.timeout_seconds,
         deadline=job.deadline if leased else None,
+        unique_key=job.unique_key,
     )
 
 

@@ -11,6 +11,7 @@ import msgspec
 from psycopg import AsyncConnection
 
 from quorra.broker.base import CancelHook, Cancelled, Settled
+from quorra.broker.postgres.enqueue import store
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import (
@@ -31,31 +32,6 @@ QUERIES = load_queries("quorra.broker.postgres")
 
 AfterInsert = Callable[[Sequence[JobSpec], list[Enqueued]], Awaitable[None]]
 _encode = msgspec.json.encode
-
-
-class _Row(msgspec.Struct):
-    """One job of an enqueue batch as the ``enqueue`` query reads it (``jsonb_to_recordset``)."""
-
-    id: uuid.UUID
-    type: str
-    queue: str
-    payload: msgspec.Raw  # already-encoded JSON object, copied through as is
-    priority: int
-    max_retries: int
-    run_at: datetime | None
-    delay: float
-    timeout: float | None
-
-
-_encode_rows = msgspec.json.Encoder().encode
-
-
-def _batch_json(specs: Sequence[JobSpec]) -> str:
-    return _encode_rows([
-        _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
-             s.delay_seconds, s.timeout_seconds)
-        for s in specs
-    ]).decode()
 
 
 class CancelRow(msgspec.Struct, frozen=True):
@@ -125,20 +101,8 @@ class PostgresBroker:
 
     async def _insert(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["enqueue"], {"jobs": _batch_json(specs)})
-            rows = await cur.fetchall()
-            by_id = {row[0]: row for row in rows}
-            known = list({s.id for s in specs if s.id not in by_id})
-            if known:  # ids already stored: a producer's retry is answered with the stored job
-                cur = await conn.execute(QUERIES["enqueue_known"], {"ids": known})
-                by_id.update({row[0]: row for row in await cur.fetchall()})
+            rows, done = await store(conn, specs)
         self._waker.announce({row[3] for row in rows if row[4]})
-        fresh = {row[0] for row in rows}
-        done = []
-        for s in specs:  # an id given twice in one batch is created once, by its first place
-            done.append(Enqueued(id=s.id, status=_STATUS[by_id[s.id][1]], run_at=by_id[s.id][2],
-                                 created=s.id in fresh))
-            fresh.discard(s.id)
         if self._after_insert is not None:
             await self._after_insert(specs, done)
         return done

@@ -189,7 +189,7 @@ SELECT t.id FROM unnest(%(ids)s::uuid[]) AS t(id)
 WHERE NOT EXISTS (SELECT 1 FROM quorra_jobs j WHERE j.id = t.id);
 
 -- name: queues
--- Every queue name (a skip scan of quorra_jobs_queue_status): where XAUTOCLAIM looks.
+-- Every queue name (a skip scan of quorra_jobs_queue_status_recent): where XAUTOCLAIM looks.
 WITH RECURSIVE q AS (
     (SELECT queue FROM quorra_jobs ORDER BY queue LIMIT 1)
     UNION ALL
