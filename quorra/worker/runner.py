@@ -253,9 +253,9 @@ class Worker:
         """A job left: ask for as many as the window now lacks (none when draining)."""
         if self.draining or self.stopping.is_set():
             return
-        lacking = (self.window.size() - len(self.running) - self.holding - self.owed
-                   - self.credit)
-        if lacking > 0:
+        held = len(self.running) + self.holding + self.owed + self.credit
+        lacking = self.window.size() - held
+        if lacking > 0 and self.window.worth_asking(lacking, held):
             self.credit += lacking
             self._send()
 

@@ -28,5 +28,15 @@ class Window:
 
     def size(self) -> int:
         """Jobs to hold now: running, prefetched and asked for."""
+        return self.max_jobs + self._prefetching()
+
+    def worth_asking(self, lacking: int, held: int) -> bool:
+        """Ask the server for ``lacking`` more jobs now (``held``: running, prefetched and asked
+        for)? At once while what is held would not fill every slot; else only once a batch is
+        lacking (a quarter of the prefetch), so the server leases many jobs per statement
+        instead of one per finished job."""
+        return held < self.max_jobs or lacking >= max(1, self._prefetching() // 4)
+
+    def _prefetching(self) -> int:
         short = self.average is not None and self.average < SHORT_JOB
-        return self.max_jobs + (self.prefetch if short else 0)
+        return self.prefetch if short else 0

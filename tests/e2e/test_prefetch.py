@@ -28,6 +28,10 @@ def runs(path: Path) -> list[tuple[str, float, str]]:
     return [(event, float(at), job) for event, at, job in lines]
 
 
+def starts(path: Path) -> list[str]:
+    return [job for event, _, job in runs(path) if event == "start"]
+
+
 def most_at_once(events: list[tuple[str, float, str]]) -> int:
     running = peak = 0
     for event, _, _ in sorted(events, key=lambda e: (e[1], e[0] == "start")):
@@ -61,11 +65,10 @@ def test_a_stopping_worker_gives_prefetched_jobs_back_unrun(
     enqueue(worker_server, [{"type": "hold", "payload": {"seconds": 0.01}}])  # jobs are short
     wait_until(lambda: counts(clean_db).get("succeeded") == 1, timeout=20)
     enqueue(worker_server, [{"type": "hold", "payload": {"seconds": 2}} for _ in range(10)])
-    wait_until(lambda: counts(clean_db).get("leased") == 6, timeout=20,
-               what="2 running and 4 prefetched jobs")
+    wait_until(lambda: counts(clean_db).get("leased") == 6 and len(starts(file)) == 3,
+               timeout=20, what="2 running and 4 prefetched jobs")
     assert stop_process(proc) == 0  # the 2 running finish within the grace period
     assert counts(clean_db) == {"succeeded": 3, "pending": 8}
-    started = [job for event, _, job in runs(file) if event == "start"]
-    assert len(started) == 3, "a prefetched job ran during the drain"
+    assert len(starts(file)) == 3, "a prefetched job ran during the drain"
     assert rows(clean_db, "SELECT max(attempts) FROM quorra_jobs WHERE status = 'pending'") == [
         (0,)]

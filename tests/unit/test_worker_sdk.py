@@ -147,7 +147,7 @@ async def test_a_cancellation_stops_handlers_and_settles_nothing() -> None:
     await asyncio.wait_for(asyncio.gather(*(e.task for e in entries)), 10)
     assert seen.is_set() and entries[0].handler_task.cancelled()
     assert worker.settlements == [] and worker.running == {}
-    assert worker.credit == worker.window.size()  # both slots free again: the whole window
+    assert worker.credit >= worker.config.max_jobs  # both slots free again: asked for
     worker.threads.shutdown()
 
 

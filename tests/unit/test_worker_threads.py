@@ -108,3 +108,14 @@ async def test_threads_start_only_as_calls_need_them() -> None:
         assert len(threads._threads) == 1
     finally:
         threads.shutdown()
+
+
+def test_the_window_asks_in_batches_unless_slots_would_starve() -> None:
+    window = Window(max_jobs=8, prefetch=16)
+    window.observe(0.001)  # short jobs: 8 slots + 16 prefetched
+    assert window.worth_asking(lacking=1, held=23) is False  # plenty held: wait for a batch
+    assert window.worth_asking(lacking=4, held=20) is True  # a quarter of the prefetch
+    assert window.worth_asking(lacking=1, held=7) is True  # a slot would go idle: ask now
+    long = Window(max_jobs=8, prefetch=16)
+    long.observe(SHORT_JOB * 2)  # long jobs: no prefetch, every freed slot asks at once
+    assert long.worth_asking(lacking=1, held=7) is True
