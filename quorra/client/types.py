@@ -116,18 +116,12 @@ def to_pb(job: NewJob, field: str = "") -> pb.JobSpec:
     try:
         message = pb.JobSpec(type=job.type, payload=payload, queue=job.queue or "",
                              id=job.id or str(new_job_id()))
-        if job.priority is not None:
-            message.priority = job.priority
-        if job.delay is not None:
-            message.delay_seconds = job.delay
-        if job.max_retries is not None:
-            message.max_retries = job.max_retries
-        if job.timeout is not None:
-            message.timeout_seconds = job.timeout
-        if job.unique_key is not None:
-            message.unique_key = job.unique_key
-        if job.unique_for is not None:
-            message.unique_for_seconds = job.unique_for
+        for name, value in (("priority", job.priority), ("delay_seconds", job.delay),
+                            ("max_retries", job.max_retries), ("timeout_seconds", job.timeout),
+                            ("unique_key", job.unique_key),
+                            ("unique_for_seconds", job.unique_for)):
+            if value is not None:  # unset stays unset: the server's default applies
+                setattr(message, name, value)
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(field or "job", f"a value of the wrong type ({exc})") from None
     if job.run_at is not None:

@@ -12,35 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.worker_processes import API_KEY, Server, Workers, process_env, stop_process
-from tests.support import free_port, wait_until
+from tests.e2e.worker_processes import Server, Workers, start_server, stop_process
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["postgres", "grant", "stream"])
-def cancel_server(clean_db: str, redis_url: str, tmp_path: Path,
+def cancel_server(clean_db: str, tmp_path: Path,
                   request: pytest.FixtureRequest) -> Iterator[Server]:
-    http_port, grpc_port = free_port(), free_port()
-    extra = {} if request.param == "postgres" else {
-        "REDIS_URL": redis_url, "QUORRA_REDIS_LEASES": request.param}
-    if extra:
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        try:
-            client.flushdb()
-        except redis.RedisError as exc:
-            pytest.skip(f"Redis unavailable: {exc}")
-        finally:
-            client.close()
-    env = process_env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
-                      QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
-                      QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s",
-                      **extra)
-    server = Server(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
-                    tmp_path / "server.log")
-    server.start()
+    server = start_server(clean_db, tmp_path, leases=request.param)
     yield server
     server.stop()
 

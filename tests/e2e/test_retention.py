@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_pause import start_server, statuses
+from tests.e2e.test_pause import statuses
 from tests.e2e.test_workers import enqueue
-from tests.e2e.worker_processes import Workers
+from tests.e2e.worker_processes import Workers, start_server
 from tests.support import wait_until
 
 
@@ -23,7 +23,8 @@ def deleted_metric(text: str, status: str) -> float:
 def test_finished_jobs_are_deleted_after_their_retention(
     mode: str, clean_db: str, tmp_path: Path
 ) -> None:
-    server = start_server(mode, clean_db, tmp_path, QUORRA_RETAIN_SUCCEEDED="1s",
+    server = start_server(clean_db, tmp_path, leases="grant" if mode == "redis" else "postgres",
+                          QUORRA_RETAIN_SUCCEEDED="1s",
                           QUORRA_RETAIN_DEAD="0", QUORRA_RETENTION_INTERVAL="1s")
     workers = Workers(server, tmp_path)
     try:

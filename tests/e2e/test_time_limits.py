@@ -15,37 +15,22 @@ from typing import Any
 import grpc
 import psycopg
 import pytest
-import redis
 
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.e2e.timeout_handlers import RUNS_FILE_ENV
-from tests.e2e.worker_processes import API_KEY, Server, Workers, process_env, stop_process
-from tests.support import free_port, wait_until
+from tests.e2e.worker_processes import API_KEY, Server, Workers, start_server, stop_process
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = (("x-api-key", API_KEY),)
-MODES = {"postgres": {}, "grant": {"QUORRA_REDIS_LEASES": "grant"},
-         "stream": {"QUORRA_REDIS_LEASES": "stream"}}
+MODES = ["postgres", "grant", "stream"]
 
 
-@pytest.fixture(params=list(MODES))
-def server(request: pytest.FixtureRequest, clean_db: str, redis_url: str,
-           tmp_path: Path) -> Iterator[Server]:
-    http_port, grpc_port = free_port(), free_port()
-    extra: dict[str, str] = dict(MODES[request.param])
-    if extra:
-        client = redis.Redis.from_url(redis_url)
-        client.flushdb()
-        client.close()
-        extra["REDIS_URL"] = redis_url
-    env = process_env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
-                      QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
-                      QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="2s",
-                      QUORRA_REAP_INTERVAL="200ms", **extra)
-    srv = Server(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
-                 tmp_path / "server.log")
-    srv.start()
+@pytest.fixture(params=MODES)
+def server(request: pytest.FixtureRequest, clean_db: str, tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(clean_db, tmp_path, leases=request.param, QUORRA_SHUTDOWN_GRACE="2s",
+                       QUORRA_REAP_INTERVAL="200ms")
     yield srv
     srv.stop()
 

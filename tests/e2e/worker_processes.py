@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pytest
+import redis
 
-from tests.support import wait_until
+from tests.support import REDIS_URL, free_port, wait_until
 
 API_KEY = "e2e-key-issue3-workers"
 BIN = Path(sys.executable).parent
@@ -86,3 +88,32 @@ class Workers:
 
 
 StopFn = Callable[[subprocess.Popen[bytes]], int]
+
+
+def start_server(database_url: str, tmp_path: Path, *, leases: str = "postgres",
+                 **settings: str) -> Server:
+    """A real ``quorra-server``, started and answering: Postgres-only (``leases="postgres"``),
+    or in Redis mode with ``QUORRA_REDIS_LEASES=leases`` (``grant``, ``stream``) on the tests'
+    Redis DB, flushed first (the test is skipped when Redis is down)."""
+    extra = dict(settings)
+    if leases != "postgres":
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            client.flushdb()
+        except redis.RedisError as exc:
+            pytest.skip(f"Redis unavailable: {exc}")
+        finally:
+            client.close()
+        extra.update(REDIS_URL=REDIS_URL, QUORRA_REDIS_LEASES=leases)
+    http_port, grpc_port = free_port(), free_port()
+    env = process_env(**{"DATABASE_URL": database_url, "QUORRA_API_KEY": API_KEY,
+                         "QUORRA_LOG_LEVEL": "warn", "QUORRA_HTTP_ADDR": f"127.0.0.1:{http_port}",
+                         "QUORRA_GRPC_ADDR": f"127.0.0.1:{grpc_port}",
+                         "QUORRA_SHUTDOWN_GRACE": "5s", **extra})
+    server = Server(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
+                    tmp_path / "server.log")
+    server.start()
+    if leases != "postgres":
+        wait_until(lambda: server.client().get("/readyz").json().get("mode") == "redis",
+                   timeout=15, what="Redis dispatch mode")
+    return server
