@@ -90,8 +90,8 @@ class RedisBroker:
 
     async def start(self) -> None:
         await self.postgres.start()
-        await self.supervisor.start()
         await self.redis_config.check()  # warns at start unless noeviction (and AOF on)
+        await self.supervisor.start()
 
     async def close(self) -> None:
         """Stop, and close the Redis client (the broker owns it)."""
