@@ -2,8 +2,9 @@
 
 - ``maxmemory-policy`` must be ``noeviction``: any other policy lets Redis drop keys silently
   under memory pressure — proposals, job bodies and, with stream leases, the leases themselves
-  (a lease evicted before PostgreSQL recorded it makes its job run twice). With ``noeviction`` a
-  full Redis refuses writes instead, the calls fail and dispatch falls back to PostgreSQL.
+  (a lease evicted before PostgreSQL recorded it makes its job run twice). With ``noeviction``
+  Redis never deletes a key by itself: past ``maxmemory`` it refuses writes with an error,
+  which Quorra handles as any failed Redis call.
 - AOF (``appendonly yes``) should be on with stream leases: without it a Redis restart comes
   back empty (or from an old snapshot) and loses the leases PostgreSQL has not recorded yet.
   With ``grant`` leases Redis holds no lease (PostgreSQL grants each one), a restart costs only
@@ -129,5 +130,5 @@ class RedisConfigCheck:
         for warning in config.warnings():
             log.warning("%s", warning)
         if self.config is not None and not config.warnings():
-            log.info("Redis configuration is fine now: maxmemory-policy %s, AOF on",
-                     config.maxmemory_policy)
+            log.info("Redis configuration is fine now: maxmemory-policy %s, AOF %s",
+                     config.maxmemory_policy, "on" if config.aof_enabled else "not required")
