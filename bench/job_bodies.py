@@ -8,6 +8,8 @@ Bodies (``BODIES``):
 - ``async_incr`` — ``async def``: the same ``INCR`` with ``redis.asyncio`` (one client per process
   and event loop);
 - ``async_sleep`` — ``async def``: ``await asyncio.sleep(0.01)``, I/O-bound at high concurrency;
+- ``sync_cpu``   — ``def``: about 1 ms of pure-Python CPU (holding the GIL), the shape of a
+  handler that computes (render, parse, score);
 - ``empty_sync`` / ``empty_async`` — nothing at all: the floor of each system's own overhead.
 
 Counting happens outside the library under test, in Redis (``COUNTER_URL``): the ``*_incr`` bodies'
@@ -39,8 +41,9 @@ K_FIRST = "qpeers:first"  # hash pid -> unix time of that process's first job
 K_LAT = "qpeers:lat"  # list of handler start - enqueue time, seconds
 KEYS = (K_COUNT, K_MARKS, K_FIRST, K_LAT)
 
-BODIES = ("sync_incr", "async_incr", "async_sleep", "empty_sync", "empty_async")
+BODIES = ("sync_incr", "async_incr", "async_sleep", "sync_cpu", "empty_sync", "empty_async")
 SLEEP = 0.01
+CPU_TERMS = 30_000  # sum of squares: about 1 ms of one core here
 
 _lock = threading.Lock()
 _sync: dict[str, Any] = {"pid": None, "client": None}
@@ -172,6 +175,11 @@ async def async_sleep() -> None:
     _note()
 
 
+def sync_cpu() -> None:
+    sum(i * i for i in range(CPU_TERMS))
+    _note()
+
+
 # --- enqueue -> start latency --------------------------------------------------------------
 
 def latency_sync(sent: float) -> None:
@@ -194,5 +202,5 @@ async def run_async(body: str) -> None:
     await ASYNC[body]()
 
 
-SYNC = {"sync_incr": sync_incr, "empty_sync": empty_sync}
+SYNC = {"sync_incr": sync_incr, "sync_cpu": sync_cpu, "empty_sync": empty_sync}
 ASYNC = {"async_incr": async_incr, "async_sleep": async_sleep, "empty_async": empty_async}

@@ -37,8 +37,10 @@ PG_QUORRA = f"{PG}/quorra_bench_peers"
 PG_PGQUEUER = f"{PG}/quorra_bench_peers_pgqueuer"
 DATABASES = (PG_QUORRA, PG_PGQUEUER)
 
-ROWS = ("sync_incr", "async_incr", "async_sleep", "empty")
-IO_BODIES = {"sync_incr": "sync_incr", "async_incr": "async_incr", "async_sleep": "async_sleep"}
+ROWS = ("sync_incr", "async_incr", "async_sleep", "sync_cpu", "empty")
+IO_BODIES = {"sync_incr": "sync_incr", "async_incr": "async_incr", "async_sleep": "async_sleep",
+             "sync_cpu": "sync_cpu"}
+SYNC_BODIES = {"sync_incr": "sync_incr", "sync_cpu": "sync_cpu"}
 IO_SLOTS = 32  # Quorra's in-flight jobs per worker process for the one-round-trip bodies
 EMPTY_SLOTS = 500  # the empty handler (floor): the setting of `make bench`'s drain figures
 SLEEP_SLOTS = 1000  # in-flight jobs per process for the asyncio.sleep body (async systems)
@@ -149,10 +151,13 @@ class Quorra(System):
     packages = ("quorra", "grpcio", "redis")
     bodies: ClassVar[dict[str, str]] = {**IO_BODIES, "empty": "empty_async"}
 
-    def __init__(self, redis_mode: bool) -> None:
+    def __init__(self, redis_mode: bool, leases: str = "grant") -> None:
         self.redis_mode = redis_mode
-        self.key = "quorra-redis" if redis_mode else "quorra-pg"
-        self.label = "Quorra Redis" if redis_mode else "Quorra PG-only"
+        self.leases = leases  # QUORRA_REDIS_LEASES in Redis mode: grant or stream
+        stream = redis_mode and leases == "stream"
+        self.key = "quorra-stream" if stream else "quorra-redis" if redis_mode else "quorra-pg"
+        self.label = ("Quorra Redis stream" if stream else "Quorra Redis" if redis_mode
+                      else "Quorra PG-only")
         self.server: h.Procs | None = None
 
     def reset(self) -> None:
@@ -166,6 +171,7 @@ class Quorra(System):
     def running(self, log: Path) -> Iterator[None]:
         with h.quorra_server(DATABASE_URL=PG_QUORRA,
                              REDIS_URL=redis_url(DB_QUORRA) if self.redis_mode else "",
+                             QUORRA_REDIS_LEASES=self.leases,
                              QUORRA_SHUTDOWN_GRACE="5s", log=log) as server:
             self.server = server
             try:
@@ -211,7 +217,8 @@ class Quorra(System):
         return out
 
     def shape(self, body: str) -> str:
-        mode = "REDIS_URL set" if self.redis_mode else "no REDIS_URL"
+        mode = (f"REDIS_URL set, QUORRA_REDIS_LEASES={self.leases}" if self.redis_mode
+                else "no REDIS_URL")
         return (f"1 quorra-server ({mode}) + 2 x `quorra-worker`, "
                 f"QUORRA_WORKER_MAX_JOBS={self.slots(body)}")
 
@@ -225,7 +232,7 @@ class Huey(System):
     key, label = "huey", "Huey"
     packages = ("huey",)
     stop_signal = signal.SIGINT  # huey_consumer's graceful shutdown
-    bodies: ClassVar[dict[str, str]] = {"sync_incr": "sync_incr", "empty": "empty_sync"}
+    bodies: ClassVar[dict[str, str]] = {**SYNC_BODIES, "empty": "empty_sync"}
     url = redis_url(DB_HUEY)
 
     def _app(self) -> Any:
@@ -295,7 +302,7 @@ class Dramatiq(System):
 class Celery(System):
     key, label = "celery", "Celery"
     packages = ("celery", "kombu")
-    bodies: ClassVar[dict[str, str]] = {"sync_incr": "sync_incr", "empty": "empty_sync"}
+    bodies: ClassVar[dict[str, str]] = {**SYNC_BODIES, "empty": "empty_sync"}
     url = redis_url(DB_CELERY)
 
     def _app(self) -> Any:
@@ -404,7 +411,7 @@ class PgQueuer(System):
         batch, cap = self._limits(body)
         return (f"2 x `pgq run --batch-size {batch} --max-concurrent-tasks {cap}` (uvloop, one "
                 "asyncpg connection each, LISTEN/NOTIFY)"
-                + ("; the def body via asyncio.to_thread" if body == "sync_incr" else ""))
+                + ("; the def body via asyncio.to_thread" if body in SYNC_BODIES else ""))
 
 
 # --- streaQ ----------------------------------------------------------------------------------
@@ -472,10 +479,11 @@ class Streaq(System):
     def shape(self, body: str) -> str:
         c = self._concurrency(body)
         return (f"2 x `streaq run` (concurrency {c}, prefetch {c}; blocking XREADGROUP)"
-                + ("; the def body in streaQ's thread pool" if body == "sync_incr" else ""))
+                + ("; the def body in streaQ's thread pool" if body in SYNC_BODIES else ""))
 
 
 def all_systems() -> dict[str, System]:
     systems: list[System] = [Quorra(redis_mode=True), Quorra(redis_mode=False), Huey(),
-                             Dramatiq(), Celery(), PgQueuer(), Streaq()]
+                             Dramatiq(), Celery(), PgQueuer(), Streaq(),
+                             Quorra(redis_mode=True, leases="stream")]
     return {s.key: s for s in systems}

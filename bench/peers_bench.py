@@ -11,7 +11,8 @@ seconds from the first job), stop the workers. The rate comes from the bodies' o
 /proc), Quorra's server, and the Redis and PostgreSQL servers (whole servers: noisy).
 
 Writes ``bench/results/peers.json`` (every drain) and ``bench/results/peers.md`` (medians).
-Bodies (rows): ``sync_incr``, ``async_incr``, ``async_sleep``, ``empty`` (the floor).
+Bodies (rows): ``sync_incr``, ``async_incr``, ``async_sleep``, ``sync_cpu``, ``empty`` (the
+floor).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ ROW_LABEL = {
     "sync_incr": "`def`: one sync Redis INCR",
     "async_incr": "`async def`: one `redis.asyncio` INCR",
     "async_sleep": "`async def`: `asyncio.sleep(0.01)`, 1,000 in flight",
+    "sync_cpu": "`def`: ~1 ms of pure-Python CPU",
     "empty": "empty handler (floor)",
 }
 
@@ -299,7 +301,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--systems", default=",".join(every),
                         help=f"comma list of {', '.join(every)}")
-    parser.add_argument("--bodies", default="sync_incr,async_incr,async_sleep,empty",
+    parser.add_argument("--bodies", default="sync_incr,async_incr,async_sleep,sync_cpu,empty",
                         help=f"comma list of {', '.join(ps.ROWS)}")
     parser.add_argument("--cap", type=float, default=120.0,
                         help="seconds per drain, from the first job")

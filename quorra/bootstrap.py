@@ -90,7 +90,7 @@ def _broker(settings: Settings, pool: Pool) -> PostgresBroker | RedisBroker:
     """Redis dispatch when REDIS_URL is set (falling back to Postgres at run time), with
     PostgreSQL granting each lease (``grant``) or leases held in Redis (``stream``); else
     Postgres-only dispatch."""
-    postgres = PostgresBroker(pool, settings.database_url)
+    postgres = PostgresBroker(pool, settings.database_url, default_timeout=settings.job_timeout)
     if not settings.redis_url:
         return postgres
     client = connect_redis(settings.redis_url)

@@ -41,6 +41,10 @@ class Metrics:
         self._labelled: set[str] = set()
         self.created = Counter("quorra_jobs_created_total", "Jobs enqueued (committed).",
                                ["queue"], registry=registry)
+        self.deduplicated = Counter(
+            "quorra_jobs_deduplicated_total",
+            "Enqueues answered with the job holding their unique key (nothing stored).",
+            ["queue"], registry=registry)
         self.processed = Counter("quorra_jobs_processed_total", "Jobs that succeeded.",
                                  ["queue"], registry=registry)
         self.failed = Counter("quorra_jobs_failed_total",
@@ -50,6 +54,9 @@ class Metrics:
                             ["queue"], registry=registry)
         self.leased = Counter("quorra_jobs_leased_total", "Leases granted.", ["queue"],
                               registry=registry)
+        self.cancelled = Counter("quorra_jobs_cancelled_total",
+                                 "Jobs cancelled (pending or running; repeats not counted).",
+                                 ["queue"], registry=registry)
         self.queue_length = Gauge("quorra_job_queue_length",
                                   "Jobs by queue and status, read from the store.",
                                   ["queue", "status"], registry=registry)
@@ -90,6 +97,11 @@ class Metrics:
         self.lease_expiries = Counter(
             "quorra_lease_expiries_total",
             "Leases that expired unsettled (each also counts as a failed attempt).", ["queue"],
+            registry=registry)
+        self.timed_out = Counter(
+            "quorra_jobs_timed_out_total",
+            "Leases that ran to their job's deadline (timeout_seconds) unsettled: failed "
+            "attempts with last_error 'timed out' (also counted as lease expiries).", ["queue"],
             registry=registry)
         self.redelivered = Counter(
             "quorra_jobs_redelivered_total",

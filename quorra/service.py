@@ -11,13 +11,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quorra.archive.base import Archive, JobFilter, JobPage
-from quorra.broker.base import Broker, Settled
-from quorra.core.errors import JobNotFound, LeaseLost
+from quorra.broker.base import Broker, CancelHook, Cancelled, Settled
+from quorra.core.errors import InvalidInput, JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
 from quorra.core.spec import check_queue, clean_error
 from quorra.metrics import Metrics
 
-__all__ = ["JobService"]
+__all__ = ["CANCEL_BATCH", "MAX_CANCEL_BATCHES", "JobService"]
+
+CANCEL_BATCH = 1000  # jobs per bulk-cancel statement
+MAX_CANCEL_BATCHES = 1000  # statements per bulk-cancel request (up to 1,000,000 jobs)
 
 
 class JobService:
@@ -37,6 +40,9 @@ class JobService:
             spec.queue for spec, item in zip(specs, done, strict=True) if item.created)
         for queue, count in created.items():
             self.metrics.created.labels(self.metrics.queue(queue)).inc(count)
+        for spec, item in zip(specs, done, strict=True):
+            if item.duplicate:
+                self.metrics.deduplicated.labels(self.metrics.queue(spec.queue)).inc()
         return done
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
@@ -93,6 +99,8 @@ class JobService:
         for settled in reaped:
             self._observe(settled, ran=False)  # an expired lease says nothing of run time
             self.metrics.lease_expiries.labels(self.metrics.queue(settled.queue)).inc()
+            if settled.timed_out:
+                self.metrics.timed_out.labels(self.metrics.queue(settled.queue)).inc()
         return reaped
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
@@ -118,6 +126,38 @@ class JobService:
 
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.broker.delete(job_id)
+
+    async def cancel(self, job_id: uuid.UUID) -> Job:
+        """Cancel a pending or running job (``Broker.cancel``); the job as it is now. A worker
+        holding it is told through ``on_cancel``'s hooks."""
+        cancelled = await self.broker.cancel(job_id)
+        self._count_cancelled([cancelled])
+        assert cancelled.job is not None
+        return cancelled.job
+
+    async def cancel_many(self, queue: str | None, job_type: str | None) -> int:
+        """Cancel every unfinished job of ``queue`` and/or ``job_type`` in batches of
+        ``CANCEL_BATCH`` (at most ``MAX_CANCEL_BATCHES``); returns how many."""
+        if queue is None and job_type is None:
+            raise InvalidInput("queue", "name a queue, a type or both")
+        if queue is not None:
+            check_queue(queue)
+        total = 0
+        for _ in range(MAX_CANCEL_BATCHES):
+            done = await self.broker.cancel_many(queue, job_type, CANCEL_BATCH)
+            self._count_cancelled(done)
+            total += len(done)
+            if not done:
+                break
+        return total
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        """``hook(job_id, lease_id)`` for each lease a cancel voided, on any replica."""
+        self.broker.on_cancel(hook)
+
+    def _count_cancelled(self, cancelled: Sequence[Cancelled]) -> None:
+        for queue, count in collections.Counter(c.queue for c in cancelled if c.changed).items():
+            self.metrics.cancelled.labels(self.metrics.queue(queue)).inc(count)
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Pause or resume ``queue`` on every replica (``Broker.set_paused``). ``InvalidInput``

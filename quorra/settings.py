@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from quorra.core.errors import ConfigError
-from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN, JobStatus
+from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN, MAX_TIMEOUT_SECONDS, JobStatus
 from quorra.core.spec import Limits
 
 __all__ = ["Address", "Settings", "TlsSettings", "parse_address", "parse_duration"]
@@ -68,16 +68,28 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _long_duration(value: str) -> float:
+    """A duration that may be given in days too: ``7d``, ``12h``, ``90m``, ``30s``, seconds."""
+    text = value.strip().lower()
+    if text.endswith("d") and text[:-1].replace(".", "", 1).isdigit():
+        return float(text[:-1]) * 86400.0
+    return parse_duration(text)
+
+
 def _retention(value: str) -> float:
     """How long finished jobs are kept: ``7d``, ``12h``, ``90m``, ``3600s`` or seconds; ``0``
     keeps them forever."""
-    text = value.strip().lower()
-    if text.endswith("d") and text[:-1].replace(".", "", 1).isdigit():
-        seconds = float(text[:-1]) * 86400.0
-    else:
-        seconds = parse_duration(text)
+    seconds = _long_duration(value)
     if not 0 <= seconds <= 100 * 365 * 86400.0:
         raise ValueError("must be a duration such as 7d, 12h or 30m (0 keeps forever)")
+    return seconds
+
+
+def _job_timeout(value: str) -> float:
+    """The time limit of jobs enqueued without one: ``0`` (none) or more than 0 up to 7 days."""
+    seconds = _long_duration(value)
+    if not 0 <= seconds <= MAX_TIMEOUT_SECONDS:
+        raise ValueError("must be a duration such as 30s, 15m or 1d (0: no limit), at most 7d")
     return seconds
 
 
@@ -205,6 +217,7 @@ class Settings:
     retain_cancelled: float = 7 * 86400.0
     retain_dead: float = 30 * 86400.0
     retention_interval: float = 60.0
+    job_timeout: float = 0.0  # the time limit of jobs enqueued without one (0: none)
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
 
     @classmethod
@@ -242,6 +255,7 @@ class Settings:
             retain_cancelled=read.get("QUORRA_RETAIN_CANCELLED", "7d", _retention),
             retain_dead=read.get("QUORRA_RETAIN_DEAD", "30d", _retention),
             retention_interval=read.get("QUORRA_RETENTION_INTERVAL", "60s", _positive_seconds),
+            job_timeout=read.get("QUORRA_JOB_TIMEOUT", "0", _job_timeout),
             tls=_tls(read),
         )
 

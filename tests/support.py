@@ -12,8 +12,8 @@ from typing import TypeVar
 
 import pytest
 
-__all__ = ["DATABASE_URL", "DROP_SCHEMA", "REDIS_URL", "eventually", "free_port", "missing",
-           "require_tool", "wait_until"]
+__all__ = ["DATABASE_URL", "DROP_SCHEMA", "REDIS_URL", "eventually", "free_port", "listening",
+           "missing", "require_tool", "wait_until"]
 
 #: Every table Quorra's migrations made (all named quorra_*), gone: a database to migrate anew.
 DROP_SCHEMA = """
@@ -130,3 +130,14 @@ def require_tool(name: str, package: str) -> str:
         missing(f"{name} missing (Debian package {package})")
     assert found is not None
     return found
+
+
+async def listening(db: str, connections: int, channel: str = "quorra_cancel") -> bool:
+    """Whether at least ``connections`` sessions of database ``db`` LISTEN on ``channel``."""
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
+        cur = await conn.execute("SELECT count(*) FROM pg_stat_activity WHERE query = %s "
+                                 "AND datname = current_database()", (f"LISTEN {channel}",))
+        row = await cur.fetchone()
+    return row is not None and row[0] >= connections

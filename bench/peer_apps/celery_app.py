@@ -18,6 +18,11 @@ def sync_incr() -> None:
     jb.sync_incr()
 
 
+@app.task(name="qpeers.sync_cpu")
+def sync_cpu() -> None:
+    jb.sync_cpu()
+
+
 @app.task(name="qpeers.empty_sync")
 def empty_sync() -> None:
     jb.empty_sync()

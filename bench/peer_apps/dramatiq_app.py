@@ -21,6 +21,11 @@ def sync_incr() -> None:
 
 
 @dramatiq.actor(queue_name="qpeers", max_retries=0)
+def sync_cpu() -> None:
+    jb.sync_cpu()
+
+
+@dramatiq.actor(queue_name="qpeers", max_retries=0)
 def empty_sync() -> None:
     jb.empty_sync()
 

@@ -17,6 +17,11 @@ def sync_incr() -> None:
 
 
 @huey.task()
+def sync_cpu() -> None:
+    jb.sync_cpu()
+
+
+@huey.task()
 def empty_sync() -> None:
     jb.empty_sync()
 

@@ -24,6 +24,10 @@ async def sync_incr(job: Job) -> None:
     await asyncio.to_thread(jb.sync_incr)
 
 
+async def sync_cpu(job: Job) -> None:
+    await asyncio.to_thread(jb.sync_cpu)
+
+
 async def async_incr(job: Job) -> None:
     await jb.async_incr()
 
@@ -40,7 +44,8 @@ async def latency(job: Job) -> None:
     await jb.latency_async(float(job.payload or b"0"))
 
 
-ENTRYPOINTS: dict[str, Any] = {"sync_incr": sync_incr, "async_incr": async_incr,
+ENTRYPOINTS: dict[str, Any] = {"sync_incr": sync_incr, "sync_cpu": sync_cpu,
+                               "async_incr": async_incr,
                                "async_sleep": async_sleep, "empty_async": empty_async,
                                "latency": latency}
 

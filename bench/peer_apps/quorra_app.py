@@ -12,6 +12,11 @@ def sync_incr(job: Job) -> None:
     jb.sync_incr()
 
 
+@handler("sync_cpu")
+def sync_cpu(job: Job) -> None:
+    jb.sync_cpu()
+
+
 @handler("empty_sync")
 def empty_sync(job: Job) -> None:
     jb.empty_sync()

@@ -20,6 +20,11 @@ def sync_incr() -> None:
 
 
 @worker.task(silent=True)
+def sync_cpu() -> None:
+    jb.sync_cpu()
+
+
+@worker.task(silent=True)
 async def async_incr() -> None:
     await jb.async_incr()
 

@@ -45,7 +45,11 @@ class PostgresArchive:
                   "after_at": after[0] if after else None, "after_id": after[1] if after else None,
                   "max_bytes": max_bytes or UNBOUNDED}
         async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["list_jobs"], params)
+            # Planned at every call, never prepared: only a plan made for these values drops
+            # the filters left NULL and walks the index of the ones given (quorra_jobs_status_
+            # recent, _queue_status_recent); a generic plan filters every row of
+            # quorra_jobs_recent, which for a rare match is the whole table.
+            cur = await conn.execute(QUERIES["list_jobs"], params, prepare=False)
             rows = await cur.fetchall()
         jobs = [row_to_job(row[:-1]) for row in itertools.takewhile(lambda r: not r[-1], rows)]
         return page_of(jobs[:limit], more=len(rows) > min(len(jobs), limit))

@@ -3,23 +3,26 @@
 -- name: get
 SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
        run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at
+       finished_at, timeout_seconds, unique_key
 FROM quorra_jobs WHERE id = %(id)s;
 
 -- name: recent
 SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
        run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at
+       finished_at, timeout_seconds
 FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: list_jobs
--- Keyset paging over quorra_jobs_recent; every filter is optional (NULL matches all). Bounded by
--- bytes too: ``before`` is the stored size of the payloads and results of the rows ahead of this
--- one; a row that starts past %(max_bytes)s comes without them (never read from TOAST) and
--- ``over`` set: the page ends before it.
+-- Keyset paging over quorra_jobs_recent, or over quorra_jobs_status_recent /
+-- quorra_jobs_queue_status_recent when status (and queue) are given, so a filter that matches
+-- nothing reads no rows (the caller plans it for its values). Every filter is optional (NULL
+-- matches all). Bounded by bytes too: ``before`` is the stored size of the payloads and results
+-- of the rows ahead of this one; a row that starts past %(max_bytes)s comes without them (never
+-- read from TOAST) and ``over`` set: the page ends before it.
 SELECT id, type, CASE WHEN NOT over THEN payload END, queue, priority, status, attempts,
        max_retries, last_error, CASE WHEN NOT over THEN result END, run_at, created_at,
-       updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at, over
+       updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at,
+       timeout_seconds, over
 FROM (
   SELECT *, coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(result), 0))
                        OVER (ORDER BY created_at DESC, id DESC

@@ -9,7 +9,7 @@ job, delete a job) raise ``InvalidTransition`` when the job's state does not all
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,18 +17,36 @@ import msgspec
 
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 
-__all__ = ["Broker", "Settled"]
+__all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
 
 
 class Settled(msgspec.Struct, frozen=True):
     """The outcome of ending a lease (ack, nack or expiry): the job's new status, its queue, how
-    long the lease had run and how long ago the job was enqueued."""
+    long the lease had run and how long ago the job was enqueued; ``timed_out`` for an expiry
+    at the job's deadline."""
 
     id: uuid.UUID
     queue: str
     status: JobStatus
     ran_seconds: float
     age_seconds: float = 0.0
+    timed_out: bool = False
+
+
+class Cancelled(msgspec.Struct, frozen=True):
+    """A job a cancel moved to ``cancelled`` (``changed``) or found so already; ``lease_id``
+    names the lease the cancel voided when a worker held the job (its holder must stop it).
+    ``job`` is the job as it is now (single cancels only; bulk cancels leave it out)."""
+
+    id: uuid.UUID
+    queue: str
+    changed: bool
+    lease_id: uuid.UUID | None = None
+    job: Job | None = None
+
+
+CancelHook = Callable[[uuid.UUID, uuid.UUID], None]
+"""Told ``(job_id, lease_id)`` of every lease a cancel voided, on any replica."""
 
 
 class Broker(Protocol):
@@ -55,7 +73,8 @@ class Broker(Protocol):
         """Record a failed attempt: back to ``pending`` after backoff, or ``dead``."""
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
-        """Push a live lease's deadline to now + ``ttl``; returns the new deadline."""
+        """Push a live lease's deadline to now + ``ttl``, never past the job's deadline (lease
+        start + its timeout); returns the new deadline."""
 
     async def release(self, leases: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
         """Give leased jobs back unrun: ``pending``, ready now, the attempt not counted, and
@@ -63,7 +82,8 @@ class Broker(Protocol):
         Returns the ids released."""
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
-        """Turn expired leases into failed attempts (``last_error`` = lease expired)."""
+        """Turn expired leases into failed attempts (``last_error`` = lease expired, or timed out
+        when the lease ran to the job's deadline)."""
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
         """Return when a job may have become ready in one of ``queues``, or after ``timeout``."""
@@ -79,6 +99,22 @@ class Broker(Protocol):
     async def delete(self, job_id: uuid.UUID) -> None:
         """Remove a job for good. ``InvalidTransition`` while it is ``leased`` (a worker holds
         it), ``JobNotFound`` if unknown."""
+
+    async def cancel(self, job_id: uuid.UUID) -> Cancelled:
+        """Move a ``pending`` (ready, delayed or backing off) or ``leased`` job to ``cancelled``
+        at once: it is never leased again, and a lease it had is void (its ack, nack, extend
+        and release are refused). Idempotent on a cancelled job (``changed`` false);
+        ``InvalidTransition`` for a succeeded or dead job, ``JobNotFound`` if unknown."""
+
+    async def cancel_many(self, queue: str | None, type_: str | None,
+                          limit: int) -> list[Cancelled]:
+        """``cancel`` up to ``limit`` unfinished jobs of ``queue`` and/or ``type_`` (one bounded
+        batch; call again until it returns none). Jobs locked by a concurrent transition are
+        skipped by this batch."""
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        """Call ``hook(job_id, lease_id)`` for every lease a cancel voided, whichever replica
+        cancelled it (this one at once, others through the store's notifications)."""
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Pause (no job of ``queue`` is leased by any replica, in either dispatch mode, until

@@ -110,6 +110,15 @@ class Client:
     def delete(self, job_id: str) -> None:
         self.request("DELETE", _job_path(job_id))
 
+    def cancel(self, job_id: str) -> Json:
+        result: Json = self.request("POST", f"{_job_path(job_id)}/cancel")
+        return result
+
+    def cancel_many(self, queue: str | None, type_: str | None) -> int:
+        body = {key: value for key, value in (("queue", queue), ("type", type_)) if value}
+        cancelled: int = self.request("POST", "/v1/jobs/cancel", body=body)["cancelled"]
+        return cancelled
+
     def retry_dead(self, queue: str) -> int:
         path = f"/v1/queues/{quote(queue, safe='')}/retry-dead"
         retried: int = self.request("POST", path)["retried"]

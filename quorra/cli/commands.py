@@ -66,18 +66,32 @@ def _number(value: float) -> int | float:
               help="Seconds before the job may run.")
 @click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
               help="Retries after the first attempt.")
+@click.option("--timeout", "job_timeout", type=float, default=None,
+              help="Each attempt's time limit in seconds (default: the server's).")
+@click.option("--unique-key", help="While a job of the queue holds this key, enqueue nothing "
+                                   "and show that job.")
+@click.option("--unique-for", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Hold the unique key this long (default: until the job finishes).")
 @pass_ctl
 def create(ctl: Ctl, job_type: str, payload: dict[str, Any], queue: str, priority: int,
-           delay: float, retries: int) -> None:
+           delay: float, retries: int, job_timeout: float | None, unique_key: str | None,
+           unique_for: float | None) -> None:
     """Enqueue one job of TYPE."""
     job = {"type": job_type, "payload": payload, "queue": queue, "priority": priority,
            "delay_seconds": _number(delay), "max_retries": retries}
+    if job_timeout is not None:
+        job["timeout_seconds"] = _number(job_timeout)
+    if unique_key is not None:
+        job["unique_key"] = unique_key
+    if unique_for is not None:
+        job["unique_for_seconds"] = _number(unique_for)
     with ctl.client() as client:
         done = client.create(job)
     if ctl.render.json_mode:
         ctl.render.json(done)
         return
-    ctl.render.say("Job created successfully!")
+    ctl.render.say("Duplicate: a job of this queue holds the key; nothing was enqueued."
+                   if done.get("duplicate") else "Job created successfully!")
     ctl.render.lines([("ID", done["id"]), ("Status", done["status"]),
                       ("Run at", done["run_at"])])
 
@@ -106,6 +120,7 @@ def queues(ctl: Ctl) -> None:
 
 
 main.add_command(queues, "stats")
+main.add_command(create, "enqueue")
 
 
 @main.command("list")
@@ -155,6 +170,32 @@ def delete(ctl: Ctl, job_id: str) -> None:
         ctl.render.json({"deleted": job_id})
     else:
         ctl.render.say(f"Deleted job {job_id}.")
+
+
+@main.command()
+@click.argument("job_ids", metavar="[ID]...", nargs=-1)
+@click.option("--queue", default=None, help="Cancel every unfinished job of this queue.")
+@click.option("--type", "type_", default=None, help="Cancel every unfinished job of this type.")
+@pass_ctl
+def cancel(ctl: Ctl, job_ids: tuple[str, ...], queue: str | None, type_: str | None) -> None:
+    """Cancel jobs: pending ones never run, running ones are stopped by their worker. Name
+    IDs, or --queue and/or --type for every unfinished job matching them."""
+    if bool(job_ids) == bool(queue or type_):
+        raise click.UsageError("name job IDs, or --queue and/or --type (not both)")
+    with ctl.client() as client:
+        if not job_ids:
+            count = client.cancel_many(queue, type_)
+            if ctl.render.json_mode:
+                ctl.render.json({"cancelled": count})
+            else:
+                ctl.render.say(f"Cancelled {count} job(s).")
+            return
+        jobs = [client.cancel(job_id) for job_id in job_ids]
+    if ctl.render.json_mode:
+        ctl.render.json(jobs[0] if len(jobs) == 1 else {"jobs": jobs})
+        return
+    for job in jobs:
+        ctl.render.say(f"Job {job.get('id')} {job.get('status')}.")
 
 
 def _set_paused(ctl: Ctl, queue: str, paused: bool) -> None:

@@ -18,8 +18,8 @@ STATUS_ORDER = ("pending", "leased", "succeeded", "dead", "cancelled")
 _STATUS_STYLE = {"pending": "yellow", "leased": "cyan", "succeeded": "green", "dead": "red",
                  "cancelled": "dim"}
 _JOB_FIELDS = ("id", "type", "queue", "status", "priority", "attempts", "max_retries",
-               "last_error", "run_at", "created_at", "updated_at", "finished_at", "leased_by",
-               "lease_expires_at")
+               "unique_key", "last_error", "run_at", "created_at", "updated_at", "finished_at",
+               "leased_by", "lease_expires_at", "timeout_seconds")
 
 
 def when(value: Any) -> str:

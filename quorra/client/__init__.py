@@ -6,6 +6,7 @@
         job = client.enqueue("email_send", {"to": "a@example.com"}, delay=60)
         stored = client.enqueue_many({"type": "resize", "payload": {"n": n}} for n in range(10_000))
         print(client.get(job.id).status)
+        client.cancel(job.id)                          # pending: never runs; running: stopped
 
 ``quorra.AsyncClient`` is the same for asyncio. Errors: see ``quorra.client.errors``.
 """
@@ -15,6 +16,7 @@ from quorra.client.config import ClientConfig
 from quorra.client.errors import (
     AuthError,
     ClientError,
+    Conflict,
     InvalidRequest,
     NotFound,
     ServerError,
@@ -29,6 +31,7 @@ __all__ = [
     "Client",
     "ClientConfig",
     "ClientError",
+    "Conflict",
     "Enqueued",
     "InvalidRequest",
     "JobInfo",

@@ -70,10 +70,16 @@ class AsyncClient:
     async def enqueue(self, type: str, payload: Mapping[str, Any] | None = None, *,
                       queue: str | None = None, priority: int | None = None,
                       delay: float | None = None, run_at: datetime | None = None,
-                      max_retries: int | None = None, id: str | None = None) -> Enqueued:
-        """Store one job; returns once it is committed (its id, status and run_at)."""
+                      max_retries: int | None = None, id: str | None = None,
+                      timeout: float | None = None, unique_key: str | None = None,
+                      unique_for: float | None = None) -> Enqueued:
+        """Store one job; returns once it is committed (its id, status and run_at).
+        ``timeout``: each attempt's time limit in seconds (unset: the server's default). With
+        ``unique_key`` held in the queue, stores nothing and returns the job holding it
+        (``duplicate`` set)."""
         job = NewJob(type, payload, queue=queue, priority=priority, delay=delay, run_at=run_at,
-                     max_retries=max_retries, id=id)
+                     max_retries=max_retries, id=id, timeout=timeout, unique_key=unique_key,
+                     unique_for=unique_for)
         request = pb.EnqueueJobsRequest(jobs=[to_pb(job)])
         answer = await self._call(lambda s, **kw: s.EnqueueJobs(request, **kw), ("", 0))
         return enqueued_from_pb(answer.jobs[0])
@@ -119,6 +125,13 @@ class AsyncClient:
         """The job as stored now; ``NotFound`` if there is none."""
         request = pb.GetJobRequest(id=str(job_id))
         return info_from_pb(await self._call(lambda s, **kw: s.GetJob(request, **kw)))
+
+    async def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a pending or running job (``POST /v1/jobs/{id}/cancel``): the job, now
+        cancelled; idempotent (so safe to send again). ``NotFound`` if there is none,
+        ``Conflict`` once it succeeded or is dead."""
+        request = pb.CancelJobRequest(id=str(job_id))
+        return info_from_pb(await self._call(lambda s, **kw: s.CancelJob(request, **kw)))
 
     async def _call(self, send: Callable[..., Awaitable[T]],
                     shift: tuple[str, int] | None = None) -> T:

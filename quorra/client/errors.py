@@ -5,6 +5,8 @@
           ├── InvalidRequest     bad input (INVALID_ARGUMENT); ``field`` names it; nothing stored
           ├── AuthError          wrong or missing API key (UNAUTHENTICATED, PERMISSION_DENIED)
           ├── NotFound           no job with that id (NOT_FOUND)
+          ├── Conflict           the job's state does not allow it, e.g. cancelling a
+          │                      finished job (FAILED_PRECONDITION)
           ├── ServerUnavailable  unreachable, or its store is down (UNAVAILABLE,
           │                      DEADLINE_EXCEEDED), still so when the retry budget ran out
           └── ServerError        anything else (INTERNAL, …)
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthError",
     "ClientError",
+    "Conflict",
     "InvalidRequest",
     "NotFound",
     "ServerError",
@@ -66,6 +69,10 @@ class NotFound(ClientError):
     """No job with that id."""
 
 
+class Conflict(ClientError):
+    """The job's state does not allow this (e.g. cancelling a job that succeeded or is dead)."""
+
+
 class ServerUnavailable(ClientError):
     """The server cannot be reached, or cannot reach its store."""
 
@@ -78,6 +85,7 @@ _KINDS: dict[grpc.StatusCode, type[ClientError]] = {
     grpc.StatusCode.UNAUTHENTICATED: AuthError,
     grpc.StatusCode.PERMISSION_DENIED: AuthError,
     grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.FAILED_PRECONDITION: Conflict,
     grpc.StatusCode.UNAVAILABLE: ServerUnavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: ServerUnavailable,
 }

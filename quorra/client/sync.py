@@ -62,11 +62,15 @@ class Client:
     def enqueue(self, type: str, payload: Mapping[str, Any] | None = None, *,
                 queue: str | None = None, priority: int | None = None,
                 delay: float | None = None, run_at: datetime | None = None,
-                max_retries: int | None = None, id: str | None = None) -> Enqueued:
-        """Store one job; returns once it is committed (its id, status and run_at)."""
+                max_retries: int | None = None, id: str | None = None,
+                timeout: float | None = None, unique_key: str | None = None,
+                unique_for: float | None = None) -> Enqueued:
+        """Store one job; returns once it is committed (its id, status and run_at).
+        ``timeout``: each attempt's time limit in seconds (unset: the server's default)."""
         return self._run(self._async.enqueue(type, payload, queue=queue, priority=priority,
                                              delay=delay, run_at=run_at,
-                                             max_retries=max_retries, id=id))
+                                             max_retries=max_retries, id=id, timeout=timeout,
+                                             unique_key=unique_key, unique_for=unique_for))
 
     def enqueue_many(self, jobs: Iterable[JobInput]) -> list[Enqueued]:
         """Store any number of jobs, many per message; returns them in the order given."""
@@ -75,3 +79,7 @@ class Client:
     def get(self, job_id: str) -> JobInfo:
         """The job as stored now; ``NotFound`` if there is none."""
         return self._run(self._async.get(job_id))
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a pending or running job; see ``AsyncClient.cancel``."""
+        return self._run(self._async.cancel(job_id))

@@ -20,13 +20,17 @@ __all__ = ["Enqueued", "JobInfo", "NewJob", "enqueued_from_pb", "info_from_pb", 
 
 _encode = msgspec.json.encode
 _KEYS = {"type", "payload", "queue", "priority", "delay", "delay_seconds", "run_at",
-         "max_retries", "id"}
+         "max_retries", "id", "timeout", "timeout_seconds", "unique_key", "unique_for",
+         "unique_for_seconds"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class NewJob:
     """A job to enqueue. Unset fields take the server's defaults (queue ``default``, priority
-    0, no delay, 3 retries); ``id`` is generated unless given."""
+    0, no delay, 3 retries, the server's time limit); ``id`` is generated unless given.
+    ``timeout`` is each attempt's time limit in seconds (more than 0, at most 7 days).
+    ``unique_key``: while a job of the queue holds it, the enqueue stores nothing and answers
+    that job (``duplicate``); held ``unique_for`` seconds, or (unset) until the job finishes."""
 
     type: str
     payload: Mapping[str, Any] | None = None
@@ -36,28 +40,37 @@ class NewJob:
     run_at: datetime | None = None
     max_retries: int | None = None
     id: str | None = None
+    timeout: float | None = None
+    unique_key: str | None = None
+    unique_for: float | None = None
 
     @classmethod
     def from_mapping(cls, job: Mapping[str, Any], field: str = "") -> NewJob:
-        """From a dict with these names (``delay_seconds`` as in the REST API works too)."""
+        """From a dict with these names (``delay_seconds`` and ``timeout_seconds`` as in the
+        REST API work too)."""
         unknown = sorted(set(job) - _KEYS)
         if unknown:
             raise InvalidRequest(_name(field, unknown[0]), "unknown field")
         if "type" not in job:
             raise InvalidRequest(_name(field, "type"), "is required")
-        values = {k: v for k, v in job.items() if k != "delay_seconds"}
-        if "delay_seconds" in job and "delay" not in job:
-            values["delay"] = job["delay_seconds"]
+        renames = (("delay_seconds", "delay"), ("timeout_seconds", "timeout"),
+                   ("unique_for_seconds", "unique_for"))
+        values = {k: v for k, v in job.items() if k not in dict(renames)}
+        for rest_name, name in renames:
+            if rest_name in job and name not in job:
+                values[name] = job[rest_name]
         return cls(**values)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Enqueued:
-    """A stored job: its id, status (``pending``) and when it becomes ready."""
+    """A stored job: its id, status (``pending``) and when it becomes ready. ``duplicate``:
+    nothing was stored, its unique key was held; this is the job holding it."""
 
     id: str
     status: str
     run_at: datetime | None
+    duplicate: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -78,6 +91,8 @@ class JobInfo:
     created_at: datetime | None
     updated_at: datetime | None
     finished_at: datetime | None
+    timeout_seconds: float | None = None  # each attempt's time limit (None: none)
+    unique_key: str = ""
 
 
 def _stamp(value: datetime, field: str) -> Timestamp:
@@ -107,6 +122,12 @@ def to_pb(job: NewJob, field: str = "") -> pb.JobSpec:
             message.delay_seconds = job.delay
         if job.max_retries is not None:
             message.max_retries = job.max_retries
+        if job.timeout is not None:
+            message.timeout_seconds = job.timeout
+        if job.unique_key is not None:
+            message.unique_key = job.unique_key
+        if job.unique_for is not None:
+            message.unique_for_seconds = job.unique_for
     except (TypeError, ValueError) as exc:
         raise InvalidRequest(field or "job", f"a value of the wrong type ({exc})") from None
     if job.run_at is not None:
@@ -119,7 +140,8 @@ def _time(message: Any, name: str) -> datetime | None:
 
 
 def enqueued_from_pb(message: pb.Enqueued) -> Enqueued:
-    return Enqueued(id=message.id, status=message.status, run_at=_time(message, "run_at"))
+    return Enqueued(id=message.id, status=message.status, run_at=_time(message, "run_at"),
+                    duplicate=message.duplicate)
 
 
 def info_from_pb(message: pb.Job) -> JobInfo:
@@ -131,4 +153,6 @@ def info_from_pb(message: pb.Job) -> JobInfo:
         result=msgspec.json.decode(message.result) if message.result else None,
         run_at=_time(message, "run_at"), created_at=_time(message, "created_at"),
         updated_at=_time(message, "updated_at"), finished_at=_time(message, "finished_at"),
+        timeout_seconds=message.timeout_seconds or None,
+        unique_key=message.unique_key,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -16,9 +16,13 @@ __all__ = [
     "LEASE_TTL_MIN",
     "MAX_DELAY_SECONDS",
     "MAX_RETRIES_LIMIT",
+    "MAX_TIMEOUT_SECONDS",
+    "MAX_UNIQUE_FOR_SECONDS",
+    "MAX_UNIQUE_KEY_CHARS",
     "PRIORITY_MAX",
     "PRIORITY_MIN",
     "TERMINAL_STATUSES",
+    "TIMED_OUT",
     "Enqueued",
     "Job",
     "JobSpec",
@@ -26,6 +30,7 @@ __all__ = [
     "QueueCount",
     "backoff_seconds",
     "clamp_lease_ttl",
+    "round_timeout",
 ]
 
 PRIORITY_MIN = -1_000_000
@@ -34,9 +39,13 @@ MAX_DELAY_SECONDS = 366 * 24 * 3600
 MAX_RETRIES_LIMIT = 100
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_QUEUE = "default"
+MAX_UNIQUE_KEY_CHARS = 255
+MAX_UNIQUE_FOR_SECONDS = 366 * 24 * 3600  # a unique key's window: up to a (leap) year
 LEASE_TTL_MIN = 1.0
 LEASE_TTL_MAX = 24 * 3600.0
 BACKOFF_CAP_SECONDS = 3600
+MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0  # a job's time limit: more than 0, at most 7 days
+TIMED_OUT = "timed out"  # last_error of an attempt whose lease ran out at the job's deadline
 
 
 class JobStatus(enum.StrEnum):
@@ -61,6 +70,11 @@ class JobSpec(msgspec.Struct, frozen=True):
     max_retries: int = DEFAULT_MAX_RETRIES
     delay_seconds: float = 0.0
     run_at: datetime | None = None
+    timeout_seconds: float | None = None  # each attempt's time limit (None: none)
+    # Held per queue: an enqueue with a key already held answers the holder (see Enqueued).
+    # unique_for: the key is held that many seconds; None: until the job finishes.
+    unique_key: str | None = None
+    unique_for: float | None = None
 
 
 class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -68,6 +82,8 @@ class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
     status: JobStatus
     run_at: datetime
     created: bool = True  # False: the id was already stored (a producer's retry), nothing new
+    # True: the spec's unique_key was held; this is the job holding it (nothing was stored)
+    duplicate: bool = False
 
 
 class Job(msgspec.Struct, frozen=True):
@@ -89,6 +105,15 @@ class Job(msgspec.Struct, frozen=True):
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    timeout_seconds: float | None = None
+
+    @property
+    def deadline(self) -> datetime | None:
+        """This attempt's time limit: lease start + timeout (None: no limit or not leased)."""
+        if self.timeout_seconds is None or self.leased_at is None:
+            return None
+        return self.leased_at + timedelta(seconds=self.timeout_seconds)
+    unique_key: str | None = None
 
 
 class QueueCount(msgspec.Struct, frozen=True):
@@ -101,6 +126,12 @@ def backoff_seconds(failed_attempts: int) -> int:
     """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (DESIGN §1.4)."""
     exponent: int = min(max(failed_attempts, 0), 12)
     return min(1 << exponent, BACKOFF_CAP_SECONDS)
+
+
+def round_timeout(seconds: float) -> float:
+    """A time limit as stored: to the millisecond (every lease path cuts deadlines in whole
+    milliseconds), at least 1 ms."""
+    return max(round(seconds, 3), 0.001)
 
 
 def clamp_lease_ttl(seconds: float) -> float:

@@ -18,13 +18,14 @@ import msgspec
 from apscheduler.triggers.cron import CronTrigger
 
 from quorra.core.errors import InvalidInput
-from quorra.core.jobs import DEFAULT_MAX_RETRIES, DEFAULT_QUEUE, JobSpec
+from quorra.core.jobs import DEFAULT_MAX_RETRIES, DEFAULT_QUEUE, JobSpec, round_timeout
 from quorra.core.spec import (
     JobType,
     Limits,
     Priority,
     QueueName,
     Retries,
+    Timeout,
     decode_body,
     encode_payload,
 )
@@ -56,6 +57,7 @@ class JobTemplate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     queue: QueueName = DEFAULT_QUEUE
     priority: Priority = 0
     max_retries: Retries = DEFAULT_MAX_RETRIES
+    timeout_seconds: Timeout | None = None  # None: the server's QUORRA_JOB_TIMEOUT
 
 
 class ScheduleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -136,5 +138,7 @@ def tick_spec(schedule: Schedule, fire_at: datetime) -> JobSpec:
     job = schedule.job
     return JobSpec(id=tick_id(schedule.name, fire_at), type=job.type,
                    payload=_ENCODER.encode(job.payload or {}), queue=job.queue,
-                   priority=job.priority, max_retries=job.max_retries, run_at=fire_at)
+                   priority=job.priority, max_retries=job.max_retries, run_at=fire_at,
+                   timeout_seconds=(None if job.timeout_seconds is None
+                                    else round_timeout(job.timeout_seconds)))
 

@@ -22,9 +22,13 @@ from quorra.core.jobs import (
     DEFAULT_QUEUE,
     MAX_DELAY_SECONDS,
     MAX_RETRIES_LIMIT,
+    MAX_TIMEOUT_SECONDS,
+    MAX_UNIQUE_FOR_SECONDS,
+    MAX_UNIQUE_KEY_CHARS,
     PRIORITY_MAX,
     PRIORITY_MIN,
     JobSpec,
+    round_timeout,
 )
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "Priority",
     "QueueName",
     "Retries",
+    "Timeout",
     "check_queue",
     "check_queues",
     "check_worker_id",
@@ -57,6 +62,10 @@ QueueName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_Q
 Priority = Annotated[int, msgspec.Meta(ge=PRIORITY_MIN, le=PRIORITY_MAX)]
 Delay = Annotated[float, msgspec.Meta(ge=0, le=MAX_DELAY_SECONDS)]
 Retries = Annotated[int, msgspec.Meta(ge=0, le=MAX_RETRIES_LIMIT)]
+Timeout = Annotated[float, msgspec.Meta(gt=0, le=MAX_TIMEOUT_SECONDS)]
+UniqueKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_UNIQUE_KEY_CHARS,
+                                        pattern=r"^[^\x00]+$")]
+UniqueFor = Annotated[float, msgspec.Meta(gt=0, le=MAX_UNIQUE_FOR_SECONDS)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
@@ -72,6 +81,12 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
     max_retries: Retries = DEFAULT_MAX_RETRIES
     # The producer's own id for the job: a retried enqueue with the same id stores nothing new.
     id: uuid.UUID | None = None
+    timeout_seconds: Timeout | None = None  # each attempt's time limit (None: the default)
+    # Unique jobs: while the key is held in this queue, an enqueue with it answers the job
+    # holding it. Held for unique_for_seconds after the enqueue, or (without) until the job
+    # finishes (succeeded, dead, cancelled) or is deleted.
+    unique_key: UniqueKey | None = None
+    unique_for_seconds: UniqueFor | None = None
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -213,6 +228,10 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
     prefix = f"{field}." if field else ""
     if not math.isfinite(req.delay_seconds):
         raise InvalidInput(f"{prefix}delay_seconds", "must be a finite number")
+    if req.timeout_seconds is not None and not math.isfinite(req.timeout_seconds):
+        raise InvalidInput(f"{prefix}timeout_seconds", "must be a finite number")
+    if req.unique_for_seconds is not None and req.unique_key is None:
+        raise InvalidInput(f"{prefix}unique_for_seconds", "needs a unique_key")
     encoded = encode_payload(req.payload, limits, f"{prefix}payload")
     return JobSpec(
         id=req.id or new_job_id(),
@@ -223,6 +242,10 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
         max_retries=req.max_retries,
         delay_seconds=float(req.delay_seconds),
         run_at=_run_at(req.run_at, f"{prefix}run_at"),
+        timeout_seconds=(None if req.timeout_seconds is None
+                         else round_timeout(float(req.timeout_seconds))),
+        unique_key=req.unique_key,
+        unique_for=req.unique_for_seconds,
     )
 
 

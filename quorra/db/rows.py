@@ -10,18 +10,22 @@ __all__ = ["JOB_COLUMNS", "row_to_job"]
 
 JOB_COLUMNS = (
     "id, type, payload, queue, priority, status, attempts, max_retries, last_error, result, "
-    "run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at"
+    "run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at, "
+    "finished_at, timeout_seconds"
 )
 
 
 def row_to_job(row: tuple[Any, ...]) -> Job:
+    """``JOB_COLUMNS``, optionally followed by ``unique_key`` (the reads that show a job)."""
     (id_, type_, payload, queue, priority, status, attempts, max_retries, last_error, result,
      run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-     finished_at) = row
+     finished_at, timeout_seconds) = row[:19]
     return Job(
         id=id_, type=type_, payload=payload, queue=queue, priority=priority,
         status=JobStatus(status), attempts=attempts, max_retries=max_retries,
         last_error=last_error, result=result, run_at=run_at, created_at=created_at,
         updated_at=updated_at, lease_id=lease_id, leased_at=leased_at, leased_by=leased_by,
         lease_expires_at=lease_expires_at, finished_at=finished_at,
+        timeout_seconds=timeout_seconds,
+        unique_key=row[19] if len(row) > 19 else None,
     )

@@ -9,8 +9,11 @@ from typing import Any
 import msgspec
 
 from quorra.core.jobs import Enqueued, Job, JobStatus, QueueCount
+from quorra.core.spec import JobType, QueueName
 
 __all__ = [
+    "CancelFilter",
+    "CancelledCount",
     "EnqueuedList",
     "ErrorBody",
     "JobList",
@@ -44,6 +47,9 @@ class JobView(msgspec.Struct, omit_defaults=True):
     leased_by: str | None = None
     lease_expires_at: datetime | None = None
     finished_at: datetime | None = None
+    timeout_seconds: float | None = None
+    deadline: datetime | None = None  # the running attempt's time limit (leased_at + timeout)
+    unique_key: str | None = None
 
 
 def job_view(job: Job) -> JobView:
@@ -58,6 +64,9 @@ def job_view(job: Job) -> JobView:
         leased_by=job.leased_by if leased else None,
         lease_expires_at=job.lease_expires_at if leased else None,
         finished_at=job.finished_at,
+        timeout_seconds=job.timeout_seconds,
+        deadline=job.deadline if leased else None,
+        unique_key=job.unique_key,
     )
 
 
@@ -78,6 +87,17 @@ class JobPageView(msgspec.Struct):
 
 class Retried(msgspec.Struct):
     retried: int
+
+
+class CancelFilter(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/jobs/cancel``: which unfinished jobs to cancel (a queue, a type, or both)."""
+
+    queue: QueueName | None = None
+    type: JobType | None = None
+
+
+class CancelledCount(msgspec.Struct):
+    cancelled: int
 
 
 class WorkerView(msgspec.Struct):

@@ -63,16 +63,19 @@ def _part(items: Sequence[T], offset: int, start: int, end: int) -> list[T]:
 
 
 def session_responses(jobs: Sequence[pb.Job], settled: Sequence[pb.Outcome],
-                      extended: Sequence[pb.Outcome], budget: int
+                      extended: Sequence[pb.Outcome], budget: int,
+                      cancelled: Sequence[pb.Cancellation] = ()
                       ) -> Iterator[pb.SessionResponse]:
     """What one ``SessionResponse`` would carry, as messages of at most ``budget`` bytes each
-    (jobs first, in order)."""
-    sizes = [field_size(item) for item in (*jobs, *settled, *extended)]
+    (jobs first, in order; cancellations last, so a job always arrives before its cancel)."""
+    sizes = [field_size(item) for item in (*jobs, *settled, *extended, *cancelled)]
     second = len(jobs) + len(settled)
+    third = second + len(extended)
     for start, end in cuts(sizes, budget):
         yield pb.SessionResponse(jobs=_part(jobs, 0, start, end),
                                  settled=_part(settled, len(jobs), start, end),
-                                 extended=_part(extended, second, start, end))
+                                 extended=_part(extended, second, start, end),
+                                 cancelled=_part(cancelled, third, start, end))
 
 
 def session_requests(settlements: Sequence[pb.Settlement], extensions: Sequence[pb.Extension],

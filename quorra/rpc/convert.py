@@ -54,6 +54,11 @@ def job_to_pb(job: Job) -> pb.Job:
         run_at=timestamp(job.run_at), created_at=timestamp(job.created_at),
         leased_at=timestamp(job.leased_at), lease_expires_at=timestamp(job.lease_expires_at),
     )
+    if job.timeout_seconds is not None:
+        message.timeout_seconds = job.timeout_seconds
+        deadline = timestamp(job.deadline)
+        if deadline is not None:
+            message.deadline.CopyFrom(deadline)
     return message
 
 
@@ -61,6 +66,8 @@ def job_detail_to_pb(job: Job) -> pb.Job:
     """A job as ``GetJob`` answers it: the leased view plus status, result and end times."""
     message = job_to_pb(job)
     message.status = job.status.value
+    if job.unique_key is not None:
+        message.unique_key = job.unique_key
     if job.result is not None:
         message.result = _encode(job.result)
     for name in ("updated_at", "finished_at"):
@@ -71,7 +78,8 @@ def job_detail_to_pb(job: Job) -> pb.Job:
 
 
 def enqueued_to_pb(done: Enqueued) -> pb.Enqueued:
-    return pb.Enqueued(id=str(done.id), status=done.status.value, run_at=timestamp(done.run_at))
+    return pb.Enqueued(id=str(done.id), status=done.status.value, run_at=timestamp(done.run_at),
+                       duplicate=done.duplicate)
 
 
 def parse_id(value: str, field: str) -> uuid.UUID:
@@ -108,7 +116,10 @@ def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
         fields["queue"] = message.queue
     if message.id:
         fields["id"] = message.id
-    for name in ("priority", "delay_seconds", "max_retries"):
+    if message.unique_key:
+        fields["unique_key"] = message.unique_key
+    for name in ("priority", "delay_seconds", "max_retries", "timeout_seconds",
+                 "unique_for_seconds"):
         if message.HasField(name):
             fields[name] = getattr(message, name)
     if message.HasField("run_at"):

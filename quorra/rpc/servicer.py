@@ -63,6 +63,22 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         self.session_grace = session_grace
         self.windows = Windows()
         self.dispatcher = Dispatcher(service)
+        self.holders: dict[uuid.UUID, Session] = {}  # lease id -> the session holding it
+        service.on_cancel(self._lease_cancelled)
+
+    def _lease_cancelled(self, job_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        """A cancel (here or on another replica) voided a lease: free its follow-stream slot,
+        and tell the worker whose session holds it."""
+        self.windows.settled(lease_id)
+        session = self.holders.get(lease_id)
+        if session is not None:
+            session.cancel(job_id, lease_id)
+
+    def forget_holder(self, session: Session) -> None:
+        """A session ended: it holds none of its leases any more."""
+        for lease_id in session.leases:
+            if self.holders.get(lease_id) is session:
+                del self.holders[lease_id]
 
     async def LeaseJobs(  # noqa: N802  (gRPC method names)
         self, request: pb.LeaseRequest, context: Context
@@ -168,6 +184,13 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
                                 f"limit of {self.max_message_bytes}; read it with "
                                 f"GET /v1/jobs/{{id}}")
         return job
+
+    @translated
+    async def CancelJob(  # noqa: N802
+        self, request: pb.CancelJobRequest, context: Context
+    ) -> pb.Job:
+        """``POST /v1/jobs/{id}/cancel`` for producers: the job, now cancelled."""
+        return job_detail_to_pb(await self.service.cancel(parse_id(request.id, "id")))
 
     async def Session(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: Context

@@ -50,6 +50,13 @@ async def _bounded(calls: Iterable[Awaitable[pb.Outcome]]) -> list[pb.Outcome]:
     return outcomes
 
 
+def _lease_of(item: pb.Settlement) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(item.lease_id)
+    except ValueError:
+        return None
+
+
 def _outcome(job_id: str, lease_id: str, exc: Exception) -> pb.Outcome:
     message = exc.message if isinstance(exc, QuorraError) else "internal error"
     return pb.Outcome(job_id=job_id, lease_id=lease_id, code=status_of(exc).value[0],
@@ -77,6 +84,8 @@ class Session:
         self.jobs_out: list[Job] = []
         self.settled_out: list[pb.Outcome] = []
         self.extended_out: list[pb.Outcome] = []
+        self.cancelled_out: list[pb.Cancellation] = []
+        self.leases: set[uuid.UUID] = set()  # leases this session took and has not settled
 
     @classmethod
     async def open(cls, host: WorkerServicer, requests: AsyncIterator[pb.SessionRequest],
@@ -114,6 +123,7 @@ class Session:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             self.feed.close()
+            host.forget_holder(self)
             await self.feed.give_back(self.jobs_out)
             host.directory.disconnect(self.key)
 
@@ -142,16 +152,18 @@ class Session:
         """What is ready, in messages within the worker's size budget. Once halted (drain,
         half-close, shutdown), jobs not yet sent stay here and are released at the end."""
         halted = self.halt.is_set()
-        if not ((self.jobs_out and not halted) or self.settled_out or self.extended_out):
+        if not ((self.jobs_out and not halted) or self.settled_out or self.extended_out
+                or self.cancelled_out):
             return
         # never an alias of ``jobs_out``: the feed appends to it while these are written
         jobs, self.jobs_out = ([], self.jobs_out) if halted else (self.jobs_out, [])
         settled, extended = self.settled_out, self.extended_out
+        cancelled, self.cancelled_out = self.cancelled_out, []
         self.settled_out, self.extended_out = [], []
         sent = 0
         try:
             for response in session_responses([job_to_pb(job) for job in jobs], settled,
-                                              extended, self.budget):
+                                              extended, self.budget, cancelled):
                 yield response
                 sent += len(response.jobs)
                 self._delivered(len(response.jobs))
@@ -171,7 +183,7 @@ class Session:
     def _finished(self, deadline: float | None) -> bool:
         if self.failure is not None:
             return False  # _write aborts the call
-        if self.settle_tasks or self.settled_out or self.extended_out or (
+        if self.settle_tasks or self.settled_out or self.extended_out or self.cancelled_out or (
                 self.jobs_out and not self.halt.is_set()):
             return False
         if self.reading_done:
@@ -212,7 +224,35 @@ class Session:
                 return
             self.credit -= len(jobs)
             self.jobs_out.extend(jobs)
+            self._hold(job.lease_id for job in jobs)
             self.ready.set()
+
+    def _hold(self, lease_ids: Iterable[uuid.UUID | None]) -> None:
+        for lease_id in lease_ids:
+            if lease_id is not None:
+                self.leases.add(lease_id)
+                self.host.holders[lease_id] = self
+
+    def _let_go(self, lease_ids: Iterable[uuid.UUID]) -> None:
+        for lease_id in lease_ids:
+            self.leases.discard(lease_id)
+            if self.host.holders.get(lease_id) is self:
+                del self.host.holders[lease_id]
+
+    def cancel(self, job_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        """A cancel voided a lease of this session: a job not sent yet stays here (its credit
+        comes back); a job the worker holds is no longer in flight, and the worker is told."""
+        self._let_go([lease_id])
+        unsent = [job for job in self.jobs_out if job.lease_id == lease_id]
+        if unsent:
+            self.jobs_out = [job for job in self.jobs_out if job.lease_id != lease_id]
+            self.credit += len(unsent)
+            self.credit_changed.set()
+            return
+        self.in_flight = max(self.in_flight - 1, 0)
+        self.host.directory.in_flight(self.key, self.in_flight)
+        self.cancelled_out.append(pb.Cancellation(job_id=str(job_id), lease_id=str(lease_id)))
+        self.ready.set()
 
     async def apply(self, request: pb.SessionRequest) -> None:
         self._check(request)
@@ -253,6 +293,10 @@ class Session:
             self.ready.set()
 
     async def _settle_all(self, items: Any) -> None:
+        # only leases this session still holds were in flight (a cancelled one is not)
+        mine = [lease for s in items if (lease := _lease_of(s)) is not None
+                and lease in self.leases]
+        self._let_go(mine)
         releases = [s for s in items if s.release]
         acks = [s for s in items if s.success and not s.release]
         others = [s for s in items if not s.success and not s.release]
@@ -261,7 +305,7 @@ class Session:
             outcomes.extend(await self._ack_all(acks))
         if releases:
             outcomes.extend(await self._release(releases))
-        self.in_flight = max(self.in_flight - len(items), 0)
+        self.in_flight = max(self.in_flight - len(mine), 0)
         self.host.directory.in_flight(self.key, self.in_flight)
         self.settled_out.extend(outcomes)
 

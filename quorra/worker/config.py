@@ -11,8 +11,9 @@ from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN
 from quorra.settings import parse_duration
 
-__all__ = ["WorkerConfig"]
+__all__ = ["MAX_PREFETCH", "WorkerConfig"]
 
+MAX_PREFETCH = 5000  # the server's default QUORRA_MAX_SESSION_CREDIT leaves room for max_jobs
 
 
 def _read(env: Mapping[str, str], name: str, default: str) -> str:
@@ -47,6 +48,7 @@ class WorkerConfig:
     worker_id: str = "worker-1"
     queues: tuple[str, ...] = ("default",)
     max_jobs: int = 5
+    prefetch: int | None = None  # jobs held beyond max_jobs while jobs are short (window.py)
     lease_ttl: float = 30.0
     grpc_addr: str = "localhost:50051"
     api_key: str = ""
@@ -54,6 +56,12 @@ class WorkerConfig:
     handlers: str = ""
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     tls: ChannelTls = dataclasses.field(default_factory=ChannelTls)
+
+    @property
+    def prefetch_jobs(self) -> int:
+        """Jobs held beyond ``max_jobs`` while jobs are short: ``prefetch``, by default twice
+        ``max_jobs`` (at most 1,000)."""
+        return min(2 * self.max_jobs, 1000) if self.prefetch is None else self.prefetch
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -65,6 +73,8 @@ class WorkerConfig:
             worker_id=_read(env, "QUORRA_WORKER_ID", "worker-1"),
             queues=queues,
             max_jobs=_int(env, "QUORRA_WORKER_MAX_JOBS", "5", 1, 1000),
+            prefetch=(_int(env, "QUORRA_WORKER_PREFETCH", "0", 0, MAX_PREFETCH)
+                      if _read(env, "QUORRA_WORKER_PREFETCH", "") else None),
             lease_ttl=_seconds(env, "QUORRA_WORKER_LEASE_TTL", "30s", LEASE_TTL_MIN,
                                LEASE_TTL_MAX),
             grpc_addr=grpc_target(_read(env, "QUORRA_GRPC_ADDR", "localhost:50051")),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
 
@@ -60,12 +61,18 @@ def main(handlers: str | None, log_level: str) -> None:
         click.echo(f"quorra-worker: configuration error: {exc}", err=True)
         sys.exit(2)
     log.info("quorra-worker %s: handlers %s", config.worker_id, ", ".join(registry.types()))
+    worker = Worker(config, registry)
     try:
-        asyncio.run(_run(Worker(config, registry)))
+        asyncio.run(_run(worker))
     except WorkerStopped as exc:
         click.echo(f"quorra-worker: {exc}", err=True)
         sys.exit(1)
     log.info("quorra-worker stopped")
+    if worker.abandoned:  # threads of `def` handlers past their deadline: never wait for them
+        log.warning("%d handler thread(s) still running past their job's deadline; exiting "
+                    "without them", worker.abandoned)
+        logging.shutdown()
+        os._exit(0)
 
 
 if __name__ == "__main__":

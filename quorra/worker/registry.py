@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -16,7 +17,18 @@ class PermanentError(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Job:
-    """A leased job as a handler sees it. ``payload`` is the decoded JSON object."""
+    """A leased job as a handler sees it. ``payload`` is the decoded JSON object.
+
+    ``cancelled`` turns true when the job is cancelled while the handler runs
+    (``POST /v1/jobs/{id}/cancel``), or when its lease is lost (a refused heartbeat): an
+    ``async def`` handler's task is cancelled at once (``asyncio.CancelledError`` at its next
+    ``await``), a ``def`` handler should poll ``job.cancelled`` and return. Either way its
+    outcome is discarded.
+
+    ``timeout_seconds`` and ``deadline`` are the job's time limit and this attempt's deadline
+    (None: no limit). At the deadline the worker reports the attempt failed ("timed out after
+    Ns"): an ``async def`` handler is cancelled; a ``def`` handler cannot be stopped from
+    outside, so ``timed_out`` turns True and the handler should poll it and return."""
 
     id: str
     type: str
@@ -29,6 +41,23 @@ class Job:
     lease_expires_at: datetime | None = None
     created_at: datetime | None = None
     last_error: str = ""
+    timeout_seconds: float | None = None
+    deadline: datetime | None = None
+    cancel_event: threading.Event = dataclasses.field(
+        default_factory=threading.Event, repr=False, compare=False)
+    # set by the worker at the deadline (``timed_out``); a handler may also wait on it
+    expired: threading.Event = dataclasses.field(default_factory=threading.Event, repr=False,
+                                                 compare=False)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the job was cancelled: stop work and return (see the class)."""
+        return self.cancel_event.is_set()
+
+    @property
+    def timed_out(self) -> bool:
+        """True once the attempt passed its deadline (it was reported failed already)."""
+        return self.expired.is_set()
 
 
 Handler = Callable[[Job], Any] | Callable[[Job], Awaitable[Any]]

@@ -1,6 +1,7 @@
 """``Worker``: one batched ``Session`` stream to the server; handlers run with concurrency
-``max_jobs``; settlements, credit and heartbeats go out in batches; reconnects with backoff;
-drains on ``stop()``."""
+``max_jobs`` while up to ``prefetch`` more jobs wait here for the next free slot (so a freed slot
+never waits for a round trip to the server); settlements, credit and heartbeats go out in
+batches; reconnects with backoff; drains on ``stop()``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import grpc
@@ -22,9 +22,11 @@ from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.worker.config import WorkerConfig
-from quorra.worker.execute import Running, run_handler
+from quorra.worker.execute import Running, run_handler, stop_waiting
 from quorra.worker.producer import bind as bind_producers
 from quorra.worker.registry import Registry, default_registry
+from quorra.worker.threads import HandlerThreads
+from quorra.worker.window import Window
 
 __all__ = ["MAX_MESSAGE_ITEMS", "SEND_BUDGET", "Worker", "WorkerStopped"]
 
@@ -48,7 +50,9 @@ class Worker:
         self.running: dict[str, Running] = {}
         self.settlements: list[pb.Settlement] = []
         self.extensions: list[pb.Extension] = []
-        self.credit = 0
+        self.credit = 0  # jobs to ask for in the next message
+        self.owed = 0  # jobs asked for that the server has not sent yet
+        self.window = Window(config.max_jobs, config.prefetch_jobs)
         self.draining = False
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()  # something to send
@@ -56,9 +60,12 @@ class Worker:
         self.connected = asyncio.Event()
         self.executed = 0  # handlers finished (for tests and stats)
         self._tasks: set[asyncio.Task[None]] = set()
-        # sync handlers run here: one thread per slot, so every slot can block at once
-        self.threads = ThreadPoolExecutor(max_workers=config.max_jobs,
-                                          thread_name_prefix="quorra-handler")
+        self.slots = asyncio.Semaphore(config.max_jobs)  # handlers running at once
+        # sync handlers run here: one thread per slot, so every slot can block at once, plus
+        # as many spares for the threads of handlers that ran past their deadline (abandon)
+        self.threads = HandlerThreads(2 * config.max_jobs)
+        self.abandoned = 0  # threads still running a handler whose job timed out
+        self.holding = 0  # of those, the ones that keep their slot until they return
         self._stub: pb_grpc.WorkerServiceStub | None = None
         self._write_closed = False
 
@@ -91,7 +98,7 @@ class Worker:
                 await asyncio.wait_for(self.stopping.wait(), delay * random.uniform(0.8, 1.2))
         await self._abandon_rest()
         await producers.close()
-        self.threads.shutdown(wait=False, cancel_futures=True)
+        self.threads.shutdown()
 
     async def _session(self) -> None:
         metadata = (("x-api-key", self.config.api_key),)
@@ -102,8 +109,8 @@ class Worker:
             self._write_closed = False
             call = self._stub.Session(metadata=metadata)
             # the open message asks for every free slot; credit earned from now on is extra
-            credit = 0 if self.draining else self.config.max_jobs - len(self.running)
-            self.credit = 0
+            credit = 0 if self.draining else self.window.size() - len(self.running)
+            self.credit, self.owed = 0, max(credit, 0)
             await call.write(pb.SessionRequest(open=pb.SessionOpen(
                 worker_id=self.config.worker_id, queues=list(self.config.queues),
                 lease_ttl_seconds=round(self.config.lease_ttl),
@@ -140,6 +147,9 @@ class Worker:
         self._send()
         grace = self.config.shutdown_grace
         log.info("draining: %d running job(s), grace %.0fs", len(self.running), grace)
+        for entry in list(self.running.values()):
+            if not entry.started:  # prefetched, never run: released at once
+                stop_waiting(self, entry)
         tasks = [entry.task for entry in self.running.values()]
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
@@ -159,6 +169,7 @@ class Worker:
 
     async def _read(self, call: Any) -> None:
         async for response in call:
+            self.owed = max(self.owed - len(response.jobs), 0)
             for job in response.jobs:
                 self._start(job)
             for outcome in response.settled:
@@ -166,6 +177,23 @@ class Worker:
                     self._refused(outcome)
             for outcome in response.extended:
                 self._extended(outcome)
+            for cancellation in response.cancelled:
+                self._cancelled(cancellation)
+
+    def _cancelled(self, cancellation: pb.Cancellation) -> None:
+        """The job was cancelled and its lease voided: stop its handler, settle nothing. An
+        ``async def`` handler's task is cancelled now; a ``def`` handler sees ``job.cancelled``
+        and its slot is freed when it returns (its thread is busy until then)."""
+        entry = self.running.get(cancellation.job_id)
+        if entry is None or entry.job.lease_id != cancellation.lease_id:
+            return
+        log.info("job %s (%s) was cancelled; stopping it", entry.job.id, entry.job.type)
+        entry.lease_lost = True  # no more heartbeats
+        entry.cancel_event.set()
+        if not entry.started:  # prefetched: it never takes a slot
+            stop_waiting(self, entry)
+        elif entry.handler_task is not None:  # a def handler's thread cannot be stopped
+            entry.handler_task.cancel()
 
     def _refused(self, outcome: pb.Outcome) -> None:
         log.warning("settling job %s failed: %s", outcome.job_id, outcome.message)
@@ -211,6 +239,7 @@ class Worker:
             log.warning("lease of job %s lost (%s); cancelling it", outcome.job_id,
                         outcome.message)
             entry.lease_lost = True
+            entry.cancel_event.set()  # a def handler polling job.cancelled stops too
             entry.task.cancel()
 
     def settle(self, settlement: pb.Settlement, *, credit: bool = True) -> None:
@@ -221,10 +250,36 @@ class Worker:
         self._send()
 
     def free_slot(self) -> None:
-        """A handler slot is free again: ask for one more job (unless draining)."""
-        if not self.draining and not self.stopping.is_set():
-            self.credit += 1
+        """A job left: ask for as many as the window now lacks (none when draining)."""
+        if self.draining or self.stopping.is_set():
+            return
+        held = len(self.running) + self.holding + self.owed + self.credit
+        lacking = self.window.size() - held
+        if lacking > 0 and self.window.worth_asking(lacking, held):
+            self.credit += lacking
             self._send()
+
+    def abandon(self, thread: asyncio.Future[Any]) -> bool:
+        """A ``def`` handler ran past its deadline and its thread runs on. While fewer such
+        threads than ``max_jobs`` linger, the pool has a spare thread for it, so its slot is
+        free at once (True); past that, the slot stays taken until the thread returns (False),
+        so the pool never holds more than twice ``max_jobs`` threads and never loses a slot
+        for good."""
+        self.abandoned += 1
+        spare = self.abandoned <= self.config.max_jobs
+        self.holding += 0 if spare else 1
+
+        def returned(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled():
+                future.exception()  # retrieved: a late failure is of no one's concern now
+            self.abandoned -= 1
+            if not spare:
+                self.holding -= 1
+                self.slots.release()
+                self.free_slot()
+
+        thread.add_done_callback(returned)
+        return spare
 
     def finished(self, entry: Running) -> None:
         self.running.pop(entry.job.id, None)
@@ -251,6 +306,7 @@ class Worker:
                                       MAX_MESSAGE_ITEMS)) or [([], [])]
         for index, (done, extended) in enumerate(parts):
             credit, self.credit = self.credit, 0
+            self.owed += credit
             request = pb.SessionRequest(credit=credit, settlements=done, extensions=extended,
                                         drain=self.draining)
             try:
@@ -259,6 +315,7 @@ class Worker:
                 self.settlements[:0] = [item for part, _ in parts[index:] for item in part]
                 self.extensions[:0] = [item for _, part in parts[index:] for item in part]
                 self.credit += credit
+                self.owed -= credit
                 raise
 
     async def _heartbeat(self) -> None:

@@ -17,7 +17,14 @@ import psycopg
 import pytest
 
 import quorra
-from quorra.client import AuthError, Enqueued, InvalidRequest, NotFound, ServerUnavailable
+from quorra.client import (
+    AuthError,
+    Conflict,
+    Enqueued,
+    InvalidRequest,
+    NotFound,
+    ServerUnavailable,
+)
 from tests.e2e.process import ServerProcess, start_server
 from tests.support import TcpProxy, eventually, free_port, wait_until
 
@@ -115,6 +122,19 @@ def test_unknown_job_is_not_found(client: quorra.Client) -> None:
     with pytest.raises(InvalidRequest) as bad:
         client.get("nope")
     assert bad.value.field == "id"
+
+
+def test_cancel(client: quorra.Client, database_url: str) -> None:
+    done = client.enqueue("t", delay=3600)
+    assert client.cancel(done.id).status == "cancelled"
+    assert client.cancel(done.id).status == "cancelled"  # idempotent
+    with pytest.raises(NotFound):
+        client.cancel(str(uuid.uuid4()))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE quorra_jobs SET status = 'dead' WHERE id = %s", (done.id,))
+    with pytest.raises(Conflict) as refused:
+        client.cancel(done.id)
+    assert refused.value.code == "FAILED_PRECONDITION"
 
 
 def test_no_server_is_unavailable_quickly() -> None:

@@ -131,6 +131,23 @@ def test_operator_journey(server: Server, browser: Any) -> None:
     assert watch.hosts == {urlsplit(server.url).netloc}, watch.hosts
 
 
+def test_cancel_button_on_a_pending_job(server: Server, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = Watch(page)
+    log_in(page, server)
+    job_id = server.create(type="obsolete.report", queue="e2e-cancel", delay_seconds=3600)
+    page.goto(f"{server.url}/dashboard/jobs/{job_id}")
+    expect(page.locator("#job-status")).to_have_text("pending")
+    page.click("#cancel")
+    expect(page.locator("#job-status")).to_have_text("cancelled", timeout=WAIT_MS)
+    expect(page.locator("#cancel")).to_have_count(0)
+    assert any("Cancel this job?" in d for d in watch.dialogs), watch.dialogs
+    with server.api() as client:
+        assert client.get(f"/v1/jobs/{job_id}").json()["status"] == "cancelled"
+    context.close()
+
+
 def test_metrics_page_is_open_and_counts(server: Server) -> None:
     text = httpx.get(f"{server.url}/metrics", timeout=5).text
     assert 'quorra_dispatch_mode{mode="postgres"} 1.0' in text

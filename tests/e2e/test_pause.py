@@ -16,11 +16,10 @@ from tests.e2e.worker_processes import API_KEY, BIN, Server, Workers, process_en
 from tests.support import REDIS_URL, free_port, wait_until
 
 
-@pytest.fixture(params=["postgres", "redis"])
-def mode_server(request: pytest.FixtureRequest, clean_db: str,
-                tmp_path: Path) -> Iterator[Server]:
-    extra: dict[str, str] = {}
-    if request.param == "redis":
+def start_server(mode: str, database_url: str, tmp_path: Path, **settings: str) -> Server:
+    """A real ``quorra-server`` in ``mode`` (``postgres`` or ``redis``), started and ready."""
+    extra: dict[str, str] = dict(settings)
+    if mode == "redis":
         client = redis.Redis.from_url(REDIS_URL)
         try:
             client.flushdb()
@@ -28,16 +27,23 @@ def mode_server(request: pytest.FixtureRequest, clean_db: str,
             pytest.skip(f"Redis unavailable: {exc}")
         extra["REDIS_URL"] = REDIS_URL
     http_port, grpc_port = free_port(), free_port()
-    env = process_env(DATABASE_URL=clean_db, QUORRA_API_KEY=API_KEY, QUORRA_LOG_LEVEL="warn",
-                      QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
+    env = process_env(DATABASE_URL=database_url, QUORRA_API_KEY=API_KEY,
+                      QUORRA_LOG_LEVEL="warn", QUORRA_HTTP_ADDR=f"127.0.0.1:{http_port}",
                       QUORRA_GRPC_ADDR=f"127.0.0.1:{grpc_port}", QUORRA_SHUTDOWN_GRACE="5s",
                       **extra)
     server = Server(env, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}",
                     tmp_path / "server.log")
     server.start()
-    if request.param == "redis":
+    if mode == "redis":
         wait_until(lambda: server.client().get("/readyz").json().get("mode") == "redis",
                    timeout=15, what="Redis dispatch mode")
+    return server
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def mode_server(request: pytest.FixtureRequest, clean_db: str,
+                tmp_path: Path) -> Iterator[Server]:
+    server = start_server(request.param, clean_db, tmp_path)
     yield server
     server.stop()
 

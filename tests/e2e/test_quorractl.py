@@ -247,3 +247,23 @@ def test_dlq_retry_replay_and_delete(full_api: ServerProcess, database_url: str,
 def test_workers(full_api: ServerProcess) -> None:
     assert isinstance(ctl_json(full_api, "workers")["workers"], list)
     assert ctl(full_api, "workers").exit_code == 0
+
+
+def test_cancel_one_several_and_in_bulk(full_api: ServerProcess, database_url: str,
+                                        queue: str) -> None:
+    ids = [ctl_json(full_api, "create", t, "--queue", queue)["id"]
+           for t in ("a", "a", "b", "b", "b")]
+    assert ctl_json(full_api, "cancel", ids[0])["status"] == "cancelled"
+    several = ctl_json(full_api, "cancel", ids[0], ids[1])  # idempotent
+    assert [job["status"] for job in several["jobs"]] == ["cancelled", "cancelled"]
+    table = ctl(full_api, "cancel", ids[2])
+    assert table.exit_code == 0 and f"Job {ids[2]} cancelled." in table.stdout
+    assert ctl_json(full_api, "cancel", "--queue", queue, "--type", "b") == {"cancelled": 2}
+    assert ctl(full_api, "cancel", "--queue", queue).stdout.strip() == "Cancelled 0 job(s)."
+    _set_status(database_url, ids[3], "succeeded")
+    finished = ctl(full_api, "cancel", ids[3])
+    assert finished.exit_code == 1 and "409" in finished.stderr
+    for args in ([], [ids[0], "--queue", queue]):
+        assert ctl(full_api, "cancel", *args).exit_code == 2
+    bad = ctl(full_api, "cancel", "--queue", "bad name")
+    assert bad.exit_code == 1 and "400" in bad.stderr

@@ -51,6 +51,13 @@ def test_every_job_gets_a_uuid7_unless_given() -> None:
     assert to_pb(NewJob("t", id="x")).id == "x"
 
 
+def test_time_limit_is_sent_only_when_given() -> None:
+    assert not to_pb(NewJob("t")).HasField("timeout_seconds")
+    assert to_pb(NewJob("t", timeout=2.5)).timeout_seconds == 2.5
+    from_rest = NewJob.from_mapping({"type": "t", "timeout_seconds": 30})
+    assert from_rest.timeout == 30 and to_pb(from_rest).timeout_seconds == 30
+
+
 def test_bad_jobs_are_refused_before_sending() -> None:
     with pytest.raises(InvalidRequest) as payload:
         to_pb(NewJob("t", {"when": object()}), "jobs[4]")

@@ -92,3 +92,28 @@ def test_dlq_lists_dead_jobs(monkeypatch: pytest.MonkeyPatch,
     result = run(monkeypatch, seen, answer(200, {"jobs": [], "next_cursor": None}), "dlq")
     assert result.exit_code == 0 and "No jobs." in result.stdout
     assert dict(seen[0].url.params) == {"status": "dead", "limit": "50"}
+
+
+def test_cancel_routes(monkeypatch: pytest.MonkeyPatch, seen: list[httpx.Request]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        routes = {("POST", "/v1/jobs/j1/cancel"): (200, {**JOB, "status": "cancelled"}),
+                  ("POST", "/v1/jobs/cancel"): (200, {"cancelled": 7})}
+        status, body = routes[(request.method, request.url.raw_path.decode())]
+        return answer(status, body)(request)
+
+    one = run(monkeypatch, seen, handler, "-o", "json", "cancel", "j1")
+    assert one.exit_code == 0 and json.loads(one.stdout)["status"] == "cancelled"
+    bulk = run(monkeypatch, seen, handler, "cancel", "--queue", "q", "--type", "t")
+    assert bulk.exit_code == 0 and "Cancelled 7 job(s)." in bulk.stdout
+    assert json.loads(seen[-1].content) == {"queue": "q", "type": "t"}
+    assert run(monkeypatch, seen, handler, "cancel").exit_code == 2
+
+
+def test_create_sends_the_time_limit(monkeypatch: pytest.MonkeyPatch,
+                                     seen: list[httpx.Request]) -> None:
+    created = {"id": "j1", "status": "pending", "run_at": "2026-01-01T00:00:00Z"}
+    result = run(monkeypatch, seen, answer(201, created), "create", "t", "--timeout", "90")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[0].content)["timeout_seconds"] == 90
+    assert run(monkeypatch, seen, answer(201, created), "create", "t").exit_code == 0
+    assert "timeout_seconds" not in json.loads(seen[1].content)

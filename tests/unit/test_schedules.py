@@ -49,6 +49,8 @@ def test_time_zone_and_daylight_saving() -> None:
     ({"job": {"type": ""}}, "job.type"),
     ({"job": {"type": "t", "queue": "bad queue"}}, "job.queue"),
     ({"job": {"type": "t", "priority": "5"}}, "job.priority"),
+    ({"job": {"type": "t", "timeout_seconds": 0}}, "job.timeout_seconds"),
+    ({"job": {"type": "t", "timeout_seconds": 604801}}, "job.timeout_seconds"),
     ({"job": {"type": "t", "payload": {"s": "\u0000"}}}, "job.payload.s"),
     ({"every": "1m"}, "body"),
 ])
@@ -96,3 +98,13 @@ def test_tick_spec_is_the_template_at_the_tick() -> None:
     assert (spec.id, spec.type, spec.queue, spec.priority, spec.max_retries, spec.run_at) == (
         tick_id("n", AT), "t", "q", 7, 0, AT)
     assert json.loads(spec.payload) == {"a": 1}
+
+
+def test_tick_spec_carries_the_time_limit() -> None:
+    def spec_of(job: dict[str, object]) -> float | None:
+        schedule = Schedule(name="n", cron="* * * * *", timezone="UTC", paused=False,
+                            next_run_at=AT, job=decode_schedule(body(job=job), LIMITS).job)
+        return tick_spec(schedule, AT).timeout_seconds
+
+    assert spec_of({"type": "t", "timeout_seconds": 12.5}) == 12.5
+    assert spec_of({"type": "t"}) is None  # the server's default applies at enqueue

@@ -12,7 +12,7 @@ from quorra.rpc.session import Session
 
 def session(jobs_out: list[Any], settled: list[pb.Outcome]) -> Any:
     s: Any = Session.__new__(Session)
-    s.jobs_out, s.settled_out, s.extended_out = jobs_out, settled, []
+    s.jobs_out, s.settled_out, s.extended_out, s.cancelled_out = jobs_out, settled, [], []
     s.halt = SimpleNamespace(is_set=lambda: False)
     s.budget, s.in_flight, s.key = 1 << 20, 0, "k"
     s.host = SimpleNamespace(directory=SimpleNamespace(in_flight=lambda *_: None))
@@ -28,3 +28,29 @@ async def test_jobs_added_while_settlements_are_written_are_kept_once() -> None:
     s.jobs_out.append(later)  # the feed, while the response is on the wire
     assert [r async for r in responses] == []
     assert s.jobs_out == [later]
+
+
+def _cancellable(jobs_out: list[Any]) -> Any:
+    import asyncio
+
+    s = session(jobs_out, [])
+    s.credit, s.in_flight, s.leases = 0, 1, {job.lease_id for job in jobs_out} | {"held"}
+    s.credit_changed, s.ready = asyncio.Event(), asyncio.Event()
+    s.host.holders = {lease: s for lease in s.leases}
+    return s
+
+
+async def test_cancel_of_an_unsent_job_keeps_it_and_gives_its_credit_back() -> None:
+    unsent = SimpleNamespace(lease_id="unsent")
+    s = _cancellable([unsent])
+    s.cancel("job", "unsent")
+    assert (s.jobs_out, s.credit, s.in_flight, s.cancelled_out) == ([], 1, 1, [])
+    assert "unsent" not in s.host.holders and s.credit_changed.is_set()
+
+
+async def test_cancel_of_a_held_job_tells_the_worker_after_its_jobs() -> None:
+    s = _cancellable([])
+    s.cancel("job", "held")
+    assert (s.in_flight, s.host.holders) == (0, {})
+    responses = [r async for r in s._send_ready()]
+    assert [(c.job_id, c.lease_id) for r in responses for c in r.cancelled] == [("job", "held")]

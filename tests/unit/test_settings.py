@@ -81,3 +81,16 @@ def test_retention_defaults_and_units() -> None:
 def test_bad_retention_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="QUORRA_RETAIN_DEAD"):
         Settings.from_env({"QUORRA_RETAIN_DEAD": value})
+
+
+def test_job_timeout_defaults_to_none_and_takes_units() -> None:
+    assert Settings.from_env({}).job_timeout == 0
+    assert Settings.from_env({"QUORRA_JOB_TIMEOUT": "90s"}).job_timeout == 90
+    assert Settings.from_env({"QUORRA_JOB_TIMEOUT": "15m"}).job_timeout == 900
+    assert Settings.from_env({"QUORRA_JOB_TIMEOUT": "7d"}).job_timeout == 7 * 86400
+
+
+@pytest.mark.parametrize("value", ["-1s", "8d", "soon", "nan", "inf"])
+def test_bad_job_timeout_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="QUORRA_JOB_TIMEOUT"):
+        Settings.from_env({"QUORRA_JOB_TIMEOUT": value})

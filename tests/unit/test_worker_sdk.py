@@ -14,7 +14,8 @@ from quorra.worker.main import load_handlers
 
 def test_public_names_are_exported() -> None:
     public = {name for name in vars(quorra.worker) if not name.startswith("_")}
-    modules = {"config", "registry", "runner", "execute", "demo", "main"}
+    modules = {"config", "registry", "runner", "execute", "demo", "main", "threads", "window",
+               "deadlines"}
     assert public - modules == set(quorra.worker.__all__)
 
 
@@ -109,4 +110,86 @@ def test_a_refused_result_becomes_a_failed_attempt() -> None:
     (failure,) = worker.settlements
     assert (failure.job_id, failure.success) == ("j", False)
     assert failure.error_message.startswith("result refused: result: 2000000 bytes")
+    worker.threads.shutdown()
+
+
+async def test_a_cancellation_stops_handlers_and_settles_nothing() -> None:
+    import asyncio
+    import threading
+
+    from quorra.worker.runner import Worker
+
+    registry, seen = Registry(), threading.Event()
+
+    @registry.handler("async")
+    async def sleeps(job: quorra.worker.Job) -> None:
+        await asyncio.sleep(60)
+
+    @registry.handler("sync")
+    def polls(job: quorra.worker.Job) -> str:
+        for _ in range(600):  # bounded: at most 60 s
+            if job.cancelled:
+                seen.set()
+                return "ignored"
+            threading.Event().wait(0.1)
+        return "ran to its end"
+
+    worker = Worker(WorkerConfig(), registry)
+    for job_id, job_type in (("a", "async"), ("s", "sync")):
+        worker._start(pb.Job(id=job_id, type=job_type, lease_id=f"l-{job_id}"))
+    entries = [worker.running["a"], worker.running["s"]]
+    await asyncio.sleep(0)  # the handlers start
+    assert entries[0].handler_task is not None and entries[1].handler_task is None
+    worker._cancelled(pb.Cancellation(job_id="a", lease_id="someone else's lease"))
+    assert not entries[0].cancelled  # not this lease: ignored
+    for job_id in ("a", "s"):
+        worker._cancelled(pb.Cancellation(job_id=job_id, lease_id=f"l-{job_id}"))
+    await asyncio.wait_for(asyncio.gather(*(e.task for e in entries)), 10)
+    assert seen.is_set() and entries[0].handler_task.cancelled()
+    assert worker.settlements == [] and worker.running == {}
+    assert worker.credit >= worker.config.max_jobs  # both slots free again: asked for
+    worker.threads.shutdown()
+
+
+async def test_a_job_cancelled_before_its_handler_began_never_runs() -> None:
+    import asyncio
+
+    from quorra.worker.runner import Worker
+
+    registry, ran = Registry(), []
+    registry.add("t", lambda job: ran.append(job.id))
+    worker = Worker(WorkerConfig(), registry)
+    worker._start(pb.Job(id="j", type="t", lease_id="l"))
+    entry = worker.running["j"]
+    worker._cancelled(pb.Cancellation(job_id="j", lease_id="l"))
+    await asyncio.wait_for(asyncio.gather(entry.task, return_exceptions=True), 5)
+    assert (ran, worker.settlements, worker.running) == ([], [], {})
+    assert worker.credit == worker.window.size()  # its slot asked for again: the whole window
+    worker.threads.shutdown()
+
+
+async def test_a_prefetched_job_cancelled_while_waiting_for_a_slot_stops_at_once() -> None:
+    import asyncio
+
+    from quorra.worker.runner import Worker
+
+    registry, release, ran = Registry(), asyncio.Event(), []
+
+    @registry.handler("t")
+    async def holds(job: quorra.worker.Job) -> None:
+        ran.append(job.id)
+        await release.wait()
+
+    worker = Worker(WorkerConfig(max_jobs=1, prefetch=1), registry)
+    for job_id in ("first", "waiting"):
+        worker._start(pb.Job(id=job_id, type="t", lease_id=f"l-{job_id}"))
+    waiting = worker.running["waiting"]
+    await asyncio.sleep(0)  # both tasks ran: the first holds the slot, the other waits for it
+    assert waiting.began and not waiting.started
+    worker._cancelled(pb.Cancellation(job_id="waiting", lease_id="l-waiting"))
+    await asyncio.wait_for(asyncio.gather(waiting.task, return_exceptions=True), 5)
+    assert list(worker.running) == ["first"] and ran == ["first"] and worker.settlements == []
+    release.set()
+    await asyncio.wait_for(worker.running["first"].task, 5)
+    assert ran == ["first"]
     worker.threads.shutdown()

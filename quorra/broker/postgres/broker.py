@@ -10,7 +10,8 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
-from quorra.broker.base import Settled
+from quorra.broker.base import CancelHook, Cancelled, Settled
+from quorra.broker.postgres.enqueue import store
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import (
@@ -20,12 +21,12 @@ from quorra.core.errors import (
     QueueNotFound,
     QuorraError,
 )
-from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, round_timeout
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["PostgresBroker"]
+__all__ = ["CancelRow", "PostgresBroker"]
 
 QUERIES = load_queries("quorra.broker.postgres")
 
@@ -33,28 +34,14 @@ AfterInsert = Callable[[Sequence[JobSpec], list[Enqueued]], Awaitable[None]]
 _encode = msgspec.json.encode
 
 
-class _Row(msgspec.Struct):
-    """One job of an enqueue batch as the ``enqueue`` query reads it (``jsonb_to_recordset``)."""
+class CancelRow(msgspec.Struct, frozen=True):
+    """A job a cancel moved to ``cancelled``, with what its Redis proposal was made of (the
+    ``dispatch_seq`` before the cancel, priority, run_at): enough for Redis to drop it."""
 
-    id: uuid.UUID
-    type: str
-    queue: str
-    payload: msgspec.Raw  # already-encoded JSON object, copied through as is
+    cancelled: Cancelled
+    seq: int
     priority: int
-    max_retries: int
-    run_at: datetime | None
-    delay: float
-
-
-_encode_rows = msgspec.json.Encoder().encode
-
-
-def _batch_json(specs: Sequence[JobSpec]) -> str:
-    return _encode_rows([
-        _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
-             s.delay_seconds)
-        for s in specs
-    ]).decode()
+    run_at: datetime
 
 
 class _Ack(msgspec.Struct):
@@ -70,13 +57,16 @@ _STATUS = {status.value: status for status in JobStatus}  # a dict lookup is ~10
 
 def _settled(row: tuple[Any, ...]) -> Settled:
     return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
-                   age_seconds=row[4])
+                   age_seconds=row[4], timed_out=len(row) > 5 and row[5] is True)
 
 
 class PostgresBroker:
     def __init__(self, pool: Pool, url: str, *,
-                 poll_interval: float = 0.5, group_commit: bool = True) -> None:
+                 poll_interval: float = 0.5, group_commit: bool = True,
+                 default_timeout: float | None = None) -> None:
         self._pool = pool
+        # jobs enqueued without a time limit get this one (None: none)
+        self._default_timeout = round_timeout(default_timeout) if default_timeout else None
         self._poll_interval = poll_interval
         self._waker = Waker(url, pool)
         self._committer: GroupCommitter[JobSpec, Enqueued] | None = (
@@ -86,6 +76,8 @@ class PostgresBroker:
             GroupCommitter(self._ack_batch) if group_commit else None
         )
         self._after_insert: AfterInsert | None = None
+        self._cancel_hooks: list[CancelHook] = []
+        self._waker.on_cancel(self.tell_cancelled)
 
     def after_insert(self, hook: AfterInsert) -> None:
         """Run ``hook(specs, enqueued)`` once per committed insert batch, before its callers
@@ -99,26 +91,18 @@ class PostgresBroker:
         await self._waker.close()
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
+        if self._default_timeout is not None:
+            specs = [s if s.timeout_seconds is not None else
+                     msgspec.structs.replace(s, timeout_seconds=self._default_timeout)
+                     for s in specs]
         if self._committer is None:
             return await self._insert(specs)
         return await self._committer.submit(specs)
 
     async def _insert(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["enqueue"], {"jobs": _batch_json(specs)})
-            rows = await cur.fetchall()
-            by_id = {row[0]: row for row in rows}
-            known = list({s.id for s in specs if s.id not in by_id})
-            if known:  # ids already stored: a producer's retry is answered with the stored job
-                cur = await conn.execute(QUERIES["enqueue_known"], {"ids": known})
-                by_id.update({row[0]: row for row in await cur.fetchall()})
+            rows, done = await store(conn, specs)
         self._waker.announce({row[3] for row in rows if row[4]})
-        fresh = {row[0] for row in rows}
-        done = []
-        for s in specs:  # an id given twice in one batch is created once, by its first place
-            done.append(Enqueued(id=s.id, status=_STATUS[by_id[s.id][1]], run_at=by_id[s.id][2],
-                                 created=s.id in fresh))
-            fresh.discard(s.id)
         if self._after_insert is not None:
             await self._after_insert(specs, done)
         return done
@@ -261,6 +245,74 @@ class PostgresBroker:
         cur = await conn.execute(QUERIES["exists"], {"id": job_id})
         if await cur.fetchone() is None:
             raise JobNotFound()
+
+    # -- cancel ----------------------------------------------------------------------------------
+
+    async def cancel(self, job_id: uuid.UUID) -> Cancelled:
+        cancelled, _ = await self.cancel_row(job_id)
+        await self.announce_cancelled([cancelled])
+        return cancelled
+
+    async def cancel_row(self, job_id: uuid.UUID) -> tuple[Cancelled, CancelRow | None]:
+        """The cancel in PostgreSQL alone (no announcement): the outcome, and the row it
+        changed (None when the job was cancelled already)."""
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["cancel"], {"id": job_id})
+            row = await cur.fetchone()
+            if row is None:
+                return await self._not_cancelled(conn, job_id), None
+        *columns, voided, seq = row
+        job = row_to_job(tuple(columns))
+        cancelled = Cancelled(id=job.id, queue=job.queue, changed=True, lease_id=voided, job=job)
+        return cancelled, CancelRow(cancelled, seq, job.priority, job.run_at)
+
+    @staticmethod
+    async def _not_cancelled(conn: AsyncConnection[Any], job_id: uuid.UUID) -> Cancelled:
+        cur = await conn.execute(QUERIES["job"], {"id": job_id})
+        row = await cur.fetchone()
+        if row is None:
+            raise JobNotFound()
+        job = row_to_job(row)
+        if job.status is not JobStatus.CANCELLED:
+            raise InvalidTransition(f"a {job.status.value} job cannot be cancelled")
+        return Cancelled(id=job.id, queue=job.queue, changed=False, job=job)
+
+    async def cancel_many(self, queue: str | None, type_: str | None,
+                          limit: int) -> list[Cancelled]:
+        rows = await self.cancel_many_rows(queue, type_, limit)
+        cancelled = [row.cancelled for row in rows]
+        await self.announce_cancelled(cancelled)
+        return cancelled
+
+    async def cancel_many_rows(self, queue: str | None, type_: str | None,
+                               limit: int) -> list[CancelRow]:
+        params = {"queue": queue, "type": type_, "limit": limit}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["cancel_many"], params)
+            rows = await cur.fetchall()
+        return [CancelRow(Cancelled(id=r[0], queue=r[1], changed=True, lease_id=r[2]), r[3], r[4],
+                          r[5]) for r in rows]
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        self._cancel_hooks.append(hook)
+
+    def tell_cancelled(self, job_id: uuid.UUID, lease_id: uuid.UUID) -> None:
+        """Pass a voided lease to this process's hooks (a worker session holding it)."""
+        for hook in self._cancel_hooks:
+            hook(job_id, lease_id)
+
+    async def announce_cancelled(self, cancelled: Sequence[Cancelled]) -> None:
+        """Voided leases: told to this process at once, to the other replicas by NOTIFY (a
+        lost notification is covered by the worker's next heartbeat, refused)."""
+        pairs = [(c.id, c.lease_id) for c in cancelled if c.lease_id is not None]
+        await self.announce_voided(pairs)
+
+    async def announce_voided(self, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        if not pairs:
+            return
+        for job_id, lease_id in pairs:
+            self.tell_cancelled(job_id, lease_id)
+        await self._waker.notify_cancel(pairs)
 
     # -- queue control and retention -----------------------------------------------------------
 

@@ -5,14 +5,16 @@
 -- Insert a group-committed batch; run_at is the database clock plus the delay unless given.
 -- The batch arrives as one JSON array (encoding it costs ~1 us/job in Python, against ~40 us/job
 -- for eight typed arrays), each element {id, type, queue, payload, priority, max_retries,
--- run_at, delay}. An id already stored (a producer's retry) is skipped, not an error: see
--- enqueue_known.
-INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at)
+-- run_at, delay, timeout, unique_key}. An id already stored (a producer's retry) is skipped,
+-- not an error: see enqueue_known. Jobs with a unique_key come here only once claim_unique gave
+-- them their key, in the same transaction.
+INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at,
+                         timeout_seconds, unique_key)
 SELECT t.id, t.type, t.queue, t.payload, t.priority, t.max_retries,
-       COALESCE(t.run_at, now() + make_interval(secs => t.delay))
+       COALESCE(t.run_at, now() + make_interval(secs => t.delay)), t.timeout, t.unique_key
 FROM jsonb_to_recordset(%(jobs)s::jsonb)
      AS t(id uuid, type text, queue text, payload jsonb, priority int, max_retries int,
-          run_at timestamptz, delay float8)
+          run_at timestamptz, delay float8, timeout float8, unique_key text)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, status, run_at, queue, run_at <= now() AS ready;
 
@@ -23,28 +25,38 @@ SELECT id, status, run_at FROM quorra_jobs WHERE id = ANY(%(ids)s::uuid[]);
 
 -- name: lease
 -- Highest priority first, then oldest; SKIP LOCKED so concurrent lessees never wait or collide.
--- Paused queues are dropped from the list first (an InitPlan over the small quorra_queues), so a
--- paused queue's backlog is never even scanned.
+-- A lease never outlives the job's deadline (leased_at + timeout_seconds): the ttl is cut to it.
+-- Each queue is read on its own (LATERAL, `queue = q`) so the scan walks quorra_jobs_ready in
+-- lease order and stops after `limit` rows, whatever the backlog; the best `limit` of those win.
+-- (One `queue = ANY(…)` scan cannot use the index order: it read and sorted every pending job,
+-- 0.6 ms of PostgreSQL CPU per job leased from a 100,000-job backlog, 0.06 ms this way.) Rows a
+-- queue's scan locked but did not win are unlocked at commit, at once. Paused queues are dropped
+-- from the list first, so a paused queue's backlog is never even scanned.
 WITH candidates AS MATERIALIZED (
-    SELECT id FROM quorra_jobs
-    WHERE status = 'pending' AND run_at <= now()
-      AND queue = ANY(ARRAY(
-          SELECT q FROM unnest(%(queues)s::text[]) AS q
-          WHERE NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = q AND p.paused)))
-    ORDER BY priority DESC, run_at, id
+    SELECT j.id FROM (
+        SELECT q FROM unnest(%(queues)s::text[]) AS q
+        WHERE NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = q AND p.paused)
+    ) AS live
+    CROSS JOIN LATERAL (
+        SELECT id, priority, run_at FROM quorra_jobs
+        WHERE queue = live.q AND status = 'pending' AND run_at <= now()
+        ORDER BY priority DESC, run_at, id
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS j
+    ORDER BY j.priority DESC, j.run_at, j.id
     LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
 )
 UPDATE quorra_jobs j
 SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
     leased_at = now(), leased_by = %(worker_id)s,
-    lease_expires_at = now() + make_interval(secs => %(ttl)s),
+    lease_expires_at = now() + make_interval(secs => LEAST(%(ttl)s, j.timeout_seconds)),
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM candidates c
 WHERE j.id = c.id
 RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
           j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
-          j.leased_by, j.lease_expires_at, j.finished_at;
+          j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
 
 -- name: ack
 UPDATE quorra_jobs
@@ -85,13 +97,17 @@ RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ra
           extract(epoch FROM now() - created_at)::float8 AS age_seconds;
 
 -- name: extend
+-- Never past the job's deadline (LEAST ignores the NULL of a job without a timeout).
 UPDATE quorra_jobs
-SET lease_expires_at = now() + make_interval(secs => %(ttl)s), updated_at = now()
+SET lease_expires_at = LEAST(now() + make_interval(secs => %(ttl)s),
+                             leased_at + make_interval(secs => timeout_seconds)),
+    updated_at = now()
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
 RETURNING lease_expires_at;
 
 -- name: reap_expired
 -- Expired leases become failed attempts. SKIP LOCKED: replicas reaping at once split the work.
+-- A lease that ran to the job's deadline 'timed out'; any other 'lease expired'.
 WITH expired AS MATERIALIZED (
     SELECT id FROM quorra_jobs
     WHERE status = 'leased' AND lease_expires_at <= now()
@@ -104,11 +120,14 @@ SET status = CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'pending' END
     run_at = CASE WHEN j.attempts > j.max_retries THEN j.run_at
              ELSE now() + make_interval(secs => LEAST(power(2, LEAST(j.attempts, 12)), 3600)) END,
     finished_at = CASE WHEN j.attempts > j.max_retries THEN now() END,
-    last_error = 'lease expired', lease_id = NULL, lease_expires_at = NULL, updated_at = now()
+    last_error = CASE
+        WHEN j.lease_expires_at >= j.leased_at + make_interval(secs => j.timeout_seconds)
+        THEN 'timed out' ELSE 'lease expired' END,
+    lease_id = NULL, lease_expires_at = NULL, updated_at = now()
 FROM expired e
 WHERE j.id = e.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
-          extract(epoch FROM now() - j.created_at)::float8;
+          extract(epoch FROM now() - j.created_at)::float8, j.last_error = 'timed out';
 
 -- name: retry
 -- Operator retry: a dead or cancelled job runs again now, from attempt 0; last_error is kept.
@@ -118,7 +137,7 @@ SET status = 'pending', attempts = 0, run_at = now(), finished_at = NULL, result
 WHERE id = %(id)s AND status IN ('dead', 'cancelled')
 RETURNING id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
           run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-          finished_at;
+          finished_at, timeout_seconds;
 
 -- name: retry_dead
 -- Retry every dead job of one queue at once.
@@ -193,3 +212,51 @@ RETURNING queue;
 
 -- name: drop_zero_counts
 DELETE FROM quorra_finished_counts WHERE n = 0;
+
+-- name: cancel
+-- Cancel one unfinished job (pending — ready, delayed or backing off — or leased) at once: its
+-- lease, if any, is void (lease_id cleared, so every fenced settlement of it matches nothing)
+-- and dispatch_seq moves on (so no Redis proposal or unrecorded stream lease of it can lease or
+-- settle it). The row is locked first, so the old lease id returned is the one voided.
+WITH old AS MATERIALIZED (
+    SELECT id, status, lease_id, dispatch_seq FROM quorra_jobs WHERE id = %(id)s FOR UPDATE
+)
+UPDATE quorra_jobs j
+SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, finished_at = now(),
+    dispatch_seq = j.dispatch_seq + 1, updated_at = now()
+FROM old o
+WHERE j.id = o.id AND o.status IN ('pending', 'leased')
+RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
+          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
+          j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds, o.lease_id AS voided,
+          o.dispatch_seq;
+
+-- name: cancel_many
+-- Bulk cancel, one bounded batch: unfinished jobs of a queue and/or a type. SKIP LOCKED: a row
+-- another transaction holds is left to the next batch.
+WITH doomed AS MATERIALIZED (
+    SELECT id, lease_id, dispatch_seq FROM quorra_jobs
+    WHERE status IN ('pending', 'leased')
+      AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
+      AND (%(type)s::text IS NULL OR type = %(type)s::text)
+    ORDER BY id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE quorra_jobs j
+SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, finished_at = now(),
+    dispatch_seq = j.dispatch_seq + 1, updated_at = now()
+FROM doomed d
+WHERE j.id = d.id
+RETURNING j.id, j.queue, d.lease_id, d.dispatch_seq, j.priority, j.run_at;
+
+-- name: job
+SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
+       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
+       finished_at, timeout_seconds
+FROM quorra_jobs WHERE id = %(id)s;
+
+-- name: notify_cancel
+-- Tell every replica which leases a cancel voided ("job lease" pairs): the one holding the
+-- worker session of each passes the cancellation on.
+SELECT pg_notify('quorra_cancel', p) FROM unnest(%(pairs)s::text[]) AS p;

@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 
 import psycopg
 import psycopg_pool
@@ -17,11 +18,12 @@ from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["CHANNEL", "Waker"]
+__all__ = ["CANCEL_CHANNEL", "CHANNEL", "Waker"]
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "quorra_jobs"
+CANCEL_CHANNEL = "quorra_cancel"  # "origin job lease": a lease a cancel voided
 QUERIES = load_queries("quorra.broker.postgres")
 
 
@@ -35,6 +37,28 @@ class Waker:
         self._outbox: set[str] = set()
         self._sender: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
+        self._origin = uuid.uuid4().hex  # this process: its own cancel notes are not re-told
+        self._on_cancel: Callable[[uuid.UUID, uuid.UUID], None] = lambda job, lease: None
+
+    def on_cancel(self, hook: Callable[[uuid.UUID, uuid.UUID], None]) -> None:
+        """Call ``hook(job, lease)`` for each voided lease another replica announces."""
+        self._on_cancel = hook
+
+    async def notify_cancel(self, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        """Tell the other replicas these leases were voided (in one statement, after the
+        cancel committed). A failure is logged: the worker's next heartbeat is refused."""
+        notes = [f"{self._origin} {job} {lease}" for job, lease in pairs]
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute(QUERIES["notify_cancel"], {"pairs": notes})
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            log.warning("cancel NOTIFY failed (the workers' heartbeats will be refused): %s",
+                        exc)
+
+    def _cancel_note(self, payload: str) -> None:
+        origin, job, lease = payload.split(" ")
+        if origin != self._origin:
+            self._on_cancel(uuid.UUID(job), uuid.UUID(lease))
 
     def start(self) -> None:
         self._listener = supervise("quorra-pg-listener", self._listen)
@@ -78,10 +102,14 @@ class Waker:
                 conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {CANCEL_CHANNEL}")
                     delay = 0.5
                     self.wake(None)  # anything sent while we were away
                     async for note in conn.notifies():
-                        self.wake((note.payload,))
+                        if note.channel == CANCEL_CHANNEL:
+                            self._cancel_note(note.payload)
+                        else:
+                            self.wake((note.payload,))
             except psycopg.Error as exc:
                 log.warning("LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
             await asyncio.sleep(delay)

@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from quorra.broker.base import Settled
+from quorra.broker.base import CancelHook, Cancelled, Settled
 from quorra.broker.postgres import PostgresBroker
+from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.batching import SettleBatcher
 from quorra.broker.redis.config_check import RedisConfigCheck
@@ -241,6 +242,56 @@ class RedisBroker:
     async def delete(self, job_id: uuid.UUID) -> None:
         # Redis may still hold a proposal for the job: its grant finds no row and settles it.
         await self.postgres.delete(job_id)
+
+    async def cancel(self, job_id: uuid.UUID) -> Cancelled:
+        cancelled, row = await self.postgres.cancel_row(job_id)  # the truth, first
+        voided = await self._drop_cancelled([] if row is None else [row])
+        await self._announce([cancelled], voided)
+        return cancelled
+
+    async def cancel_many(self, queue: str | None, type_: str | None,
+                          limit: int) -> list[Cancelled]:
+        rows = await self.postgres.cancel_many_rows(queue, type_, limit)
+        cancelled = [row.cancelled for row in rows]
+        await self._announce(cancelled, await self._drop_cancelled(rows))
+        return cancelled
+
+    async def _announce(self, cancelled: Sequence[Cancelled],
+                        voided: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
+        pairs = {c.lease_id: c.id for c in cancelled if c.lease_id is not None}
+        pairs.update({lease: job for job, lease in voided})
+        await self.postgres.announce_voided([(job, lease) for lease, job in pairs.items()])
+
+    async def _drop_cancelled(self, rows: Sequence[CancelRow]
+                              ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """Drop the cancelled jobs' proposals from Redis; returns the ``(job, lease)`` of leases
+        Redis held for them (stream leases). Best effort here: the grant refuses a job that is
+        no longer pending, so a proposal left behind is settled as stale when popped."""
+        try:
+            return await self._redis_cancel(rows)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+            return []
+
+    async def _redis_cancel(self, rows: Sequence[CancelRow]
+                            ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """``lua/cancel.lua`` per queue: proposals, bodies and stream leases of the jobs."""
+        voided: list[tuple[uuid.UUID, uuid.UUID]] = []
+        if not rows or not self.state.dispatches:
+            return voided
+        by_queue: dict[str, list[Entry]] = defaultdict(list)
+        for row in rows:
+            c = row.cancelled
+            by_queue[c.queue].append(Entry(job_id=c.id, queue=c.queue, seq=row.seq,
+                                           priority=row.priority, run_at=row.run_at))
+        for queue, entries in by_queue.items():
+            held = await self.index.cancel(queue, entries)
+            voided += [(uuid.UUID(job), uuid.UUID(rec.split("|", 1)[0]))
+                       for job, rec in held.items()]
+        return voided
+
+    def on_cancel(self, hook: CancelHook) -> None:
+        self.postgres.on_cancel(hook)
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         await self.postgres.set_paused(queue, paused)  # the truth, and Postgres-mode wake-ups

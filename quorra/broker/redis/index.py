@@ -23,7 +23,8 @@ __all__ = ["Entry", "Identity", "Proposal", "RedisIndex", "translate"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_SCRIPTS = ("init", "dispatch", "lease", "settle", "reclaim", "forget_consumers", "next_wait")
+_SCRIPTS = ("init", "dispatch", "lease", "settle", "reclaim", "forget_consumers", "next_wait",
+            "cancel")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -141,6 +142,20 @@ class RedisIndex:
         for entry in entries:
             args.extend(entry.args())
         return int(await self._run("dispatch", [keys.ready, keys.delayed, keys.idx], args))
+
+    async def cancel(self, queue: str, entries: Sequence[Entry]) -> dict[str, str]:
+        """Drop cancelled jobs' proposals, bodies and stream leases (``lua/cancel.lua``);
+        returns job id -> the lease record Redis held for it (stream leases)."""
+        if not entries:
+            return {}
+        keys = queue_keys(queue)
+        args: list[Any] = [GROUP]
+        for entry in entries:
+            job, _, priority, _, member = entry.args()
+            args.extend((job, member, priority))
+        reply = await self._run("cancel", [keys.ready, keys.delayed, keys.idx, keys.bodies,
+                                           keys.leases, keys.stream], args)
+        return {str(reply[i]): str(reply[i + 1]) for i in range(0, len(reply), 2)}
 
     async def lease(self, queue: str, consumer: str, want: int,
                     promote: int = 256) -> tuple[int, list[Proposal]]:

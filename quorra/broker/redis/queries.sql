@@ -18,13 +18,13 @@ WITH proposed AS MATERIALIZED (
 UPDATE quorra_jobs j
 SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
     leased_at = now(), leased_by = %(worker_id)s,
-    lease_expires_at = now() + make_interval(secs => %(ttl)s),
+    lease_expires_at = now() + make_interval(secs => LEAST(%(ttl)s, j.timeout_seconds)),
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM proposed p
 WHERE j.id = p.id
 RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
           j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
-          j.leased_by, j.lease_expires_at, j.finished_at;
+          j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
 
 -- name: dispatch_rows
 -- What Redis needs to propose these jobs, if they are still pending.
@@ -56,9 +56,11 @@ LIMIT %(limit)s;
 SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
 
 -- name: extend_many
--- Concurrent heartbeats share one statement; same fence as a single extend.
+-- Concurrent heartbeats share one statement; same fence and deadline as a single extend.
 UPDATE quorra_jobs j
-SET lease_expires_at = now() + make_interval(secs => e.ttl), updated_at = now()
+SET lease_expires_at = LEAST(now() + make_interval(secs => e.ttl),
+                             j.leased_at + make_interval(secs => j.timeout_seconds)),
+    updated_at = now()
 FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(ttls)s::float8[]) AS e(id, lease_id, ttl)
 WHERE j.id = e.id AND j.lease_id = e.lease_id AND j.status = 'leased'
   AND j.lease_expires_at > now()

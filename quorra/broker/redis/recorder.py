@@ -40,6 +40,7 @@ class Record:
     deadline_ms: int
     worker: str
     queue: str
+    limit_ms: int | None = None  # the job's deadline (no heartbeat moves deadline_ms past it)
     queued_at: float = dataclasses.field(default_factory=time.monotonic)
 
 

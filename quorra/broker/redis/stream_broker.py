@@ -29,14 +29,22 @@ import msgspec
 
 from quorra.broker.base import Settled
 from quorra.broker.postgres import PostgresBroker
+from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.broker import RedisBroker
 from quorra.broker.redis.index import Entry
 from quorra.broker.redis.recorder import LeaseRecorder, Record
-from quorra.broker.redis.stream_index import BodyEntry, Held, StreamIndex, encode_body, from_ms
+from quorra.broker.redis.stream_index import (
+    BodyEntry,
+    Held,
+    StreamIndex,
+    encode_body,
+    from_ms,
+    timeout_ms,
+)
 from quorra.broker.redis.stream_supervisor import STREAM_QUERIES, StreamSupervisor, body_entries
 from quorra.core.errors import DispatchUnavailable, JobNotFound, LeaseLost, QuorraError
-from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.jobs import TIMED_OUT, Enqueued, Job, JobSpec, JobStatus
 from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool, connection
 
@@ -73,9 +81,9 @@ class _LeaseRow(msgspec.Struct):
     deadline_ms: int | None = None
 
 
-def _settled(row: Sequence[Any]) -> Settled:
+def _settled(row: Sequence[Any], *, timed_out: bool = False) -> Settled:
     return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
-                   age_seconds=row[4])
+                   age_seconds=row[4], timed_out=timed_out)
 
 
 def _redispatch(rows: Sequence[Sequence[Any]]) -> list[Entry]:
@@ -175,7 +183,8 @@ class StreamBroker(RedisBroker):
             created = d.run_at - timedelta(seconds=s.delay_seconds) if s.run_at is None else now
             body = encode_body(type_=s.type, payload=s.payload, priority=s.priority, attempts=0,
                                max_retries=s.max_retries, run_at=d.run_at,
-                               created_at=min(created, now), last_error=None)
+                               created_at=min(created, now), last_error=None,
+                               timeout=s.timeout_seconds)
             entries.append(BodyEntry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority,
                                      run_at=d.run_at, body=body))
         if entries:
@@ -239,9 +248,11 @@ class StreamBroker(RedisBroker):
         for lease in leases:
             assert lease.job.lease_id is not None
             self._held[lease.job.lease_id] = (queue, lease.deadline_ms)
+            limit = timeout_ms(lease.job.timeout_seconds)
             records.append(Record(id=lease.job.id, seq=lease.seq, lease_id=lease.job.lease_id,
                                   leased_ms=lease.leased_ms, deadline_ms=lease.deadline_ms,
-                                  worker=worker_id, queue=queue))
+                                  worker=worker_id, queue=queue,
+                                  limit_ms=lease.leased_ms + limit if limit else None))
         self.recorder.add(records)
         return [lease.job for lease in leases]
 
@@ -435,6 +446,8 @@ class StreamBroker(RedisBroker):
         if redis_down:  # a lease of ours PostgreSQL has not recorded yet carries the deadline
             record = self.recorder.find(lease_id)
             deadline_ms = int(time.time() * 1000 + ttl * 1000)
+            if record is not None and record.limit_ms is not None:
+                deadline_ms = min(deadline_ms, record.limit_ms)  # never past the job's deadline
             if record is not None and record.id == job_id \
                     and self.recorder.moved(lease_id, deadline_ms):
                 return from_ms(deadline_ms)
@@ -483,7 +496,7 @@ class StreamBroker(RedisBroker):
 
     async def _expire(self, queue: str, held: Sequence[Held]) -> list[Settled]:
         rows = [_LeaseRow(uuid.UUID(h.job_id), uuid.UUID(h.lease_id), h.seq, h.leased_ms,
-                          h.worker) for h in held]
+                          h.worker, h.deadline_ms) for h in held]
         async with connection(self._pool) as conn:
             cur = await conn.execute(STREAM_QUERIES["expire"], {"leases": _encode(rows).decode()})
             expired = await cur.fetchall()
@@ -494,7 +507,7 @@ class StreamBroker(RedisBroker):
         await self._forget([(queue, h) for h in held])
         await self.supervisor.try_dispatch(_redispatch(expired))
         self.redis_expired += len(expired)
-        return [_settled(row) for row in expired]
+        return [_settled(row, timed_out=row[13] == TIMED_OUT) for row in expired]
 
     def _prune_held(self) -> None:
         cutoff = time.time() * 1000 - _HELD_GRACE_MS
@@ -517,6 +530,26 @@ class StreamBroker(RedisBroker):
         return 0
 
     # -- operator actions ----------------------------------------------------------------------
+
+    async def _drop_cancelled(self, rows: Sequence[CancelRow]
+                              ) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        """A stream lease has no grant to refuse a stale proposal: the proposal, body and
+        lease of a cancelled job must leave Redis. When Redis cannot be reached now, they are
+        dropped before any later stream lease (with the proposals of PostgreSQL's leases)."""
+        voided: list[tuple[uuid.UUID, uuid.UUID]] = []
+        try:
+            if not self.state.dispatches:
+                raise DispatchUnavailable("Redis is not dispatching")
+            voided = await self._redis_cancel(rows)
+        except DispatchUnavailable as exc:
+            if self.state.dispatches:
+                self.state.failed(exc.message)
+            self.supervisor.leased_from_postgres((r.cancelled.queue, r.cancelled.id)
+                                                 for r in rows)
+        lease_ids = [lease for _, lease in voided]
+        lease_ids += [r.cancelled.lease_id for r in rows if r.cancelled.lease_id is not None]
+        self._settled_leases(lease_ids)  # never recorded late; heartbeats now refused
+        return voided
 
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.recorder.flush()  # a lease of ours is then known: a leased job is refused

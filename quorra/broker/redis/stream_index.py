@@ -22,7 +22,7 @@ from quorra.broker.redis.keys import GROUP, WAKE_CHANNEL, queue_keys
 from quorra.core.jobs import LEASE_TTL_MAX, Job, JobStatus
 
 __all__ = ["HORIZON_MS", "BodyEntry", "Held", "StreamIndex", "StreamLease", "encode_body",
-           "from_ms"]
+           "from_ms", "timeout_ms"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -54,6 +54,7 @@ class _BodyOut(msgspec.Struct, array_like=True):
     run_at_us: int
     created_at_us: int
     last_error: str | None
+    timeout_ms: int  # 0: no time limit; last, so the scripts find it at the body's end
 
 
 class _BodyIn(msgspec.Struct, array_like=True):
@@ -65,6 +66,7 @@ class _BodyIn(msgspec.Struct, array_like=True):
     run_at_us: int
     created_at_us: int
     last_error: str | None
+    timeout_ms: int = 0  # bodies dispatched before time limits have none
 
 
 class _Leased(msgspec.Struct, array_like=True):
@@ -73,6 +75,7 @@ class _Leased(msgspec.Struct, array_like=True):
     lease: uuid.UUID
     entry: str
     body: _BodyIn
+    deadline_ms: int  # this lease's: now + ttl, cut to the job's deadline
 
 
 _encode = msgspec.json.Encoder().encode
@@ -80,10 +83,19 @@ _decode_leased = msgspec.json.Decoder(list[_Leased]).decode
 
 
 def encode_body(*, type_: str, payload: bytes, priority: int, attempts: int, max_retries: int,
-                run_at: datetime, created_at: datetime, last_error: str | None) -> str:
-    """What a lease hands a worker, as stored in the ``bodies`` hash (``payload`` is JSON)."""
+                run_at: datetime, created_at: datetime, last_error: str | None,
+                timeout: float | None = None) -> str:
+    """What a lease hands a worker, as stored in the ``bodies`` hash (``payload`` is JSON).
+    The job's time limit comes last, in ms (0: none): ``stream_lease.lua`` and
+    ``stream_extend.lua`` read it there to cut leases at the job's deadline."""
     return _encode(_BodyOut(type_, msgspec.Raw(payload), priority, attempts, max_retries,
-                            _us(run_at), _us(created_at), last_error)).decode()
+                            _us(run_at), _us(created_at), last_error,
+                            timeout_ms(timeout))).decode()
+
+
+def timeout_ms(timeout: float | None) -> int:
+    """A job's time limit in whole milliseconds as the scripts use it (0: none)."""
+    return 0 if timeout is None else max(round(timeout * 1000), 1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -122,15 +134,15 @@ class Held:
         return cls(job_id, lease, entry, int(deadline), int(seq), int(leased), worker)
 
 
-def _job(leased: _Leased, worker: str, leased_at: datetime, deadline: datetime,
-         queue: str) -> Job:
+def _job(leased: _Leased, worker: str, leased_at: datetime, queue: str) -> Job:
     b = leased.body
     return Job(id=leased.job, type=b.type, payload=b.payload, queue=queue,
                priority=b.priority, status=JobStatus.LEASED, attempts=b.attempts + 1,
                max_retries=b.max_retries, last_error=b.last_error, result=None,
                run_at=_from_us(b.run_at_us), created_at=_from_us(b.created_at_us),
                updated_at=leased_at, lease_id=leased.lease, leased_at=leased_at,
-               leased_by=worker, lease_expires_at=deadline)
+               leased_by=worker, lease_expires_at=from_ms(leased.deadline_ms),
+               timeout_seconds=b.timeout_ms / 1000 if b.timeout_ms else None)
 
 
 class StreamIndex(RedisIndex):
@@ -170,10 +182,10 @@ class StreamIndex(RedisIndex):
              keys.paused],
             [GROUP, consumer, want, promote, round(ttl * 1000), HORIZON_MS, worker,
              secrets.token_hex(12)])
-        now_ms, deadline_ms = int(reply[1]), int(reply[2])
-        leased_at, deadline = from_ms(now_ms), from_ms(deadline_ms)
-        leases = [StreamLease(job=_job(one, worker, leased_at, deadline, queue), seq=one.seq,
-                              entry=one.entry, leased_ms=now_ms, deadline_ms=deadline_ms)
+        now_ms = int(reply[1])
+        leased_at = from_ms(now_ms)
+        leases = [StreamLease(job=_job(one, worker, leased_at, queue), seq=one.seq,
+                              entry=one.entry, leased_ms=now_ms, deadline_ms=one.deadline_ms)
                   for one in _decode_leased(reply[3])]
         return int(reply[0]), leases
 
@@ -193,7 +205,7 @@ class StreamIndex(RedisIndex):
         args: list[Any] = [GROUP, consumer, HORIZON_MS]
         for job, lease, ttl in items:
             args.extend((str(job), str(lease), round(ttl * 1000)))
-        reply = await self._run("stream_extend", [keys.stream, keys.leases], args)
+        reply = await self._run("stream_extend", [keys.stream, keys.leases, keys.bodies], args)
         return [Held.parse(str(item[0]), rec) if rec else None
                 for item, rec in zip(items, reply, strict=True)]
 
@@ -216,9 +228,10 @@ class StreamIndex(RedisIndex):
             reply = await self._run("stream_expire", [keys.stream, keys.leases],
                                     [GROUP, consumer, HORIZON_MS, cursor, count])
             cursor = str(reply[0])
-            for i in range(1, len(reply), 6):
-                job, lease, entry, seq, leased, worker = reply[i : i + 6]
-                found.append(Held(job, lease, entry, 0, int(seq), int(leased), worker))
+            for i in range(1, len(reply), 7):
+                job, lease, entry, seq, leased, worker, deadline = reply[i : i + 7]
+                found.append(Held(job, lease, entry, int(deadline), int(seq), int(leased),
+                                  worker))
             if cursor == "0-0":
                 break
         return found

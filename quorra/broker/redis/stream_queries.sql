@@ -87,14 +87,16 @@ WHERE j.id = live.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
           extract(epoch FROM now() - j.created_at)::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds;
 
 -- name: expire
 -- Leases XAUTOCLAIM found past their deadline in Redis become failed attempts. SKIP LOCKED:
--- a row another statement holds is left for the next pass (the entry stays claimable).
+-- a row another statement holds is left for the next pass (the entry stays claimable). A lease
+-- whose deadline was the job's (leased + timeout, to the millisecond) 'timed out'.
 WITH t AS (
     SELECT * FROM jsonb_to_recordset(%(leases)s::jsonb)
-        AS t(id uuid, lease_id uuid, seq bigint, leased_ms bigint, worker text)
+        AS t(id uuid, lease_id uuid, seq bigint, leased_ms bigint, worker text,
+             deadline_ms bigint)
 ), live AS MATERIALIZED (
     SELECT j.id FROM quorra_jobs j JOIN t ON j.id = t.id
     WHERE (j.status = 'leased' AND j.lease_id = t.lease_id)
@@ -115,14 +117,17 @@ SET status = CASE WHEN j.attempts + (j.status = 'pending')::int > j.max_retries
                 THEN 'epoch'::timestamptz + t.leased_ms * interval '1 millisecond'
                 ELSE j.leased_at END,
     leased_by = CASE WHEN j.status = 'pending' THEN t.worker ELSE j.leased_by END,
-    last_error = 'lease expired', lease_id = NULL, lease_expires_at = NULL,
+    last_error = CASE
+        WHEN t.deadline_ms >= t.leased_ms + round(j.timeout_seconds * 1000) - 1
+        THEN 'timed out' ELSE 'lease expired' END,
+    lease_id = NULL, lease_expires_at = NULL,
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM live, t
 WHERE j.id = live.id AND t.id = j.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
           extract(epoch FROM now() - j.created_at)::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds;
 
 -- name: release
 -- Jobs given back unrun: pending and ready now, the attempt not counted (a recorded lease gives
@@ -144,17 +149,20 @@ FROM live
 WHERE j.id = live.id
 RETURNING j.id, j.queue, j.status, 0::float8, 0::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds;
 
 -- name: extend
--- A heartbeat Redis accepted: push a recorded lease's deadline to Redis's; a lease not recorded
--- yet (pending, same seq) has nothing to update and is live too. A row per live lease.
+-- A heartbeat Redis accepted: push a recorded lease's deadline to Redis's (never past the job's
+-- deadline; Redis already cut it there); a lease not recorded yet (pending, same seq) has
+-- nothing to update and is live too. A row per live lease.
 WITH t AS (
     SELECT * FROM jsonb_to_recordset(%(leases)s::jsonb)
         AS t(id uuid, lease_id uuid, seq bigint, deadline_ms bigint)
 ), upd AS (
     UPDATE quorra_jobs j
-    SET lease_expires_at = 'epoch'::timestamptz + t.deadline_ms * interval '1 millisecond',
+    SET lease_expires_at = LEAST(
+            'epoch'::timestamptz + t.deadline_ms * interval '1 millisecond',
+            j.leased_at + make_interval(secs => j.timeout_seconds)),
         updated_at = now()
     FROM t
     WHERE j.id = t.id AND j.status = 'leased' AND j.lease_id = t.lease_id
@@ -169,7 +177,7 @@ WHERE t.id IN (SELECT id FROM upd)
 -- name: dispatch_rows
 -- Everything a stream lease hands out, for jobs still pending.
 SELECT id, queue, dispatch_seq, priority, run_at, type, payload::text, attempts, max_retries,
-       created_at, last_error
+       created_at, last_error, timeout_seconds
 FROM quorra_jobs WHERE id = ANY(%(ids)s::uuid[]) AND status = 'pending';
 
 -- name: queue_of
@@ -181,7 +189,7 @@ SELECT t.id FROM unnest(%(ids)s::uuid[]) AS t(id)
 WHERE NOT EXISTS (SELECT 1 FROM quorra_jobs j WHERE j.id = t.id);
 
 -- name: queues
--- Every queue name (a skip scan of quorra_jobs_queue_status): where XAUTOCLAIM looks.
+-- Every queue name (a skip scan of quorra_jobs_queue_status_recent): where XAUTOCLAIM looks.
 WITH RECURSIVE q AS (
     (SELECT queue FROM quorra_jobs ORDER BY queue LIMIT 1)
     UNION ALL

@@ -83,6 +83,10 @@ class DashboardApi(Controller):
     async def retry(self, job_id: FromPath[str], state: State) -> JobView:
         return job_view(await _service(state).retry(parse_job_id(job_id)))
 
+    @post("/jobs/{job_id:str}/cancel", status_code=200)
+    async def cancel(self, job_id: FromPath[str], state: State) -> JobView:
+        return job_view(await _service(state).cancel(parse_job_id(job_id)))
+
     @delete("/jobs/{job_id:str}", status_code=200)
     async def delete_job(self, job_id: FromPath[str], state: State) -> dict[str, Any]:
         await _service(state).delete(parse_job_id(job_id))

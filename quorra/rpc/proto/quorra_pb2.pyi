@@ -44,6 +44,9 @@ class Job(_message.Message):
     RESULT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    DEADLINE_FIELD_NUMBER: _builtins.int
+    UNIQUE_KEY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     type: _builtins.str
     payload: _builtins.bytes
@@ -62,6 +65,13 @@ class Job(_message.Message):
     """
     result: _builtins.bytes
     """JSON, once succeeded"""
+    timeout_seconds: _builtins.float
+    """The job's time limit per attempt (0: none) and this attempt's deadline (leased_at +
+    timeout_seconds; unset without a limit). The lease is never extended past the deadline:
+    stop the handler and report a failed attempt by then.
+    """
+    unique_key: _builtins.str
+    """GetJob: the unique key it was enqueued with, if any"""
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -76,6 +86,8 @@ class Job(_message.Message):
     def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def finished_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def deadline(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -96,10 +108,13 @@ class Job(_message.Message):
         result: _builtins.bytes = ...,
         updated_at: _timestamp_pb2.Timestamp | None = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
+        timeout_seconds: _builtins.float = ...,
+        deadline: _timestamp_pb2.Timestamp | None = ...,
+        unique_key: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "type", b"type", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_key", b"unique_key", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -450,28 +465,59 @@ class Outcome(_message.Message):
 Global___Outcome: _TypeAlias = Outcome  # noqa: Y015
 
 @_typing.final
+class Cancellation(_message.Message):
+    """A job this worker holds was cancelled: its lease is void (an ack, nack, extend or release of
+    it is refused with FAILED_PRECONDITION and changes nothing). Stop the handler, free its slot
+    and settle nothing; the server no longer counts the job in flight.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    LEASE_ID_FIELD_NUMBER: _builtins.int
+    job_id: _builtins.str
+    lease_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        job_id: _builtins.str = ...,
+        lease_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["job_id", b"job_id", "lease_id", b"lease_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Cancellation: _TypeAlias = Cancellation  # noqa: Y015
+
+@_typing.final
 class SessionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     JOBS_FIELD_NUMBER: _builtins.int
     SETTLED_FIELD_NUMBER: _builtins.int
     EXTENDED_FIELD_NUMBER: _builtins.int
+    CANCELLED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def jobs(self) -> _containers.RepeatedCompositeFieldContainer[Global___Job]: ...
     @_builtins.property
     def settled(self) -> _containers.RepeatedCompositeFieldContainer[Global___Outcome]: ...
     @_builtins.property
     def extended(self) -> _containers.RepeatedCompositeFieldContainer[Global___Outcome]: ...
+    @_builtins.property
+    def cancelled(self) -> _containers.RepeatedCompositeFieldContainer[Global___Cancellation]: ...
     def __init__(
         self,
         *,
         jobs: _abc.Iterable[Global___Job] | None = ...,
         settled: _abc.Iterable[Global___Outcome] | None = ...,
         extended: _abc.Iterable[Global___Outcome] | None = ...,
+        cancelled: _abc.Iterable[Global___Cancellation] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["extended", b"extended", "jobs", b"jobs", "settled", b"settled"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cancelled", b"cancelled", "extended", b"extended", "jobs", b"jobs", "settled", b"settled"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -491,6 +537,9 @@ class JobSpec(_message.Message):
     MAX_RETRIES_FIELD_NUMBER: _builtins.int
     RUN_AT_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
+    TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
+    UNIQUE_KEY_FIELD_NUMBER: _builtins.int
+    UNIQUE_FOR_SECONDS_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     payload: _builtins.bytes
     """a JSON object; empty means {}"""
@@ -503,6 +552,18 @@ class JobSpec(_message.Message):
     id: _builtins.str
     """A UUID chosen by the producer (empty: the server picks one). It makes enqueue retry-safe:
     a job whose id is already stored is not stored again; the answer is the stored job.
+    """
+    timeout_seconds: _builtins.float
+    """Each attempt's time limit in seconds (more than 0, at most 7 days); unset: the server's
+    default (QUORRA_JOB_TIMEOUT), none if that is 0.
+    """
+    unique_key: _builtins.str
+    """Unique jobs: while this key is held in the queue, the enqueue stores nothing and answers
+    the job holding it (Enqueued.duplicate). Empty: no key. At most 255 characters, no NUL.
+    """
+    unique_for_seconds: _builtins.float
+    """How long the key is held after the enqueue (> 0, at most 366 days); unset: until the job
+    finishes (succeeded, dead, cancelled) or is deleted.
     """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
@@ -517,10 +578,13 @@ class JobSpec(_message.Message):
         max_retries: _builtins.int | None = ...,
         run_at: _timestamp_pb2.Timestamp | None = ...,
         id: _builtins.str = ...,
+        timeout_seconds: _builtins.float | None = ...,
+        unique_key: _builtins.str = ...,
+        unique_for_seconds: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "unique_for_seconds", b"unique_for_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "delay_seconds", b"delay_seconds", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_for_seconds", b"unique_for_seconds", "unique_key", b"unique_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__delay_seconds: _TypeAlias = _typing.Literal["delay_seconds"]  # noqa: Y015
     _WhichOneofArgType__delay_seconds: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds"]  # noqa: Y015
@@ -528,12 +592,20 @@ class JobSpec(_message.Message):
     _WhichOneofArgType__max_retries: _TypeAlias = _typing.Literal["_max_retries", b"_max_retries"]  # noqa: Y015
     _WhichOneofReturnType__priority: _TypeAlias = _typing.Literal["priority"]  # noqa: Y015
     _WhichOneofArgType__priority: _TypeAlias = _typing.Literal["_priority", b"_priority"]  # noqa: Y015
+    _WhichOneofReturnType__timeout_seconds: _TypeAlias = _typing.Literal["timeout_seconds"]  # noqa: Y015
+    _WhichOneofArgType__timeout_seconds: _TypeAlias = _typing.Literal["_timeout_seconds", b"_timeout_seconds"]  # noqa: Y015
+    _WhichOneofReturnType__unique_for_seconds: _TypeAlias = _typing.Literal["unique_for_seconds"]  # noqa: Y015
+    _WhichOneofArgType__unique_for_seconds: _TypeAlias = _typing.Literal["_unique_for_seconds", b"_unique_for_seconds"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__delay_seconds) -> _WhichOneofReturnType__delay_seconds | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__max_retries) -> _WhichOneofReturnType__max_retries | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__priority) -> _WhichOneofReturnType__priority | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__timeout_seconds) -> _WhichOneofReturnType__timeout_seconds | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__unique_for_seconds) -> _WhichOneofReturnType__unique_for_seconds | None: ...
 
 Global___JobSpec: _TypeAlias = JobSpec  # noqa: Y015
 
@@ -564,8 +636,11 @@ class Enqueued(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     RUN_AT_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     status: _builtins.str
+    duplicate: _builtins.bool
+    """its unique_key was held: this is the job holding it, nothing stored"""
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -574,10 +649,11 @@ class Enqueued(_message.Message):
         id: _builtins.str = ...,
         status: _builtins.str = ...,
         run_at: _timestamp_pb2.Timestamp | None = ...,
+        duplicate: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["run_at", b"run_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "run_at", b"run_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "id", b"id", "run_at", b"run_at", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -621,3 +697,22 @@ class GetJobRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetJobRequest: _TypeAlias = GetJobRequest  # noqa: Y015
+
+@_typing.final
+class CancelJobRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelJobRequest: _TypeAlias = CancelJobRequest  # noqa: Y015

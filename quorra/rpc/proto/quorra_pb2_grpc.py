@@ -70,6 +70,11 @@ class WorkerServiceStub:
                 request_serializer=quorra__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=quorra__pb2.Job.FromString,
                 _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/quorra.WorkerService/CancelJob',
+                request_serializer=quorra__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=quorra__pb2.Job.FromString,
+                _registered_method=True)
 
 
 class WorkerServiceServicer:
@@ -126,6 +131,14 @@ class WorkerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelJob(self, request, context):
+        """Cancel a pending or running job, as POST /v1/jobs/{id}/cancel: the job as it is now
+        (cancelled; idempotent). NOT_FOUND if unknown, FAILED_PRECONDITION once succeeded or dead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WorkerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -162,6 +175,11 @@ def add_WorkerServiceServicer_to_server(servicer, server):
             'GetJob': grpc.unary_unary_rpc_method_handler(
                     servicer.GetJob,
                     request_deserializer=quorra__pb2.GetJobRequest.FromString,
+                    response_serializer=quorra__pb2.Job.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=quorra__pb2.CancelJobRequest.FromString,
                     response_serializer=quorra__pb2.Job.SerializeToString,
             ),
     }
@@ -353,6 +371,33 @@ class WorkerService:
             target,
             '/quorra.WorkerService/GetJob',
             quorra__pb2.GetJobRequest.SerializeToString,
+            quorra__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/quorra.WorkerService/CancelJob',
+            quorra__pb2.CancelJobRequest.SerializeToString,
             quorra__pb2.Job.FromString,
             options,
             channel_credentials,

@@ -52,6 +52,10 @@ class WorkerServiceStub:
     """Batch enqueue, validated like POST /v1/jobs/batch: all stored (committed) or none."""
     GetJob: _grpc.UnaryUnaryMultiCallable[_quorra_pb2.GetJobRequest, _quorra_pb2.Job]
     """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown."""
+    CancelJob: _grpc.UnaryUnaryMultiCallable[_quorra_pb2.CancelJobRequest, _quorra_pb2.Job]
+    """Cancel a pending or running job, as POST /v1/jobs/{id}/cancel: the job as it is now
+    (cancelled; idempotent). NOT_FOUND if unknown, FAILED_PRECONDITION once succeeded or dead.
+    """
 
 @_typing.type_check_only
 class WorkerServiceAsyncStub(WorkerServiceStub):
@@ -73,6 +77,10 @@ class WorkerServiceAsyncStub(WorkerServiceStub):
     """Batch enqueue, validated like POST /v1/jobs/batch: all stored (committed) or none."""
     GetJob: _aio.UnaryUnaryMultiCallable[_quorra_pb2.GetJobRequest, _quorra_pb2.Job]  # type: ignore[assignment]
     """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown."""
+    CancelJob: _aio.UnaryUnaryMultiCallable[_quorra_pb2.CancelJobRequest, _quorra_pb2.Job]  # type: ignore[assignment]
+    """Cancel a pending or running job, as POST /v1/jobs/{id}/cancel: the job as it is now
+    (cancelled; idempotent). NOT_FOUND if unknown, FAILED_PRECONDITION once succeeded or dead.
+    """
 
 class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -133,5 +141,15 @@ class WorkerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_quorra_pb2.Job, _abc.Awaitable[_quorra_pb2.Job]]:
         """One job as GET /v1/jobs/{id} shows it (status, result …); NOT_FOUND if unknown."""
+
+    @_abc_1.abstractmethod
+    def CancelJob(
+        self,
+        request: _quorra_pb2.CancelJobRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_quorra_pb2.Job, _abc.Awaitable[_quorra_pb2.Job]]:
+        """Cancel a pending or running job, as POST /v1/jobs/{id}/cancel: the job as it is now
+        (cancelled; idempotent). NOT_FOUND if unknown, FAILED_PRECONDITION once succeeded or dead.
+        """
 
 def add_WorkerServiceServicer_to_server(servicer: WorkerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

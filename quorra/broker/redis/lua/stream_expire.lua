@@ -4,7 +4,8 @@
 -- KEYS[2]  leases   HASH    job -> "lease|entry|deadline_ms|seq|leased_ms|worker"
 -- ARGV[1]  group, ARGV[2] consumer (the caller), ARGV[3] horizon ms, ARGV[4] cursor,
 -- ARGV[5]  count
--- returns  {next_cursor, job, lease, entry, seq, leased_ms, worker, ...}: expired leases, to
+-- returns  {next_cursor, job, lease, entry, seq, leased_ms, worker, deadline_ms, ...}: expired
+--          leases (deadline_ms tells a lease cut at the job's deadline: timed out), to
 --          be settled as failed attempts in PostgreSQL and then forgotten (stream_done.lua)
 -- An expired entry stays claimable (idle = horizon) until stream_done.lua removes it, so a
 -- reclaimer that dies before PostgreSQL committed leaves it to the next one. A lease found
@@ -42,7 +43,7 @@ for _, e in ipairs(res[2]) do
       end
       redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, e[1], 'IDLE', idle, 'JUSTID')
       if left <= 0 then
-        for _, v in ipairs({f['j'], lease, e[1], seq, leased, worker}) do
+        for _, v in ipairs({f['j'], lease, e[1], seq, leased, worker, deadline}) do
           out[#out + 1] = v
         end
       end

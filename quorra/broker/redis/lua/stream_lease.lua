@@ -13,9 +13,11 @@
 -- ARGV[8]  24 random hex digits: lease id n is the UUID "s[1-8]-s[9-12]-4s[13-15]-8s[16-18]-
 --          s[19-24]<n as 6 hex digits>" (version 4 layout; unique per call and job)
 -- returns  {wait_ms, now_ms, deadline_ms, leases}: wait_ms 0 if more are ready, ms until the
---          next delayed job is due, or -1; leases one JSON text [[job, seq, lease, entry, body],
---          ...] (bodies are JSON already: the server decodes the batch in one call)
--- Each delivered entry's idle time is set to horizon - ttl (XCLAIM IDLE), so it reaches the
+--          next delayed job is due, or -1; leases one JSON text [[job, seq, lease, entry, body,
+--          deadline_ms], ...] (bodies are JSON already: the server decodes the batch in one call)
+-- A body ending in a time limit (",<timeout ms>]", 0: none) cuts its lease's deadline to
+-- now + the limit: the job's deadline, which no lease of this attempt outlives.
+-- Each delivered entry's idle time is set to horizon - its ttl (XCLAIM IDLE), so it reaches the
 -- horizon exactly at its deadline: XAUTOCLAIM with min-idle = horizon finds expired leases
 -- whatever their ttl. A popped member whose seq is not idx's (superseded, or its job deleted)
 -- is dropped; one without a body is dropped and its idx field cleared (the sweep re-proposes).
@@ -85,11 +87,17 @@ if #picked > 0 then
       local i = mine[e[1]]
       if i then
         local p = picked[i]
-        redis.call('XCLAIM', KEYS[3], ARGV[1], ARGV[2], 0, e[1], 'IDLE', horizon - ttl, 'JUSTID')
+        local until_ = deadline
+        local limit = tonumber(string.match(p[3], ',(%d+)%]$') or '0')
+        if limit > 0 and now + limit < until_ then
+          until_ = now + limit
+        end
+        redis.call('XCLAIM', KEYS[3], ARGV[1], ARGV[2], 0, e[1], 'IDLE', horizon - (until_ - now),
+                   'JUSTID')
         redis.call('HSET', KEYS[6], p[1], table.concat(
-          {p[4], e[1], deadline, p[2], now, ARGV[7]}, '|'))
+          {p[4], e[1], until_, p[2], now, ARGV[7]}, '|'))
         leased[#leased + 1] = '["' .. p[1] .. '",' .. p[2] .. ',"' .. p[4] .. '","' .. e[1]
-                              .. '",' .. p[3] .. ']'
+                              .. '",' .. p[3] .. ',' .. until_ .. ']'
         mine[e[1]] = nil
       else  -- an entry we did not just write: not a lease, drop it
         redis.call('XACK', KEYS[3], ARGV[1], e[1])

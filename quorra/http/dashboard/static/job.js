@@ -1,4 +1,5 @@
-// A job's page: retry (dead jobs) and delete, with the session's CSRF token.
+// A job's page: retry (dead jobs), cancel (pending or running) and delete, with the session's
+// CSRF token.
 "use strict";
 
 (() => {
@@ -21,6 +22,13 @@
     retry.addEventListener("click", () => act("POST", `/dashboard/api/jobs/${id}/retry`, () => {
       window.location.reload();
     }));
+  }
+  const cancel = document.getElementById("cancel");
+  if (cancel) {
+    cancel.addEventListener("click", () => {
+      if (!window.confirm("Cancel this job? A running job is stopped by its worker.")) return;
+      act("POST", `/dashboard/api/jobs/${id}/cancel`, () => window.location.reload());
+    });
   }
   const remove = document.getElementById("delete");
   if (remove) {

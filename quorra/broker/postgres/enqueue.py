@@ -1,0 +1,168 @@
+"""Storing a group-committed batch of jobs: one INSERT when no job carries a unique key, else
+one transaction that claims the keys first (``unique.sql``) and stores only the jobs that got
+theirs; every other job is answered with the job holding its key (``duplicate``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from psycopg import AsyncConnection
+
+from quorra.core.errors import StoreUnavailable
+from quorra.core.jobs import Enqueued, JobSpec, JobStatus
+from quorra.db.sqlfiles import load_queries
+
+__all__ = ["store"]
+
+QUERIES = load_queries("quorra.broker.postgres")
+UNIQUE = load_queries("quorra.broker.postgres", "unique.sql")
+_STATUS = {status.value: status for status in JobStatus}
+_ROUNDS = 5  # a key released between the claim and the look-up is claimed again, so few
+
+Conn = AsyncConnection[tuple[Any, ...]]
+Row = tuple[Any, ...]  # (id, status, run_at[, queue, ready])
+Key = tuple[str, str]  # (queue, unique_key)
+
+
+class _Row(msgspec.Struct, omit_defaults=True):
+    """One job of an enqueue batch as the ``enqueue`` query reads it (``jsonb_to_recordset``)."""
+
+    id: uuid.UUID
+    type: str
+    queue: str
+    payload: msgspec.Raw  # already-encoded JSON object, copied through as is
+    priority: int
+    max_retries: int
+    run_at: datetime | None
+    delay: float
+    timeout: float | None = None
+    unique_key: str | None = None
+
+
+class _Claim(msgspec.Struct):
+    queue: str
+    unique_key: str
+    job_id: uuid.UUID
+    window: float | None = None
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _batch_json(specs: Sequence[JobSpec]) -> str:
+    return _encode([
+        _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
+             s.delay_seconds, s.timeout_seconds, s.unique_key)
+        for s in specs
+    ]).decode()
+
+
+async def store(conn: Conn, specs: Sequence[JobSpec]) -> tuple[list[Row], list[Enqueued]]:
+    """The rows inserted ``(id, status, run_at, queue, ready)`` and an answer per spec, in
+    order. Committed on return."""
+    if all(s.unique_key is None for s in specs):
+        rows = await _insert(conn, specs)
+        by_id = {row[0]: row for row in rows}
+        by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
+        return rows, _answers(specs, rows, by_id, {})
+    async with conn.transaction():
+        return await _store_unique(conn, specs)
+
+
+async def _store_unique(conn: Conn, specs: Sequence[JobSpec]
+                        ) -> tuple[list[Row], list[Enqueued]]:
+    rows: list[Row] = []
+    by_id: dict[uuid.UUID, Row] = {}
+    holders: dict[Key, Row] = {}
+    todo = list(specs)
+    for _ in range(_ROUNDS):
+        claims = _claims(todo)
+        claimed = await _claim(conn, claims)
+        new = await _insert(conn, [s for s in todo if s.unique_key is None or s.id in claimed])
+        rows += new
+        by_id.update({row[0]: row for row in new})
+        await _unclaim(conn, [c for c in claims if c.job_id in claimed and c.job_id not in by_id])
+        by_id.update(await _known(conn, [s.id for s in todo if s.id not in by_id]))
+        waiting = [s for s in todo if s.id not in by_id]  # their key is held by another job
+        holders.update(await _holders(conn, waiting))
+        todo = [s for s in waiting if _key(s) not in holders]
+        if not todo:
+            return rows, _answers(specs, rows, by_id, holders)
+    raise StoreUnavailable("unique keys kept changing hands; try again")
+
+
+def _key(spec: JobSpec) -> Key:
+    return spec.queue, spec.unique_key or ""
+
+
+def _claims(specs: Sequence[JobSpec]) -> list[_Claim]:
+    """One claim per key, by the first job naming it (a later one with the same key in the
+    batch is its duplicate), and per id (an id given twice is one job)."""
+    keys: dict[Key, _Claim] = {}
+    ids: set[uuid.UUID] = set()
+    for s in specs:
+        if s.unique_key is not None and _key(s) not in keys and s.id not in ids:
+            keys[_key(s)] = _Claim(s.queue, s.unique_key, s.id, s.unique_for)
+        ids.add(s.id)
+    return list(keys.values())
+
+
+async def _claim(conn: Conn, claims: list[_Claim]) -> set[uuid.UUID]:
+    if not claims:
+        return set()
+    cur = await conn.execute(UNIQUE["claim_unique"], {"claims": _encode(claims).decode()})
+    return {row[0] for row in await cur.fetchall()}
+
+
+async def _unclaim(conn: Conn, claims: list[_Claim]) -> None:
+    if claims:
+        await conn.execute(UNIQUE["unclaim_unique"], {"claims": _encode(claims).decode()})
+
+
+async def _insert(conn: Conn, specs: Sequence[JobSpec]) -> list[Row]:
+    if not specs:
+        return []
+    cur = await conn.execute(QUERIES["enqueue"], {"jobs": _batch_json(specs)})
+    return await cur.fetchall()
+
+
+async def _known(conn: Conn, ids: list[uuid.UUID]) -> dict[uuid.UUID, Row]:
+    """Ids already stored (a producer's retry is answered with the stored job)."""
+    if not ids:
+        return {}
+    cur = await conn.execute(QUERIES["enqueue_known"], {"ids": list(set(ids))})
+    return {row[0]: row for row in await cur.fetchall()}
+
+
+async def _holders(conn: Conn, specs: Sequence[JobSpec]) -> dict[Key, Row]:
+    """The jobs holding the keys of ``specs``; a key row whose job is gone is dropped, so the
+    next round claims it."""
+    if not specs:
+        return {}
+    keys = [{"queue": q, "unique_key": k} for q, k in {_key(s) for s in specs}]
+    cur = await conn.execute(UNIQUE["unique_holders"], {"keys": _encode(keys).decode()})
+    found = await cur.fetchall()
+    await _unclaim(conn, [_Claim(q, k, job) for q, k, job, status, _ in found if status is None])
+    return {(q, k): (job, status, run_at) for q, k, job, status, run_at in found
+            if status is not None}
+
+
+def _answers(specs: Sequence[JobSpec], rows: list[Row], by_id: dict[uuid.UUID, Row],
+             holders: dict[Key, Row]) -> list[Enqueued]:
+    fresh = {row[0] for row in rows}
+    done = []
+    for s in specs:  # an id given twice in one batch is created once, by its first place
+        row = by_id.get(s.id)
+        if row is None:
+            job, status, run_at = holders[_key(s)]
+            done.append(Enqueued(id=job, status=_STATUS[status], run_at=run_at, created=False,
+                                 duplicate=True))
+            continue
+        done.append(Enqueued(id=s.id, status=_STATUS[row[1]], run_at=row[2],
+                             created=s.id in fresh))
+        fresh.discard(s.id)
+    return done
