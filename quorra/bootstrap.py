@@ -105,13 +105,32 @@ def _dispatch_chores(
     if not isinstance(broker, RedisBroker):
         return []
     return [("dispatch_repair_sweep", broker.repair, 5.0),
-            ("dispatch_reclaim", broker.reclaim, 5.0)]
+            ("dispatch_reclaim", broker.reclaim, 5.0),
+            ("check_redis_config", broker.redis_config.check, 10.0)]
 
 
 def _dispatch_health(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
     if isinstance(broker, RedisBroker):
         return broker.health()
     return {"mode": "postgres", "redis": "not configured"}
+
+
+async def _redis_config(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
+    """``/readyz``'s ``redis_config`` section: eviction policy and AOF, with warnings (never a
+    reason to be unready: see ``quorra/broker/redis/config_check.py``)."""
+    if isinstance(broker, RedisBroker):
+        return {"redis_config": await broker.redis_config.report()}
+    return {}
+
+
+def _watch(broker: PostgresBroker | RedisBroker, metrics: Metrics) -> None:
+    """Wire the broker's events to metrics: every mode switch (the first rebuild too), the Redis
+    configuration checks, stream leases lost with Redis."""
+    if isinstance(broker, RedisBroker):
+        broker.state.on_change = metrics.mode_changed
+        broker.redis_config.on_result = lambda config: metrics.set_redis_config(config.checks())
+    if isinstance(broker, StreamBroker):
+        broker.on_leases_lost = metrics.leases_lost_with_redis.inc
 
 
 def _mode(broker: PostgresBroker | RedisBroker) -> str:
@@ -131,8 +150,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         broker = _broker(settings, pool)
         registry = _registry()
         metrics = Metrics(registry, max_queues=settings.metrics_max_queues)
-        if isinstance(broker, RedisBroker):
-            broker.state.on_change = metrics.mode_changed  # every switch, the first rebuild too
+        _watch(broker, metrics)
         await broker.start()
         stack.push_async_callback(broker.close)
         metrics.set_dispatch_mode(_mode(broker))
@@ -160,7 +178,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
             except QuorraError as exc:
                 store = exc.message
             # Redis trouble is not unreadiness: dispatch falls back to Postgres.
-            return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker)}
+            return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker),
+                    **await _redis_config(broker)}
 
         rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
                         port=settings.grpc_addr.port, directory=workers, limits=settings.limits,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily
@@ -119,6 +119,17 @@ class Metrics:
             "quorra_redis_rebuilds_total",
             "Rebuilds of the Redis dispatch index from PostgreSQL (at start, after Redis came "
             "back, or after its dataset changed).", registry=registry)
+        self.leases_lost_with_redis = Counter(
+            "quorra_leases_lost_with_redis_total",
+            "Stream leases PostgreSQL had not recorded yet when Redis was rebuilt (emptied, "
+            "replaced, or back after an outage): their jobs may run again (an upper bound on "
+            "such duplicate runs). Always 0 with grant leases.", registry=registry)
+        self.redis_config_ok = Gauge(
+            "quorra_redis_config_ok",
+            "1 while Redis is configured as Quorra needs, 0 with a warning (see /readyz): "
+            "check=maxmemory_policy (noeviction; any other or an unknown policy may evict "
+            "leases), check=aof (AOF on; required with stream leases only).", ["check"],
+            registry=registry)
         self.schedule_ticks = Counter(
             "quorra_schedule_ticks_total",
             "Cron schedule ticks that enqueued their job (one per tick across replicas).",
@@ -140,6 +151,11 @@ class Metrics:
         self.mode_changes.labels(mode).inc()
         if mode == "rebuilding":
             self.redis_rebuilds.inc()
+
+    def set_redis_config(self, checks: Mapping[str, bool]) -> None:
+        """The hook for the Redis configuration check: each check's verdict."""
+        for check, ok in checks.items():
+            self.redis_config_ok.labels(check).set(1 if ok else 0)
 
     def watch_workers(self, directory: WorkerDirectory) -> None:
         self.workers_connected.set_function(lambda: len(directory.snapshot()))

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from quorra.broker.redis.config_check import RedisConfig
 from quorra.http.system import healthz, readyz
 from quorra.settings import Settings, parse_address
 
@@ -27,6 +28,9 @@ WORKER_ENV = {"QUORRA_WORKER_ID", "QUORRA_WORKER_QUEUES", "QUORRA_WORKER_MAX_JOB
               "QUORRA_WORKER_LEASE_TTL", "QUORRA_GRPC_ADDR", "QUORRA_API_KEY",
               "QUORRA_WORKER_HANDLERS", "QUORRA_LOG_LEVEL"}
 DEFAULTS = Settings()
+REDIS_DIR = ROOT / "deployments" / "redis"
+#: What Redis must keep for Quorra (stream leases live only in Redis until recorded).
+REDIS_NEEDS = {"maxmemory-policy": "noeviction", "appendonly": "yes", "appendfsync": "everysec"}
 PROBES = {"/healthz": healthz, "/readyz": readyz}
 
 
@@ -79,6 +83,21 @@ def _container(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in container.get("env", [])}
+
+
+def _redis_conf(text: str) -> dict[str, str]:
+    """redis.conf directives (the last one wins, as in Redis)."""
+    conf = {}
+    for line in text.splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            name, _, value = line.strip().partition(" ")
+            conf[name.lower()] = value.strip()
+    return conf
+
+
+def _redis_args(args: list[str]) -> dict[str, str]:
+    """``--name value`` arguments of a redis-server command line."""
+    return {args[i][2:]: args[i + 1] for i in range(len(args) - 1) if args[i].startswith("--")}
 
 
 def _port(addr: str) -> int:
@@ -154,6 +173,67 @@ def test_compose_commands_are_console_scripts(service: str) -> None:
     if command == "quorra-worker" and command not in SCRIPTS:
         pytest.skip("needs issue 3 (the quorra-worker console script)")
     assert command in SCRIPTS
+
+
+# -- Redis -----------------------------------------------------------------------------------
+
+def test_redis_conf_keeps_what_quorra_holds_in_redis() -> None:
+    conf = _redis_conf((REDIS_DIR / "redis.conf").read_text())
+    assert REDIS_NEEDS.items() <= conf.items()
+    checked = RedisConfig(conf["maxmemory-policy"], "CONFIG GET", conf["appendonly"] == "yes")
+    assert checked.warnings() == [], "the server would warn about its own reference config"
+
+
+def test_compose_runs_redis_with_the_conf_and_a_volume() -> None:
+    compose = _compose()
+    redis = compose["services"]["redis"]
+    mounts = dict(volume.split(":")[:2] for volume in redis["volumes"])  # source -> target
+    command = redis["command"]
+    assert command[0] == "redis-server"
+    assert mounts["./deployments/redis/redis.conf"] == command[1]
+    assert (ROOT / "deployments" / "redis" / "redis.conf").is_file()
+    overrides = _redis_args(command[2:])
+    assert all(overrides.get(name, value) == value for name, value in REDIS_NEEDS.items())
+    data = next(source for source, target in mounts.items() if target == "/data")
+    assert data in compose["volumes"], "the AOF outlives the container"
+
+
+def _redis_component() -> dict[tuple[str, str], dict[str, Any]]:
+    docs = {}
+    for doc in yaml.safe_load_all((REDIS_DIR / "redis.yaml").read_text()):
+        docs[(doc["kind"], doc["metadata"]["name"])] = doc
+    return docs
+
+
+def test_k8s_redis_component_uses_the_conf() -> None:
+    component = yaml.safe_load((REDIS_DIR / "kustomization.yaml").read_text())
+    base = yaml.safe_load((ROOT / "deployments" / "k8s" / "kustomization.yaml").read_text())
+    assert "../redis" in base["components"] and component["kind"] == "Component"
+    (generator,) = component["configMapGenerator"]
+    assert generator["files"] == ["redis.conf"]
+    statefulset = _redis_component()[("StatefulSet", "redis")]
+    pod = statefulset["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert volumes["config"]["configMap"]["name"] == generator["name"]
+    assert container["args"][:2] == ["redis-server", f"{mounts['config']}/redis.conf"]
+    overrides = _redis_args(container["args"][2:])
+    assert all(overrides.get(name, value) == value for name, value in REDIS_NEEDS.items())
+    assert mounts["data"] == "/data"  # the image's working directory: the AOF's home
+    claims = {c["metadata"]["name"] for c in statefulset["spec"]["volumeClaimTemplates"]}
+    assert "data" in claims and "data" not in volumes
+    maxmemory = int(overrides["maxmemory"].removesuffix("mb"))
+    limit = int(container["resources"]["limits"]["memory"].removesuffix("Mi"))
+    assert 0 < maxmemory < limit, "a full Redis refuses writes before it is OOM-killed"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+
+
+def test_k8s_secret_redis_url_names_the_redis_service() -> None:
+    url = _k8s()[("Secret", "quorra")]["stringData"]["redis-url"]
+    host, port = re.match(r"redis://([^:/]+):(\d+)/", url).groups()  # type: ignore[union-attr]
+    service = _redis_component()[("Service", host)]
+    assert int(port) in {p["port"] for p in service["spec"]["ports"]}
 
 
 # -- Kubernetes ------------------------------------------------------------------------------
@@ -233,5 +313,9 @@ def test_kustomize_renders_the_manifests() -> None:
     done = subprocess.run([kubectl, "kustomize", str(ROOT / "deployments" / "k8s")],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
-    kinds = [doc["kind"] for doc in yaml.safe_load_all(done.stdout) if doc]
-    assert sorted(kinds) == ["Deployment", "Deployment", "Secret", "Service"]
+    docs = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    assert sorted(doc["kind"] for doc in docs) == ["ConfigMap", "Deployment", "Deployment",
+                                                    "Secret", "Service", "Service",
+                                                    "StatefulSet"]
+    (config,) = [doc for doc in docs if doc["kind"] == "ConfigMap"]
+    assert config["data"]["redis.conf"] == (REDIS_DIR / "redis.conf").read_text()

@@ -27,6 +27,7 @@ from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.batching import SettleBatcher
+from quorra.broker.redis.config_check import RedisConfigCheck
 from quorra.broker.redis.index import Entry, Proposal, RedisIndex
 from quorra.broker.redis.mode import Mode, ModeState
 from quorra.broker.redis.supervisor import QUERIES, Supervisor
@@ -52,6 +53,7 @@ def _order(job: Job) -> tuple[int, datetime, uuid.UUID]:
 
 class RedisBroker:
     supervisor_class: type[Supervisor] = Supervisor
+    leases_in_redis = False  # PostgreSQL grants every lease: Redis holds none
 
     def __init__(self, postgres: PostgresBroker, pool: Pool, index: RedisIndex, *,
                  consumer: str | None = None, poll_interval: float = 0.5,
@@ -76,6 +78,8 @@ class RedisBroker:
         self._settling: set[asyncio.Task[None]] = set()
         self._turn = itertools.count()
         self._settles = SettleBatcher(pool, postgres)
+        self.redis_config = RedisConfigCheck(  # eviction policy and AOF
+            index.config, aof_required=self.leases_in_redis)
 
     @property
     def mode(self) -> Mode:
@@ -87,6 +91,7 @@ class RedisBroker:
 
     async def start(self) -> None:
         await self.postgres.start()
+        await self.redis_config.check()  # warns at start unless noeviction (and AOF on)
         await self.supervisor.start()
 
     async def close(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from quorra.broker.redis.config_check import UNKNOWN, RedisConfig
 from quorra.broker.redis.keys import GROUP, TOKEN, WAKE_CHANNEL, queue_keys
 from quorra.core.errors import DispatchUnavailable
 
@@ -109,6 +110,31 @@ class RedisIndex:
         return Identity(run_id=None if run_id is None else str(run_id),
                         replid=None if replid is None else str(replid),
                         token=None if token is None else str(token))
+
+    async def config(self) -> RedisConfig:
+        """The settings Quorra depends on (``config_check.py``): the eviction policy from CONFIG
+        GET, or from INFO when CONFIG is renamed or refused, and whether AOF is on."""
+        with translate():
+            policy, source = await self._policy()
+            aof = await self._info_field("persistence", "aof_enabled")
+        return RedisConfig(maxmemory_policy=policy, policy_from=source,
+                           aof_enabled=None if aof is None else str(aof) == "1")
+
+    async def _policy(self) -> tuple[str, str | None]:
+        try:
+            reply = await self.client.config_get("maxmemory-policy")
+        except ResponseError:  # CONFIG renamed, disabled or refused by an ACL (managed Redis)
+            reply = {}
+        if reply.get("maxmemory-policy"):
+            return str(reply["maxmemory-policy"]), "CONFIG GET"
+        policy = await self._info_field("memory", "maxmemory_policy")
+        return (UNKNOWN, None) if policy is None else (str(policy), "INFO memory")
+
+    async def _info_field(self, section: str, field: str) -> Any:
+        try:
+            return (await self.client.info(section)).get(field)
+        except ResponseError:  # INFO refused too (or an in-process fake without it)
+            return None
 
     async def dispatch(self, queue: str, entries: Sequence[Entry]) -> int:
         keys = queue_keys(queue)

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,6 +97,7 @@ def _order(job: Job) -> tuple[int, datetime, uuid.UUID]:
 
 class StreamBroker(RedisBroker):
     supervisor_class = StreamSupervisor
+    leases_in_redis = True  # until recorded, a lease lives only in Redis (AOF matters)
     supervisor: StreamSupervisor
 
     def __init__(self, postgres: PostgresBroker, pool: Pool, index: StreamIndex, *,
@@ -112,6 +113,7 @@ class StreamBroker(RedisBroker):
         self._recording: asyncio.Task[None] | None = None
         self.redis_expired = 0  # leases taken back by XAUTOCLAIM and committed as failures
         self.unrecorded_lost = 0  # leases PostgreSQL never saw when Redis was rebuilt
+        self.on_leases_lost: Callable[[int], None] = lambda count: None  # e.g. a counter
         self.supervisor.on_rebuild = self._rebuilding
         self._forgetting = asyncio.Lock()
         self._postgres_leases = 0  # PostgreSQL leases running (while Redis is not the path)
@@ -148,6 +150,7 @@ class StreamBroker(RedisBroker):
         lost = self.recorder.drop_queued()
         self.unrecorded_lost += lost
         if lost:
+            self.on_leases_lost(lost)
             log.warning("%d leases not yet recorded in PostgreSQL may run again", lost)
 
     async def recorded(self) -> None:

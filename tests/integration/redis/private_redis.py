@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Sequence
 from typing import Literal
 
 import pytest
@@ -18,10 +19,13 @@ __all__ = ["PrivateRedis"]
 
 
 class PrivateRedis:
-    def __init__(self, data_dir: str | None = None) -> None:
+    def __init__(self, data_dir: str | None = None, *, config: Sequence[str] = ()) -> None:
+        """``config``: more redis-server arguments, e.g. ``("--maxmemory-policy",
+        "allkeys-lru")``; they come after the defaults (``--appendonly no``), so they win."""
         if shutil.which("redis-server") is None:
             pytest.skip("redis-server is not installed")
         self.data_dir = data_dir  # where an explicit SAVE writes dump.rdb (and restart loads it)
+        self.config = tuple(config)
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -30,7 +34,7 @@ class PrivateRedis:
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no",
-             *(["--dir", self.data_dir] if self.data_dir else [])],
+             *(["--dir", self.data_dir] if self.data_dir else []), *self.config],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(self._pong, timeout=10, what=f"redis-server on port {self.port}")
         return self

@@ -20,7 +20,10 @@ async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
     async with running(settings) as runtime:
         assert runtime.mode == "redis"
         ready = await runtime.app.state.readiness()
-        assert ready == {"ready": True, "postgres": "ok", "mode": "redis", "redis": "ok"}
+        assert ready == {"ready": True, "postgres": "ok", "mode": "redis", "redis": "ok",
+                         "redis_config": {"maxmemory_policy": "noeviction",
+                                          "policy_from": "CONFIG GET", "aof_enabled": False,
+                                          "aof_required": False, "warnings": []}}
         await runtime.service.enqueue([spec()])
         jobs = await runtime.service.lease(["default"], worker_id="w", limit=1)
         assert len(jobs) == 1
