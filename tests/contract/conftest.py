@@ -24,6 +24,7 @@ from quorra.archive.base import Archive
 from quorra.broker.base import Broker
 from quorra.core.jobs import JobSpec
 from quorra.core.spec import EnqueueRequest, Limits, to_spec
+from tests.support import free_port
 
 POLL_INTERVAL = 60.0  # the brokers' polling backup, out of reach of every test
 WAKE_BOUND = 5.0  # a wake-up must come within this (generous on a loaded machine)
@@ -95,27 +96,44 @@ async def postgres_single_commit_harness(clean_db: str) -> AsyncIterator[Harness
         yield harness
 
 
-@pytest.fixture
-async def redis_fallback_harness(clean_db: str) -> AsyncIterator[Harness]:
-    """The Redis broker while Redis is down (nothing listens on its port): it stays in
+async def _fallback_harness(url: str, broker_class: Any, index_class: Any
+                            ) -> AsyncIterator[Harness]:
+    """A Redis broker while Redis is down (nothing listens on its port): it stays in
     ``postgres`` mode, leasing from PostgreSQL and touching Redis only to probe it."""
     from quorra.archive.postgres import PostgresArchive
-    from quorra.broker.redis import RedisBroker, RedisIndex, connect
+    from quorra.broker.redis import connect
     from quorra.db.pool import create_pool
 
-    pool = create_pool(clean_db, max_size=12, timeout=5)
+    pool = create_pool(url, max_size=12, timeout=5)
     await pool.open(wait=True)
-    broker = RedisBroker(_postgres_broker(pool, clean_db), pool,
-                         RedisIndex(connect("redis://127.0.0.1:1/0")),
-                         poll_interval=POLL_INTERVAL)
+    index = index_class(connect(f"redis://127.0.0.1:{free_port()}/0"))
+    broker = broker_class(_postgres_broker(pool, url), pool, index, poll_interval=POLL_INTERVAL)
     try:
         await broker.start()
         assert broker.mode == "postgres", broker.health()
-        yield _sql_harness(clean_db, broker, PostgresArchive(pool))
+        yield _sql_harness(url, broker, PostgresArchive(pool))
         assert broker.mode == "postgres", broker.health()
     finally:
         await broker.close()  # closes the client too
         await pool.close()
+
+
+@pytest.fixture
+async def redis_fallback_harness(clean_db: str) -> AsyncIterator[Harness]:
+    """The Redis broker (``grant`` leases) fallen back to PostgreSQL."""
+    from quorra.broker.redis import RedisBroker, RedisIndex
+
+    async for harness in _fallback_harness(clean_db, RedisBroker, RedisIndex):
+        yield harness
+
+
+@pytest.fixture
+async def stream_fallback_harness(clean_db: str) -> AsyncIterator[Harness]:
+    """The Redis broker with ``stream`` leases fallen back to PostgreSQL."""
+    from quorra.broker.redis import StreamBroker, StreamIndex
+
+    async for harness in _fallback_harness(clean_db, StreamBroker, StreamIndex):
+        yield harness
 
 
 async def _redis_harness(url: str, client: Any) -> AsyncIterator[Harness]:
@@ -276,11 +294,23 @@ async def _stream_harness(clean_db: str, client: Any) -> AsyncIterator[Harness]:
 
 
 HARNESSES = ["postgres_harness", "postgres_single_commit_harness", "redis_fallback_harness",
-             "redis_harness", "fakeredis_harness", "stream_harness",
+             "stream_fallback_harness", "redis_harness", "fakeredis_harness", "stream_harness",
              "fakeredis_stream_harness"]
+
+
+#: (harness, test) pairs known to fail, each a bug to fix in the driver: strict, so the fix
+#: must remove its entry.
+KNOWN_GAPS = {
+    ("stream_fallback_harness", "test_release_gives_jobs_back_unrun_and_wakes_lessees"):
+        "StreamBroker.release in postgres mode neither wakes local lessees nor NOTIFYs other "
+        "replicas (try_dispatch is a no-op there): released jobs wait for the poll",
+}
 
 
 @pytest.fixture(params=HARNESSES)
 def harness(request: pytest.FixtureRequest) -> Harness:
+    gap = KNOWN_GAPS.get((request.param, request.node.originalname))
+    if gap is not None:
+        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     result: Harness = request.getfixturevalue(request.param)
     return result
