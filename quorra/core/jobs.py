@@ -123,7 +123,8 @@ class QueueCount(msgspec.Struct, frozen=True):
 
 
 def backoff_seconds(failed_attempts: int) -> int:
-    """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (DESIGN §1.4)."""
+    """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (README "Guarantees",
+    Retries; docs/architecture.md "Job states")."""
     exponent: int = min(max(failed_attempts, 0), 12)
     return min(1 << exponent, BACKOFF_CAP_SECONDS)
 

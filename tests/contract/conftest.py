@@ -3,7 +3,11 @@
 A harness gives the broker and archive under test plus two time-travel helpers, so tests about
 backoff and lease expiry need not sleep: ``make_due`` makes a pending job ready now and
 ``expire_lease`` moves a lease's deadline into the past. A new driver adds a harness factory to
-``HARNESSES``."""
+``HARNESSES``.
+
+Every broker here polls only every ``POLL_INTERVAL`` (far longer than any test waits), so a test
+that waits for a wake-up within ``WAKE_BOUND`` fails when the wake-up is missing instead of
+being rescued by the poll."""
 
 from __future__ import annotations
 
@@ -20,6 +24,11 @@ from quorra.archive.base import Archive
 from quorra.broker.base import Broker
 from quorra.core.jobs import JobSpec
 from quorra.core.spec import EnqueueRequest, Limits, to_spec
+from tests.support import free_port
+
+POLL_INTERVAL = 60.0  # the brokers' polling backup, out of reach of every test
+WAKE_BOUND = 5.0  # a wake-up must come within this (generous on a loaded machine)
+assert WAKE_BOUND < POLL_INTERVAL
 
 
 @dataclass
@@ -40,43 +49,104 @@ async def _sql(url: str, query: str, job_id: uuid.UUID) -> None:
         await conn.execute(query, (job_id,))  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def postgres_harness(clean_db: str) -> AsyncIterator[Harness]:
-    from quorra.archive.postgres import PostgresArchive
+def _postgres_broker(pool: Any, url: str, **options: Any) -> Any:
     from quorra.broker.postgres import PostgresBroker
+
+    return PostgresBroker(pool, url, poll_interval=POLL_INTERVAL, **options)
+
+
+def _sql_harness(url: str, broker: Broker, archive: Archive) -> Harness:
+    """Time travel by SQL alone: for brokers whose leases come from PostgreSQL."""
+    return Harness(
+        broker=broker,
+        archive=archive,
+        make_due=lambda job_id: _sql(
+            url, "UPDATE quorra_jobs SET run_at = now() WHERE id = %s", job_id),
+        expire_lease=lambda job_id: _sql(
+            url, "UPDATE quorra_jobs SET lease_expires_at = now() - interval '1 second' "
+                 "WHERE id = %s", job_id),
+    )
+
+
+async def _postgres_harness(url: str, **options: Any) -> AsyncIterator[Harness]:
+    from quorra.archive.postgres import PostgresArchive
     from quorra.db.pool import create_pool
 
-    pool = create_pool(clean_db, max_size=12, timeout=5)
+    pool = create_pool(url, max_size=12, timeout=5)
     await pool.open(wait=True)
-    broker = PostgresBroker(pool, clean_db)
+    broker = _postgres_broker(pool, url, **options)
     await broker.start()
     try:
-        yield Harness(
-            broker=broker,
-            archive=PostgresArchive(pool),
-            make_due=lambda job_id: _sql(
-                clean_db, "UPDATE quorra_jobs SET run_at = now() WHERE id = %s", job_id),
-            expire_lease=lambda job_id: _sql(
-                clean_db,
-                "UPDATE quorra_jobs SET lease_expires_at = now() - interval '1 second' "
-                "WHERE id = %s", job_id),
-        )
+        yield _sql_harness(url, broker, PostgresArchive(pool))
     finally:
         await broker.close()
         await pool.close()
 
 
+@pytest.fixture
+async def postgres_harness(clean_db: str) -> AsyncIterator[Harness]:
+    async for harness in _postgres_harness(clean_db):
+        yield harness
+
+
+@pytest.fixture
+async def postgres_single_commit_harness(clean_db: str) -> AsyncIterator[Harness]:
+    """PostgreSQL with each enqueue and settle committed on its own (``group_commit=False``)."""
+    async for harness in _postgres_harness(clean_db, group_commit=False):
+        yield harness
+
+
+async def _fallback_harness(url: str, broker_class: Any, index_class: Any
+                            ) -> AsyncIterator[Harness]:
+    """A Redis broker while Redis is down (nothing listens on its port): it stays in
+    ``postgres`` mode, leasing from PostgreSQL and touching Redis only to probe it."""
+    from quorra.archive.postgres import PostgresArchive
+    from quorra.broker.redis import connect
+    from quorra.db.pool import create_pool
+
+    pool = create_pool(url, max_size=12, timeout=5)
+    await pool.open(wait=True)
+    index = index_class(connect(f"redis://127.0.0.1:{free_port()}/0"))
+    broker = broker_class(_postgres_broker(pool, url), pool, index, poll_interval=POLL_INTERVAL)
+    try:
+        await broker.start()
+        assert broker.mode == "postgres", broker.health()
+        yield _sql_harness(url, broker, PostgresArchive(pool))
+        assert broker.mode == "postgres", broker.health()
+    finally:
+        await broker.close()  # closes the client too
+        await pool.close()
+
+
+@pytest.fixture
+async def redis_fallback_harness(clean_db: str) -> AsyncIterator[Harness]:
+    """The Redis broker (``grant`` leases) fallen back to PostgreSQL."""
+    from quorra.broker.redis import RedisBroker, RedisIndex
+
+    async for harness in _fallback_harness(clean_db, RedisBroker, RedisIndex):
+        yield harness
+
+
+@pytest.fixture
+async def stream_fallback_harness(clean_db: str) -> AsyncIterator[Harness]:
+    """The Redis broker with ``stream`` leases fallen back to PostgreSQL."""
+    from quorra.broker.redis import StreamBroker, StreamIndex
+
+    async for harness in _fallback_harness(clean_db, StreamBroker, StreamIndex):
+        yield harness
+
+
 async def _redis_harness(url: str, client: Any) -> AsyncIterator[Harness]:
     """The Redis broker over ``client`` (a real or a fake Redis), Postgres as the arbiter."""
     from quorra.archive.postgres import PostgresArchive
-    from quorra.broker.postgres import PostgresBroker
     from quorra.broker.redis import RedisBroker, RedisIndex
     from quorra.db.pool import create_pool
 
     await client.flushdb()
     pool = create_pool(url, max_size=12, timeout=5)
     await pool.open(wait=True)
-    broker = RedisBroker(PostgresBroker(pool, url), pool, RedisIndex(client))
+    broker = RedisBroker(_postgres_broker(pool, url), pool, RedisIndex(client),
+                         poll_interval=POLL_INTERVAL)
 
     async def make_due(job_id: uuid.UUID) -> None:
         # A reschedule is a new dispatch: bump the fence, then let the sweep propose it.
@@ -192,14 +262,14 @@ async def fakeredis_stream_harness(clean_db: str) -> AsyncIterator[Harness]:
 
 async def _stream_harness(clean_db: str, client: Any) -> AsyncIterator[Harness]:
     from quorra.archive.postgres import PostgresArchive
-    from quorra.broker.postgres import PostgresBroker
     from quorra.broker.redis import StreamBroker, StreamIndex
     from quorra.db.pool import create_pool
 
     await client.flushdb()
     pool = create_pool(clean_db, max_size=12, timeout=5)
     await pool.open(wait=True)
-    broker = StreamBroker(PostgresBroker(pool, clean_db), pool, StreamIndex(client))
+    broker = StreamBroker(_postgres_broker(pool, clean_db), pool, StreamIndex(client),
+                          poll_interval=POLL_INTERVAL)
 
     async def make_due(job_id: uuid.UUID) -> None:
         await broker.recorded()
@@ -223,11 +293,24 @@ async def _stream_harness(clean_db: str, client: Any) -> AsyncIterator[Harness]:
         await pool.close()
 
 
-HARNESSES = ["postgres_harness", "redis_harness", "fakeredis_harness", "stream_harness",
+HARNESSES = ["postgres_harness", "postgres_single_commit_harness", "redis_fallback_harness",
+             "stream_fallback_harness", "redis_harness", "fakeredis_harness", "stream_harness",
              "fakeredis_stream_harness"]
+
+
+#: (harness, test) pairs known to fail, each a bug to fix in the driver: strict, so the fix
+#: must remove its entry.
+KNOWN_GAPS = {
+    ("stream_fallback_harness", "test_release_gives_jobs_back_unrun_and_wakes_lessees"):
+        "StreamBroker.release in postgres mode neither wakes local lessees nor NOTIFYs other "
+        "replicas (try_dispatch is a no-op there): released jobs wait for the poll",
+}
 
 
 @pytest.fixture(params=HARNESSES)
 def harness(request: pytest.FixtureRequest) -> Harness:
+    gap = KNOWN_GAPS.get((request.param, request.node.originalname))
+    if gap is not None:
+        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     result: Harness = request.getfixturevalue(request.param)
     return result

@@ -10,7 +10,7 @@ import pytest
 
 from quorra.core.errors import JobNotFound, LeaseLost
 from quorra.core.jobs import Job, JobStatus, backoff_seconds
-from tests.contract.conftest import Harness, spec
+from tests.contract.conftest import WAKE_BOUND, Harness, spec
 
 W = "worker-test"
 
@@ -19,6 +19,25 @@ async def lease_one(h: Harness, queue: str = "default", ttl: float = 30) -> Job:
     jobs = await h.broker.lease([queue], worker_id=W, limit=1, ttl=ttl)
     assert len(jobs) == 1, f"expected one job to lease, got {len(jobs)}"
     return jobs[0]
+
+
+async def waiting(h: Harness, queues: list[str]) -> asyncio.Task[None]:
+    """A lessee waiting for jobs, registered and still waiting (the harness polls far later
+    than ``WAKE_BOUND``, so only a wake-up ends its wait in time). Spurious wake-ups are
+    allowed (e.g. the one a LISTEN connection gives when it is (re)established): wait again."""
+    for _ in range(50):
+        task = asyncio.create_task(h.broker.wait_for_jobs(queues, 3600))
+        await asyncio.sleep(0.05)  # registered, and past any first look at the queues
+        if not task.done():
+            return task
+    pytest.fail("the lessee must wait while there is nothing to lease")
+
+
+async def woken_in_time(task: asyncio.Task[None]) -> None:
+    try:
+        await asyncio.wait_for(task, WAKE_BOUND)
+    except TimeoutError:
+        pytest.fail(f"the waiting lessee was not woken within {WAKE_BOUND} s")
 
 
 class TestEnqueue:
@@ -44,6 +63,15 @@ class TestEnqueue:
         assert [d[0].id for d in done] == [s.id for s in specs]
         counts = {c.status: c.count for c in await harness.archive.queue_counts()}
         assert counts == {JobStatus.PENDING: 300}
+
+    async def test_enqueue_wakes_a_waiting_lessee_faster_than_the_poll(
+        self, harness: Harness
+    ) -> None:
+        woken = await waiting(harness, ["default", "other"])
+        (done,) = await harness.broker.enqueue([spec(queue="other")])
+        await woken_in_time(woken)
+        assert [j.id for j in await harness.broker.lease(
+            ["other"], worker_id=W, limit=1, ttl=30)] == [done.id]
 
     async def test_get_unknown_job(self, harness: Harness) -> None:
         with pytest.raises(JobNotFound):
@@ -302,12 +330,11 @@ class TestRelease:
         await harness.broker.enqueue([spec("a"), spec("b")])
         jobs = await harness.broker.lease(["default"], worker_id=W, limit=2, ttl=30)
         assert len(jobs) == 2
-        woken = asyncio.create_task(harness.broker.wait_for_jobs(["default"], 30))
-        await asyncio.sleep(0)  # let the waiter register before the release
+        woken = await waiting(harness, ["default"])
         pairs = [(job.id, job.lease_id) for job in jobs if job.lease_id is not None]
         released = await harness.broker.release([*pairs, (jobs[0].id, uuid.uuid4())])
         assert sorted(released) == sorted(job.id for job in jobs)
-        await asyncio.wait_for(woken, 5)
+        await woken_in_time(woken)
         for job in jobs:
             stored = await harness.archive.get(job.id)
             assert (stored.status, stored.attempts, stored.lease_id) == (

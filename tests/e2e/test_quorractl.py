@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
@@ -204,66 +203,58 @@ def test_watch_exits_1_for_a_dead_job_and_on_timeout(server: ServerProcess, data
     assert json.loads(dead.stdout.splitlines()[-1])["last_error"] == "boom"
 
 
-# -- the routes issue 5 adds (list, retry, delete, dlq, workers) -----------------------------
+# -- listing, retry, delete, dlq, workers and cancel -----------------------------------------
 
-@pytest.fixture
-def full_api(server: ServerProcess) -> ServerProcess:
-    answer = httpx.get(server.url + "/v1/workers", headers={"X-API-Key": API_KEY})
-    if answer.status_code == 404:
-        pytest.skip("needs issue 5 routes")
-    return server
-
-
-def test_list_with_filters_and_paging(full_api: ServerProcess, queue: str) -> None:
-    ids = [ctl_json(full_api, "create", t, "--queue", queue)["id"] for t in ("a", "b", "a")]
-    page = ctl_json(full_api, "list", "--queue", queue, "--type", "a")
+def test_list_with_filters_and_paging(server: ServerProcess, queue: str) -> None:
+    ids = [ctl_json(server, "create", t, "--queue", queue)["id"] for t in ("a", "b", "a")]
+    page = ctl_json(server, "list", "--queue", queue, "--type", "a")
     assert {job["id"] for job in page["jobs"]} == {ids[0], ids[2]}
-    first = ctl_json(full_api, "list", "--queue", queue, "--limit", "2")
+    first = ctl_json(server, "list", "--queue", queue, "--limit", "2")
     assert len(first["jobs"]) == 2 and first["next_cursor"]
-    rest = ctl_json(full_api, "list", "--queue", queue, "--limit", "2",
+    rest = ctl_json(server, "list", "--queue", queue, "--limit", "2",
                     "--cursor", first["next_cursor"])
     assert {j["id"] for j in first["jobs"] + rest["jobs"]} == set(ids)
-    table = ctl(full_api, "list", "--queue", queue, "--status", "pending")
+    table = ctl(server, "list", "--queue", queue, "--status", "pending")
     assert table.exit_code == 0 and all(job_id in table.stdout for job_id in ids)
 
 
-def test_dlq_retry_replay_and_delete(full_api: ServerProcess, database_url: str,
-                                     queue: str) -> None:
-    ids = [ctl_json(full_api, "create", "t", "--queue", queue)["id"] for _ in range(3)]
+def test_dlq_retry_replay_and_delete(server: ServerProcess, database_url: str,
+                                    queue: str) -> None:
+    ids = [ctl_json(server, "create", "t", "--queue", queue)["id"] for _ in range(3)]
     for job_id in ids:
         _set_status(database_url, job_id, "dead")
-    dead = ctl_json(full_api, "dlq", "--queue", queue)
+    dead = ctl_json(server, "dlq", "--queue", queue)
     assert {job["id"] for job in dead["jobs"]} == set(ids)
-    assert ctl_json(full_api, "retry", ids[0])["status"] == "pending"
-    not_dead = ctl(full_api, "retry", ids[0])
+    assert ctl_json(server, "retry", ids[0])["status"] == "pending"
+    not_dead = ctl(server, "retry", ids[0])
     assert not_dead.exit_code == 1 and "409" in not_dead.stderr
-    assert ctl_json(full_api, "dlq", "replay", ids[1])["retried"] == 1
-    assert ctl_json(full_api, "dlq", "replay", "--queue", queue)["retried"] == 1
-    assert ctl_json(full_api, "delete", ids[2]) == {"deleted": ids[2]}
-    gone = ctl(full_api, "get", ids[2])
+    assert ctl_json(server, "dlq", "replay", ids[1])["retried"] == 1
+    assert ctl_json(server, "dlq", "replay", "--queue", queue)["retried"] == 1
+    assert ctl_json(server, "delete", ids[2]) == {"deleted": ids[2]}
+    gone = ctl(server, "get", ids[2])
     assert gone.exit_code == 1
 
 
-def test_workers(full_api: ServerProcess) -> None:
-    assert isinstance(ctl_json(full_api, "workers")["workers"], list)
-    assert ctl(full_api, "workers").exit_code == 0
+def test_workers(server: ServerProcess) -> None:
+    assert isinstance(ctl_json(server, "workers")["workers"], list)
+    assert ctl(server, "workers").exit_code == 0
 
 
-def test_cancel_one_several_and_in_bulk(full_api: ServerProcess, database_url: str,
-                                        queue: str) -> None:
-    ids = [ctl_json(full_api, "create", t, "--queue", queue)["id"]
+def test_cancel_one_several_and_in_bulk(server: ServerProcess, database_url: str,
+                                       queue: str) -> None:
+    ids = [ctl_json(server, "create", t, "--queue", queue)["id"]
            for t in ("a", "a", "b", "b", "b")]
-    assert ctl_json(full_api, "cancel", ids[0])["status"] == "cancelled"
-    several = ctl_json(full_api, "cancel", ids[0], ids[1])  # idempotent
+    assert ctl_json(server, "cancel", ids[0])["status"] == "cancelled"
+    several = ctl_json(server, "cancel", ids[0], ids[1])  # idempotent
     assert [job["status"] for job in several["jobs"]] == ["cancelled", "cancelled"]
-    table = ctl(full_api, "cancel", ids[2])
+    table = ctl(server, "cancel", ids[2])
     assert table.exit_code == 0 and f"Job {ids[2]} cancelled." in table.stdout
-    assert ctl_json(full_api, "cancel", "--queue", queue, "--type", "b") == {"cancelled": 2}
-    assert ctl(full_api, "cancel", "--queue", queue).stdout.strip() == "Cancelled 0 job(s)."
+    assert ctl_json(server, "cancel", "--queue", queue, "--type", "b") == {"cancelled": 2}
+    assert ctl(server, "cancel", "--queue", queue).stdout.strip() == "Cancelled 0 job(s)."
     _set_status(database_url, ids[3], "succeeded")
-    finished = ctl(full_api, "cancel", ids[3])
+    finished = ctl(server, "cancel", ids[3])
     assert finished.exit_code == 1 and "409" in finished.stderr
     for args in ([], [ids[0], "--queue", queue]):
-        assert ctl(full_api, "cancel", *args).exit_code == 2
-    bad = ctl(full_api, "cancel", "--queue", "bad name")
+        assert ctl(server, "cancel", *args).exit_code == 2
+    bad = ctl(server, "cancel", "--queue", "bad name")
     assert bad.exit_code == 1 and "400" in bad.stderr

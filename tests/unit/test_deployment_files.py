@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 SCRIPTS = set(PYPROJECT["project"]["scripts"])
 IMAGE = f"quorra:{PYPROJECT['project']['version']}"
-#: The worker's settings (DESIGN §4), plus its handler module and log level.
+#: The worker's settings (README "Configuration"), plus its handler module and log level.
 WORKER_ENV = {"QUORRA_WORKER_ID", "QUORRA_WORKER_QUEUES", "QUORRA_WORKER_MAX_JOBS",
               "QUORRA_WORKER_LEASE_TTL", "QUORRA_GRPC_ADDR", "QUORRA_API_KEY",
               "QUORRA_WORKER_HANDLERS", "QUORRA_LOG_LEVEL"}
@@ -169,10 +169,7 @@ def test_compose_references_match_the_code() -> None:
 
 @pytest.mark.parametrize("service", ["server", "worker-1", "worker-2"])
 def test_compose_commands_are_console_scripts(service: str) -> None:
-    command = _compose()["services"][service]["command"][0]
-    if command == "quorra-worker" and command not in SCRIPTS:
-        pytest.skip("needs issue 3 (the quorra-worker console script)")
-    assert command in SCRIPTS
+    assert _compose()["services"][service]["command"][0] in SCRIPTS
 
 
 # -- Redis -----------------------------------------------------------------------------------
@@ -284,8 +281,7 @@ def test_k8s_worker_reaches_the_service_and_runs_as_non_root() -> None:
         pod = docs[("Deployment", name)]["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] != 0
-    if worker["command"][0] not in SCRIPTS:
-        pytest.skip("needs issue 3 (the quorra-worker console script)")
+    assert worker["command"][0] in SCRIPTS
 
 
 def test_k8s_secret_references_exist() -> None:
