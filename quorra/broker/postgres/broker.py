@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -205,6 +205,11 @@ class PostgresBroker:
             rows = await cur.fetchall()
         self._waker.announce({row[1] for row in rows})
         return [row[0] for row in rows]
+
+    def announce(self, queues: Iterable[str]) -> None:
+        """Jobs of ``queues`` became ready through another driver's statements: wake lessees
+        here at once and on other servers (NOTIFY)."""
+        self._waker.announce(queues)
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         async with connection(self._pool) as conn:

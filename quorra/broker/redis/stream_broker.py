@@ -430,6 +430,8 @@ class StreamBroker(RedisBroker):
         ids = {row[0] for row in released}
         self._settled_leases([lease for job, lease in leases if job in ids])
         await self.supervisor.try_dispatch(_redispatch(released))
+        if not self.state.dispatches:  # Postgres-only for now: wake lessees as that mode does
+            self.postgres.announce({row[1] for row in released})
         return [row[0] for row in released]
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
