@@ -15,6 +15,7 @@ from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica, settings_for
 from tests.integration.test_rpc import enqueue
+from tests.integration.test_rpc_hostile import leased as open_session
 from tests.support import eventually, listening
 
 Stub = pb_grpc.WorkerServiceStub
@@ -50,15 +51,6 @@ class TestCancelJob:
                            ) is grpc.StatusCode.FAILED_PRECONDITION
 
 
-async def _open(stub: Stub, credit: int) -> tuple[Call, list[pb.Job]]:
-    call = stub.Session(metadata=KEY)
-    await call.write(pb.SessionRequest(open=pb.SessionOpen(worker_id="w"), credit=credit))
-    got: list[pb.Job] = []
-    while len(got) < credit:
-        got += (await asyncio.wait_for(call.read(), 5)).jobs
-    return call, got
-
-
 async def _cancellations(call: Call) -> list[pb.Cancellation]:
     while True:
         response = await asyncio.wait_for(call.read(), 5)
@@ -70,7 +62,7 @@ class TestSessionCancellation:
     async def test_worker_is_told_and_late_settlements_are_refused(
             self, stub: Stub, replica: Replica) -> None:
         await enqueue(stub, "a", "b")
-        call, (held, other) = await _open(stub, 2)
+        call, (held, other) = await open_session(stub, 2)
         await replica.runtime.service.cancel(uuid.UUID(held.id))
         (told,) = await _cancellations(call)
         assert (told.job_id, told.lease_id) == (held.id, held.lease_id)
@@ -97,7 +89,7 @@ class TestSessionCancellation:
     async def test_cancel_on_another_replica_reaches_the_session(
             self, clean_db: str, stub: Stub, replica: Replica) -> None:
         await enqueue(stub, "a")
-        call, (held,) = await _open(stub, 1)
+        call, (held,) = await open_session(stub, 1)
         async with running(settings_for(clean_db)) as other:
             await eventually(lambda: listening(clean_db, 2), what="both replicas to LISTEN")
             job = await other.service.cancel(uuid.UUID(held.id))
