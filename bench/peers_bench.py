@@ -151,8 +151,9 @@ def drain(system: ps.System, body: str, n: int, cap: float, boot_cap: float,
 
 def latency(system: ps.System, n: int, rate: float, boot_cap: float,
             counter: Counter) -> dict[str, Any]:
-    """Workers running and idle (a probe job, then 2 s), then ``n`` jobs offered at ``rate``
-    per second, one enqueue call each; each body notes handler start − send time."""
+    """Workers running and warm (one second of jobs at ``rate``, so every worker process has
+    made its connections, then 1 s idle), then ``n`` jobs offered at ``rate`` per second, one
+    enqueue call each; each body notes handler start − send time."""
     counter.reset()
     system.reset()
     out: dict[str, Any] = {"system": system.key, "body": "latency"}
@@ -164,20 +165,18 @@ def latency(system: ps.System, n: int, rate: float, boot_cap: float,
             for g in groups:
                 g.start()
             system.enqueue_paced(1, rate)
-            end = time.monotonic() + boot_cap
-            while counter.r.llen(jb.K_LAT) < 1:
-                if time.monotonic() > end:
-                    out["error"] = f"the probe job did not run within {boot_cap:.0f}s"
-                    return out
-                time.sleep(0.02)  # bounded by the boot cap
-            time.sleep(2)
+            if not _ran(counter, 1, boot_cap):
+                out["error"] = f"the probe job did not run within {boot_cap:.0f}s"
+                return out
+            warm = max(20, round(rate))
+            system.enqueue_paced(warm, rate)
+            _ran(counter, 1 + warm, 20)
+            time.sleep(1)
             counter.r.delete(jb.K_LAT)
             t0 = time.monotonic()
             sent = system.enqueue_paced(n, rate)
             out["offered_per_s"] = round(sent / (time.monotonic() - t0), 1)
-            end = time.monotonic() + 20
-            while counter.r.llen(jb.K_LAT) < sent and time.monotonic() < end:
-                time.sleep(0.05)  # bounded: 20 s after the last send
+            _ran(counter, sent, 20)
         finally:
             for g in groups:
                 g.stop()
@@ -186,8 +185,19 @@ def latency(system: ps.System, n: int, rate: float, boot_cap: float,
     if samples:
         out.update(p50_ms=round(h.percentile(samples, 50), 2),
                    p99_ms=round(h.percentile(samples, 99), 2),
+                   p999_ms=round(h.percentile(samples, 99.9), 2),
                    max_ms=round(samples[-1], 2))
     return out
+
+
+def _ran(counter: Counter, count: int, cap: float) -> bool:
+    """Wait (at most ``cap`` seconds) until the bodies noted ``count`` latencies."""
+    end = time.monotonic() + cap
+    while counter.r.llen(jb.K_LAT) < count:
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)  # bounded by the cap
+    return True
 
 
 def prepare_databases() -> None:
@@ -261,18 +271,25 @@ def report(result: dict[str, Any], systems: list[ps.System], rows: list[str]) ->
 
 def latency_table(result: dict[str, Any], systems: list[ps.System]) -> str:
     runs = result["runs"]
-    p50, p99 = medians(runs, "p50_ms"), medians(runs, "p99_ms")
+    p50, p99, p999 = (medians(runs, key) for key in ("p50_ms", "p99_ms", "p999_ms"))
+    rates = result.get("latency_rates", [])
     if not p50:
         return ""
-    cells = [f"{p50[(s.key, 'latency')]:.2f} / {p99[(s.key, 'latency')]:.2f}"
-             if (s.key, "latency") in p50 else "failed" for s in systems]
-    return (f"## Enqueue → handler start, ms (p50 / p99, median of rounds; "
-            f"{result['latency_jobs']} jobs offered at {result['latency_rate']:.0f}/s to idle "
-            "workers, one enqueue call each; the body appends its latency with one Redis "
-            "call)\n\n"
-            "| | " + " | ".join(s.label for s in systems) + " |\n"
-            "|---|" + "---:|" * len(systems) + "\n"
-            "| p50 / p99 | " + " | ".join(cells) + " |\n\n")
+    lines = ["| offered rate | " + " | ".join(s.label for s in systems) + " |",
+             "|---|" + "---:|" * len(systems)]
+    for rate in rates:
+        row = latency_row(rate)
+        cells = [f"{p50[(s.key, row)]:.2f} / {p99[(s.key, row)]:.2f} / {p999[(s.key, row)]:.2f}"
+                 if (s.key, row) in p50 else "failed" for s in systems]
+        lines.append(f"| {rate:,.0f} jobs/s | " + " | ".join(cells) + " |")
+    return (f"## Enqueue → handler start, ms (p50 / p99 / p99.9, median of rounds; "
+            f"{result['latency_jobs']:,} jobs offered at each rate to idle, warmed-up workers, "
+            "one enqueue call each; the body appends its latency with one Redis call)\n\n"
+            + "\n".join(lines) + "\n\n")
+
+
+def latency_row(rate: float) -> str:
+    return f"latency@{rate:g}"
 
 
 def cpu_table(runs: list[dict[str, Any]], systems: list[ps.System], rows: list[str]) -> str:
@@ -294,6 +311,20 @@ def cpu_table(runs: list[dict[str, Any]], systems: list[ps.System], rows: list[s
     return "\n".join(lines)
 
 
+def latency_round(s: ps.System, rate: float, rnd: int, args: argparse.Namespace,
+                  counter: Counter) -> dict[str, Any]:
+    try:
+        run = latency(s, args.latency_jobs, rate, args.boot_cap, counter)
+    except Exception as exc:  # one system failing must not lose the others
+        run = {"system": s.key, "body": "latency", "error": repr(exc)}
+    run.update(row=latency_row(rate), round=rnd, rate_offered=rate)
+    h.log(f"round {rnd} latency@{rate:<6g}{s.label:15} "
+          + (f"p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms  p99.9 "
+             f"{run['p999_ms']:.2f} ms ({run['got']}/{run['sent']})" if "p50_ms" in run else "")
+          + (f"  ERROR {run['error']}" if "error" in run else ""))
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     every = ps.all_systems()
@@ -307,14 +338,16 @@ def main() -> None:
                         help="seconds per drain, from the first job")
     parser.add_argument("--boot-cap", type=float, default=60.0)
     parser.add_argument("--latency", action="store_true",
-                        help="also enqueue -> handler start latency at --latency-rate jobs/s")
-    parser.add_argument("--latency-rate", type=float, default=200.0)
-    parser.add_argument("--latency-jobs", type=int, default=500)
+                        help="also enqueue -> handler start latency at --latency-rates jobs/s")
+    parser.add_argument("--latency-rates", default="200,1000",
+                        help="offered rates, jobs/s, comma-separated")
+    parser.add_argument("--latency-jobs", type=int, default=2000)
     parser.add_argument("--keep-databases", action="store_true")
     parser.add_argument("--out", default="peers")
     args = parser.parse_args()
     systems = [every[k] for k in args.systems.split(",")]
     rows = [r for r in args.bodies.split(",") if r]  # "": latency only
+    rates = [float(r) for r in args.latency_rates.split(",") if r]
     for row in rows:
         if row not in ps.ROWS:
             parser.error(f"unknown body {row!r}")
@@ -323,7 +356,7 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     result: dict[str, Any] = {"jobs": args.jobs, "rounds": args.rounds, "runs": runs,
                               "latency_jobs": args.latency_jobs,
-                              "latency_rate": args.latency_rate,
+                              "latency_rates": rates,
                               "python": platform.python_version(), "versions": {}}
     for s in systems:
         result["versions"].update(s.versions())
@@ -349,18 +382,9 @@ def main() -> None:
                           + (f"  CAPPED at {run['jobs']}" if run.get("capped") else "")
                           + (f"  ERROR {run['error']}" if "error" in run else ""))
             if args.latency:
-                for s in systems:
-                    try:
-                        run = latency(s, args.latency_jobs, args.latency_rate, args.boot_cap,
-                                      counter)
-                    except Exception as exc:  # one system failing must not lose the others
-                        run = {"system": s.key, "body": "latency", "error": repr(exc)}
-                    run.update(row="latency", round=rnd)
-                    runs.append(run)
-                    h.log(f"round {rnd} latency     {s.label:15} "
-                          + (f"p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms  "
-                             f"({run['got']}/{run['sent']})" if "p50_ms" in run else "")
-                          + (f"  ERROR {run['error']}" if "error" in run else ""))
+                for rate in rates:
+                    for s in systems:
+                        runs.append(latency_round(s, rate, rnd, args, counter))
     finally:
         for s in systems:
             with contextlib.suppress(Exception):

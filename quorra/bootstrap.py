@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from quorra.archive.postgres import PostgresArchive
 from quorra.archive.schedules import PostgresSchedules
+from quorra.broker.handoff import Lessees
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamIndex
 from quorra.broker.redis import connect as connect_redis
@@ -156,7 +157,10 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         metrics.set_dispatch_mode(_mode(broker))
         workers = WorkerDirectory()
         metrics.watch_workers(workers)
-        service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl)
+        lessees = Lessees()  # idle streams wait here for jobs leased at their insert
+        broker.hand_off(lessees)
+        service = JobService(broker, archive, metrics, default_lease_ttl=settings.lease_ttl,
+                             lessees=lessees)
         housekeeping = Housekeeping(service, reap_interval=settings.reap_interval,
                                     retention=settings.retention(),
                                     retention_interval=settings.retention_interval)

@@ -12,6 +12,7 @@ from typing import Any
 
 from quorra.archive.base import Archive, JobFilter, JobPage
 from quorra.broker.base import Broker, CancelHook, Cancelled, Settled
+from quorra.broker.handoff import Lessees, Offer
 from quorra.core.errors import InvalidInput, JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
 from quorra.core.spec import check_queue, clean_error
@@ -25,11 +26,12 @@ MAX_CANCEL_BATCHES = 1000  # statements per bulk-cancel request (up to 1,000,000
 
 class JobService:
     def __init__(self, broker: Broker, archive: Archive, metrics: Metrics, *,
-                 default_lease_ttl: float = 30.0) -> None:
+                 default_lease_ttl: float = 30.0, lessees: Lessees | None = None) -> None:
         self.broker = broker
         self.archive = archive
         self.metrics = metrics
         self.default_lease_ttl = default_lease_ttl
+        self.lessees = lessees  # where idle streams wait for hand-offs (None: no hand-off)
 
     def _ttl(self, ttl: float) -> float:
         return clamp_lease_ttl(ttl) if ttl > 0 else self.default_lease_ttl
@@ -49,6 +51,28 @@ class JobService:
                     ttl: float = 0) -> list[Job]:
         jobs = await self.broker.lease(queues, worker_id=worker_id, limit=limit,
                                        ttl=self._ttl(ttl))
+        self._count_leased(jobs)
+        return jobs
+
+    def post_offer(self, queues: Sequence[str], *, worker_id: str, limit: int,
+                   ttl: float = 0) -> Offer | None:
+        """Wait idle for up to ``limit`` jobs of ``queues`` enqueued on this server: they are
+        leased to ``worker_id`` in their insert (``quorra/broker/handoff.py``). None when this
+        server hands off nothing."""
+        if self.lessees is None:
+            return None
+        offer = Offer(queues, worker_id=worker_id, limit=limit, ttl=self._ttl(ttl))
+        self.lessees.post(offer)
+        return offer
+
+    def withdraw_offer(self, offer: Offer) -> list[Job]:
+        """Stop waiting: the jobs handed to ``offer`` (leased to its worker), or ``[]``."""
+        assert self.lessees is not None
+        jobs = self.lessees.withdraw(offer)
+        self._count_leased(jobs)
+        return jobs
+
+    def _count_leased(self, jobs: Sequence[Job]) -> None:
         now = datetime.now(UTC)
         for job in jobs:
             label = self.metrics.queue(job.queue)
@@ -58,7 +82,6 @@ class JobService:
             # Both ends from the store's clock: app and database clocks may disagree.
             waited = ((job.leased_at or now) - job.run_at).total_seconds()
             self.metrics.wait_seconds.labels(label).observe(max(waited, 0.0))
-        return jobs
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
         with self._refusals("ack"):

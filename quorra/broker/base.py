@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from quorra.broker.handoff import Lessees
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 
 __all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
@@ -52,6 +53,11 @@ CancelHook = Callable[[uuid.UUID, uuid.UUID], None]
 class Broker(Protocol):
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         """Store jobs durably (committed on return), in order; all or none."""
+
+    def hand_off(self, lessees: Lessees | None) -> None:
+        """Lease ready jobs enqueued through this broker to the idle lessees posted in
+        ``lessees`` in the insert itself, where the driver can (``quorra/broker/handoff.py``);
+        a driver that cannot ignores it."""
 
     async def lease(
         self, queues: Sequence[str], *, worker_id: str, limit: int, ttl: float

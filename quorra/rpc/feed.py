@@ -139,10 +139,27 @@ class Feed:
                 return jobs
             if group.generation != seen:
                 continue  # woken while we looked: look again
-            turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            group.waiters.append(turn)
-            await first_of(turn, *(stop.wait() for stop in self.stops))
+            handed = await self._idle(group, limit)
+            if handed:
+                return handed
         return []
+
+    async def _idle(self, group: _Group, limit: int) -> list[Job]:
+        """Wait for the turn, a stop, or jobs handed over at their insert (then return them)."""
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        group.waiters.append(turn)
+        offer = self.service.post_offer(self.queues, worker_id=self.worker_id, limit=limit,
+                                        ttl=self.ttl)
+        if offer is None:
+            await first_of(turn, *(stop.wait() for stop in self.stops))
+            return []
+        try:
+            await first_of(turn, asyncio.shield(offer.jobs), *(stop.wait() for stop in self.stops))
+            if offer.claimed and not self.stopped():  # its insert is in flight: answered at commit
+                await first_of(asyncio.shield(offer.jobs), *(stop.wait() for stop in self.stops))
+        finally:
+            handed = self.service.withdraw_offer(offer)
+        return handed
 
     async def _pause(self, delay: float, exc: Unavailable) -> None:
         log.warning("leasing for %s failed (%s); retrying in %.1fs", self.worker_id,

@@ -155,6 +155,45 @@ class TestFollow:
             call.cancel()
         await asyncio.gather(*reads, return_exceptions=True)
 
+    async def test_an_idle_stream_gets_a_job_leased_in_its_insert(
+        self, stub: Stub, replica: Replica, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Hand-off: no lease query between the enqueue's commit and the push."""
+        service = replica.runtime.service
+        call = stub.LeaseJobs(pb.LeaseRequest(worker_id="idle", follow=True, max_jobs=4,
+                                              lease_ttl_seconds=60), metadata=KEY)
+
+        async def offer_posted() -> bool:
+            return service.lessees is not None and service.lessees.waiting("default")
+
+        await eventually(offer_posted, what="the idle stream's offer")
+        registry = service.metrics.registry
+
+        def leased() -> float:
+            return registry.get_sample_value("quorra_jobs_leased_total",
+                                             {"queue": "default"}) or 0.0
+
+        before = leased()
+        lease = service.lease
+
+        async def no_lease_query(*args: Any, **kwargs: Any) -> list[Job]:
+            raise AssertionError("leased by a query, not at its insert")
+
+        monkeypatch.setattr(service, "lease", no_lease_query)
+        done = await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=[pb.JobSpec(type="handed")]),
+                                      metadata=KEY)
+        assert done.jobs[0].status == "leased"
+        job = await asyncio.wait_for(call.read(), 5)
+        assert (job.id, job.type, job.attempts) == (done.jobs[0].id, "handed", 1)
+        assert job.lease_id and job.lease_expires_at.seconds - time.time() > 50
+        assert leased() == before + 1
+        monkeypatch.setattr(service, "lease", lease)
+        reply = await stub.AckJob(pb.JobAck(job_id=job.id, lease_id=job.lease_id, success=True),
+                                  metadata=KEY)
+        assert reply.acknowledged
+        assert (await status_of(replica, job.id))[0] is JobStatus.SUCCEEDED
+        call.cancel()
+
     async def test_in_flight_window(self, stub: Stub) -> None:
         await enqueue(stub, *[f"j{i}" for i in range(5)])
         call = stub.LeaseJobs(pb.LeaseRequest(follow=True, max_jobs=2), metadata=KEY)

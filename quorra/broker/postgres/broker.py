@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
@@ -11,7 +12,8 @@ import msgspec
 from psycopg import AsyncConnection
 
 from quorra.broker.base import CancelHook, Cancelled, Settled
-from quorra.broker.postgres.enqueue import store
+from quorra.broker.handoff import Lessees, Offer
+from quorra.broker.postgres.enqueue import store, store_handing_off
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import (
@@ -29,8 +31,10 @@ from quorra.db.sqlfiles import load_queries
 __all__ = ["CancelRow", "PostgresBroker"]
 
 QUERIES = load_queries("quorra.broker.postgres")
+log = logging.getLogger(__name__)
 
 AfterInsert = Callable[[Sequence[JobSpec], list[Enqueued]], Awaitable[None]]
+Release = Callable[[Sequence[tuple[uuid.UUID, uuid.UUID]]], Awaitable[list[uuid.UUID]]]
 _encode = msgspec.json.encode
 
 
@@ -76,6 +80,8 @@ class PostgresBroker:
             GroupCommitter(self._ack_batch) if group_commit else None
         )
         self._after_insert: AfterInsert | None = None
+        self._lessees: Lessees | None = None
+        self._release_refused: Release = self.release
         self._cancel_hooks: list[CancelHook] = []
         self._waker.on_cancel(self.tell_cancelled)
 
@@ -83,6 +89,13 @@ class PostgresBroker:
         """Run ``hook(specs, enqueued)`` once per committed insert batch, before its callers
         are answered (the Redis broker proposes the new jobs there: one dispatch per batch)."""
         self._after_insert = hook
+
+    def hand_off(self, lessees: Lessees | None, *, release: Release | None = None) -> None:
+        """Lease jobs enqueued here to this process's idle lessees in the insert itself
+        (``quorra/broker/handoff.py``); ``None`` turns it off. ``release`` gives back the jobs
+        of an offer withdrawn meanwhile (a driver built on this one passes its own)."""
+        self._lessees = lessees
+        self._release_refused = release or self.release
 
     async def start(self) -> None:
         self._waker.start()
@@ -100,12 +113,60 @@ class PostgresBroker:
         return await self._committer.submit(specs)
 
     async def _insert(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
-        async with connection(self._pool) as conn:
-            rows, done = await store(conn, specs)
+        offers = self._claim_offers(specs)
+        leased: list[Job] = []
+        try:
+            async with connection(self._pool) as conn:
+                if offers is None:
+                    rows, done = await store(conn, specs)
+                else:
+                    lessees = [None if o is None else (o.worker_id, o.ttl) for o in offers]
+                    rows, done, leased = await store_handing_off(conn, specs, lessees)
+        finally:  # claimed offers are answered whatever happened (none: they lease as usual)
+            if offers is not None:
+                await self._hand_over(specs, offers, leased)
         self._waker.announce({row[3] for row in rows if row[4]})
         if self._after_insert is not None:
             await self._after_insert(specs, done)
         return done
+
+    def _claim_offers(self, specs: Sequence[JobSpec]) -> list[Offer | None] | None:
+        """An idle lessee for each ready job of the batch, up to each one's limit, or None
+        when no job of the batch gets one (unique jobs take the usual path)."""
+        if self._lessees is None or any(s.unique_key is not None for s in specs):
+            return None
+        current: dict[str, list[Any]] = {}  # queue -> [offer or None, jobs given to it]
+        offers: list[Offer | None] = []
+        for spec in specs:
+            slot = current.get(spec.queue)
+            if spec.run_at is not None or spec.delay_seconds > 0:
+                offers.append(None)
+                continue
+            if slot is None or (slot[0] is not None and slot[1] >= slot[0].limit):
+                slot = current[spec.queue] = [self._lessees.claim(spec.queue), 0]
+            slot[1] += 1
+            offers.append(slot[0])
+        return offers if any(offers) else None
+
+    async def _hand_over(self, specs: Sequence[JobSpec], offers: Sequence[Offer | None],
+                         leased: list[Job]) -> None:
+        """Answer each claimed offer with the jobs leased to it; release those it refused."""
+        assert self._lessees is not None
+        by_id = {job.id: job for job in leased}
+        given: dict[Offer, list[Job]] = {}
+        for spec, offer in zip(specs, offers, strict=True):
+            if offer is not None:
+                job = by_id.pop(spec.id, None)
+                given.setdefault(offer, []).extend([] if job is None else [job])
+        refused = [job for offer, jobs in given.items()
+                   if not self._lessees.deliver(offer, jobs) for job in jobs]
+        if refused:
+            try:
+                await self._release_refused([(job.id, job.lease_id) for job in refused
+                                             if job.lease_id is not None])
+            except QuorraError as exc:  # their leases expire and the jobs run then
+                log.warning("releasing %d jobs a stopped lessee refused failed: %s",
+                            len(refused), exc.message)
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
                     ttl: float) -> list[Job]:

@@ -13,10 +13,11 @@ import msgspec
 from psycopg import AsyncConnection
 
 from quorra.core.errors import StoreUnavailable
-from quorra.core.jobs import Enqueued, JobSpec, JobStatus
+from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["store"]
+__all__ = ["Lessee", "store", "store_handing_off"]
 
 QUERIES = load_queries("quorra.broker.postgres")
 UNIQUE = load_queries("quorra.broker.postgres", "unique.sql")
@@ -26,6 +27,7 @@ _ROUNDS = 5  # a key released between the claim and the look-up is claimed again
 Conn = AsyncConnection[tuple[Any, ...]]
 Row = tuple[Any, ...]  # (id, status, run_at[, queue, ready])
 Key = tuple[str, str]  # (queue, unique_key)
+Lessee = tuple[str, float]  # (worker id, lease ttl) a ready job may be leased to at insert
 
 
 class _Row(msgspec.Struct, omit_defaults=True):
@@ -41,6 +43,8 @@ class _Row(msgspec.Struct, omit_defaults=True):
     delay: float
     timeout: float | None = None
     unique_key: str | None = None
+    lessee: str | None = None  # enqueue_handoff only
+    ttl: float | None = None
 
 
 class _Claim(msgspec.Struct):
@@ -53,12 +57,17 @@ class _Claim(msgspec.Struct):
 _encode = msgspec.json.Encoder().encode
 
 
-def _batch_json(specs: Sequence[JobSpec]) -> str:
-    return _encode([
+def _batch_json(specs: Sequence[JobSpec],
+                lessees: Sequence[Lessee | None] | None = None) -> str:
+    rows = [
         _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
              s.delay_seconds, s.timeout_seconds, s.unique_key)
         for s in specs
-    ]).decode()
+    ]
+    for row, lessee in zip(rows, lessees or (), strict=False):
+        if lessee is not None:
+            row.lessee, row.ttl = lessee
+    return _encode(rows).decode()
 
 
 async def store(conn: Conn, specs: Sequence[JobSpec]) -> tuple[list[Row], list[Enqueued]]:
@@ -71,6 +80,20 @@ async def store(conn: Conn, specs: Sequence[JobSpec]) -> tuple[list[Row], list[E
         return rows, _answers(specs, rows, by_id, {})
     async with conn.transaction():
         return await _store_unique(conn, specs)
+
+
+async def store_handing_off(conn: Conn, specs: Sequence[JobSpec],
+                            lessees: Sequence[Lessee | None]
+                            ) -> tuple[list[Row], list[Enqueued], list[Job]]:
+    """``store`` for a batch without unique keys in which ``lessees[i]``, when set, waits for
+    ``specs[i]`` (``enqueue_handoff``); also returns the jobs stored leased to their lessee."""
+    cur = await conn.execute(QUERIES["enqueue_handoff"], {"jobs": _batch_json(specs, lessees)})
+    stored = await cur.fetchall()
+    leased = [row_to_job(row) for row in stored if row[5] == "leased"]
+    rows = [(row[0], row[5], row[10], row[3], row[19]) for row in stored]
+    by_id = {row[0]: row for row in rows}
+    by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
+    return rows, _answers(specs, rows, by_id, {}), leased
 
 
 async def _store_unique(conn: Conn, specs: Sequence[JobSpec]

@@ -18,6 +18,44 @@ FROM jsonb_to_recordset(%(jobs)s::jsonb)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, status, run_at, queue, run_at <= now() AS ready;
 
+-- name: enqueue_handoff
+-- The enqueue of a batch in which some ready jobs name a lessee: a worker of this server waiting
+-- for their queue (``quorra/broker/handoff.py``). Such a job is stored already leased to it, as
+-- the lease query would lease it, unless its queue is paused or a ready job of the queue would be
+-- leased first (higher priority, or as high and older): then it is stored pending, as any other.
+-- Returns the job columns (the payload only of leased jobs, which go to their worker) and ready.
+WITH t AS (
+    SELECT t.*, COALESCE(t.run_at, now() + make_interval(secs => t.delay)) AS due
+    FROM jsonb_to_recordset(%(jobs)s::jsonb)
+         AS t(id uuid, type text, queue text, payload jsonb, priority int, max_retries int,
+              run_at timestamptz, delay float8, timeout float8, unique_key text,
+              lessee text, ttl float8)
+), d AS (
+    SELECT t.*, (t.lessee IS NOT NULL AND t.due <= now()
+                 AND NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = t.queue AND p.paused)
+                 AND NOT EXISTS (SELECT 1 FROM quorra_jobs r
+                                 WHERE r.queue = t.queue AND r.status = 'pending'
+                                   AND r.run_at <= now() AND r.priority >= t.priority)) AS direct
+    FROM t
+)
+INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at,
+                         timeout_seconds, unique_key, status, attempts, lease_id, leased_at,
+                         leased_by, lease_expires_at, dispatch_seq)
+SELECT id, type, queue, payload, priority, max_retries, due, timeout, unique_key,
+       CASE WHEN direct THEN 'leased' ELSE 'pending' END,
+       CASE WHEN direct THEN 1 ELSE 0 END,
+       CASE WHEN direct THEN gen_random_uuid() END,
+       CASE WHEN direct THEN now() END,
+       CASE WHEN direct THEN lessee END,
+       CASE WHEN direct THEN now() + make_interval(secs => LEAST(ttl, timeout)) END,
+       CASE WHEN direct THEN 1 ELSE 0 END
+FROM d
+ON CONFLICT (id) DO NOTHING
+RETURNING id, type, CASE WHEN status = 'leased' THEN payload END, queue, priority, status,
+          attempts, max_retries, last_error, result, run_at, created_at, updated_at, lease_id,
+          leased_at, leased_by, lease_expires_at, finished_at, timeout_seconds,
+          status = 'pending' AND run_at <= now() AS ready;
+
 -- name: enqueue_known
 -- The stored jobs behind ids an enqueue skipped (its own statement: a fresh snapshot, so a job
 -- committed by a concurrent enqueue of the same id is seen).

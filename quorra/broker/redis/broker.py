@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from quorra.broker.base import CancelHook, Cancelled, Settled
+from quorra.broker.handoff import Lessees
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.group_commit import GroupCommitter
@@ -89,6 +90,11 @@ class RedisBroker:
     def index(self) -> RedisIndex:
         return self.supervisor.index
 
+    def hand_off(self, lessees: Lessees | None) -> None:
+        """Grants are PostgreSQL leases, so the insert may lease as well; stream leases live in
+        Redis, where an insert cannot put them: no hand-off then."""
+        self.postgres.hand_off(None if self.leases_in_redis else lessees, release=self.release)
+
     async def start(self) -> None:
         await self.postgres.start()
         await self.redis_config.check()  # warns at start unless noeviction (and AOF on)
@@ -116,7 +122,8 @@ class RedisBroker:
         if not self.state.dispatches:
             return
         entries = [Entry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority, run_at=d.run_at)
-                   for s, d in zip(specs, done, strict=True) if d.created]  # not repeats
+                   for s, d in zip(specs, done, strict=True)
+                   if d.created and d.status is JobStatus.PENDING]  # not repeats nor hand-offs
         if entries:
             try:
                 await self.supervisor.dispatch(entries)
