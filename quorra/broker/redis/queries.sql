@@ -5,13 +5,15 @@
 -- Lease proposed jobs whose dispatch_seq still matches; bump it so no other copy of the
 -- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs. A job of
 -- a paused queue is not granted even if Redis proposed it (the pause reached Redis late, or
--- its mirror was lost): Postgres decides here too.
+-- its mirror was lost): Postgres decides here too. Nor is a job of a limited queue: those are
+-- leased from Postgres, under the queue's limits (a proposal made before the limit is stale).
 WITH proposed AS MATERIALIZED (
     SELECT j.id FROM quorra_jobs j
     JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
       ON j.id = p.id AND j.dispatch_seq = p.seq
     WHERE j.status = 'pending'
-      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND q.paused)
+      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND (q.paused
+                      OR q.max_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL))
     ORDER BY j.id
     FOR UPDATE OF j SKIP LOCKED
 )

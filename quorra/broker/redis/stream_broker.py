@@ -45,6 +45,7 @@ from quorra.broker.redis.stream_index import (
 from quorra.broker.redis.stream_supervisor import STREAM_QUERIES, StreamSupervisor, body_entries
 from quorra.core.errors import DispatchUnavailable, JobNotFound, LeaseLost, QuorraError
 from quorra.core.jobs import TIMED_OUT, Enqueued, Job, JobSpec, JobStatus
+from quorra.core.limits import QueueLimits
 from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool, connection
 
@@ -552,6 +553,17 @@ class StreamBroker(RedisBroker):
         lease_ids += [r.cancelled.lease_id for r in rows if r.cancelled.lease_id is not None]
         self._settled_leases(lease_ids)  # never recorded late; heartbeats now refused
         return voided
+
+    async def set_limits(self, queue: str, limits: QueueLimits) -> None:
+        """Limits live in Postgres and are enforced where leases are made: in Redis
+        (``stream_lease.lua``), mirrored now and by every repair sweep."""
+        await self.postgres.set_limits(queue, limits)
+        if self.state.dispatches:
+            try:
+                await self.index.set_limits(queue, limits)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        self._wakeups.wake((queue,))
 
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.recorder.flush()  # a lease of ours is then known: a leased job is refused

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from quorra.broker.redis.index import Entry, Identity, RedisIndex
@@ -50,6 +50,8 @@ class Supervisor:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self.stale_discarded = 0
+        # queues whose jobs Redis does not hold (grant mode: limited queues lease from Postgres)
+        self.unproposed: Callable[[Iterable[str]], set[str]] = lambda queues: set()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -73,8 +75,10 @@ class Supervisor:
         by_queue: dict[str, list[Entry]] = defaultdict(list)
         for entry in entries:
             by_queue[entry.queue].append(entry)
+        skipped = self.unproposed(by_queue)
         for queue, group in by_queue.items():
-            await self.index.dispatch(queue, group)
+            if queue not in skipped:
+                await self.index.dispatch(queue, group)
         self._wakeups.wake(by_queue)
 
     async def try_dispatch(self, entries: Sequence[Entry]) -> None:
@@ -128,6 +132,11 @@ class Supervisor:
             rows = await cur.fetchall()
         for queue, paused in rows:
             await self.index.set_paused(queue, paused, wake=False)
+        await self.mirror_limits()
+
+    async def mirror_limits(self) -> None:
+        """Copy queue limits into Redis, where the lease path enforces them (stream leases
+        only: grant mode leases limited queues from Postgres)."""
 
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Mirror one pause or resume now (Postgres has it already); a failure leaves it to the

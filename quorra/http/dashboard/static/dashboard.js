@@ -75,6 +75,7 @@
       : action("Pause", "pause", () => api("POST", `${path}/pause`));
     const name = el("th", { scope: "row", text: row.queue });
     if (row.paused) name.append(" ", el("span", { className: "status status-paused", text: "paused" }));
+    if (row.limits) name.append(" ", el("span", { className: "status status-limited", text: row.limits }));
     return el("tr", { "data-queue": row.queue, "data-paused": row.paused ? "true" : "false" },
       name, ...cells, el("td", { className: "n", text: row.total }),
       el("td", { className: "actions" }, toggle, retryAll));
