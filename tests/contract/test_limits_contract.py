@@ -4,6 +4,7 @@ in the store (see ``conftest.HARNESSES``)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from quorra.broker.handoff import Lessees, Offer
@@ -52,6 +53,17 @@ class TestLimits:
         # a freed slot (Redis may forget the settled lease a moment after the ack)
         assert len(await eventually(one_more, timeout=5, what="the freed slot")) == 1
         assert await lease(harness) == []
+
+    async def test_concurrent_lessees_never_pass_the_limit_together(
+            self, harness: Harness) -> None:
+        await harness.broker.set_limits("default", QueueLimits(max_concurrency=3,
+                                                               rate_limit=5, rate_period=60))
+        await fill(harness, 40)
+        for _ in range(2):  # the second round: every lessee finds the limits spent
+            leased = await asyncio.gather(*(lease(harness, limit=2) for _ in range(10)))
+            assert sum(len(jobs) for jobs in leased) <= 3
+        stored = await harness.archive.queue_counts()
+        assert sum(c.count for c in stored if c.status is JobStatus.LEASED) <= 3
 
     async def test_at_most_rate_limit_per_period(self, harness: Harness) -> None:
         await harness.broker.set_limits("default",

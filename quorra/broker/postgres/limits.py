@@ -46,7 +46,8 @@ class Limiter:
         """Lease up to ``params["limit"]`` jobs of ``queue`` within its limits (one
         transaction: lock the limits, lease, spend the rate window)."""
         async with connection(self._pool) as conn, conn.transaction():
-            cur = await conn.execute(LIMITS["lock_limits"], {"queue": queue})
+            await conn.execute(LIMITS["lock_limits"], {"queue": queue})
+            cur = await conn.execute(LIMITS["limit_room"], {"queue": queue})
             allowed = self._allowed(queue, await cur.fetchone(), params["limit"])
             if allowed <= 0:
                 return []

@@ -19,9 +19,14 @@ SET max_concurrency = EXCLUDED.max_concurrency, rate_limit = EXCLUDED.rate_limit
     updated_at = now();
 
 -- name: lock_limits
--- Taken before a limited queue's lease, in the same transaction, so concurrent lessees on any
--- replica see each other's leases: how many more may be leased now (NULL: no such limit) and,
--- when the rate window is spent, the seconds until it reopens.
+-- Taken first in a limited queue's lease transaction: concurrent lessees on every replica queue
+-- up here. (Its own statement: under READ COMMITTED a statement that waited for the lock still
+-- reads with the snapshot it started with, so it would miss the leases the holder committed.)
+SELECT 1 FROM quorra_queues WHERE queue = %(queue)s FOR UPDATE;
+
+-- name: limit_room
+-- With the lock held, a fresh snapshot: how many more may be leased now (NULL: no such limit)
+-- and, when the rate window is spent, the seconds until it reopens.
 SELECT p.paused,
        p.max_concurrency - (SELECT count(*) FROM quorra_jobs j
                             WHERE j.queue = p.queue AND j.status = 'leased') AS free,
@@ -31,8 +36,7 @@ SELECT p.paused,
        GREATEST(extract(epoch FROM p.window_start + make_interval(secs => p.rate_period)
                                    - now()), 0)::float8 AS reopens_in
 FROM quorra_queues p
-WHERE p.queue = %(queue)s
-FOR UPDATE;
+WHERE p.queue = %(queue)s;
 
 -- name: spend_rate
 -- Count `n` leases in the queue's rate window (a new window starts when the last one ran out).
