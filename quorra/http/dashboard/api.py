@@ -11,10 +11,13 @@ from litestar.params import FromPath, QueryParameter
 
 from quorra.core.jobs import JobStatus, QueueCount
 from quorra.core.limits import QueueLimits, describe
+from quorra.core.schedules import Schedule
 from quorra.http.admin import worker_list
 from quorra.http.dashboard.guards import session_guard
 from quorra.http.jobs import job_page, parse_job_id
+from quorra.http.schedules import ScheduleList, schedule_service
 from quorra.http.schemas import JobPageView, JobView, QueueState, Retried, WorkerView, job_view
+from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.throughput import Throughput
 
@@ -112,3 +115,16 @@ class DashboardApi(Controller):
     async def resume(self, queue: FromPath[str], state: State) -> QueueState:
         await _service(state).set_paused(queue, False)
         return QueueState(queue=queue, paused=False)
+
+    @get("/schedules")
+    async def schedules(self, state: State) -> ScheduleList:
+        service: ScheduleService | None = state.schedules
+        return ScheduleList(schedules=[] if service is None else await service.list())
+
+    @post("/schedules/{name:str}/pause", status_code=200)
+    async def pause_schedule(self, name: FromPath[str], state: State) -> Schedule:
+        return await schedule_service(state).pause(name)
+
+    @post("/schedules/{name:str}/resume", status_code=200)
+    async def resume_schedule(self, name: FromPath[str], state: State) -> Schedule:
+        return await schedule_service(state).resume(name)
