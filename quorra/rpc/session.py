@@ -52,8 +52,8 @@ async def _bounded(calls: Iterable[Awaitable[pb.Outcome]]) -> list[pb.Outcome]:
 
 def _lease_of(item: pb.Settlement) -> uuid.UUID | None:
     try:
-        return uuid.UUID(item.lease_id)
-    except ValueError:
+        return parse_id(item.lease_id, "lease_id")
+    except InvalidInput:
         return None
 
 
