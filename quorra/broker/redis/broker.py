@@ -26,6 +26,7 @@ from quorra.broker.base import CancelHook, Cancelled, Settled
 from quorra.broker.handoff import Lessees
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
+from quorra.broker.postgres.dependent import Raised
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.batching import SettleBatcher
 from quorra.broker.redis.config_check import RedisConfigCheck
@@ -74,6 +75,10 @@ class RedisBroker:
             probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,
             consumer_idle=consumer_idle)
         postgres.after_insert(self._propose_inserted)  # one dispatch per group-committed batch
+        # unblocked dependents and raised priorities: proposed right after their commit; a
+        # stream lease not yet recorded is a pending row of its seq, which a raise must keep
+        postgres.propose_with(self.supervisor.dispatch_ids, self._reprioritized)
+        postgres.bump_raised = not self.leases_in_redis
         self._settler: GroupCommitter[tuple[str, Proposal], None] = GroupCommitter(
             self._settle_batch)
         self._settling: set[asyncio.Task[None]] = set()
@@ -129,6 +134,11 @@ class RedisBroker:
                 await self.supervisor.dispatch(entries)
             except DispatchUnavailable as exc:
                 self.state.failed(exc.message)
+
+    async def _reprioritized(self, raised: Sequence[Raised]) -> None:
+        """Pending jobs whose priority dependents raised, their dispatch_seq bumped: proposed
+        again (the old proposal is refused as stale)."""
+        await self.supervisor.dispatch_ids([r.id for r in raised])
 
     # -- lease ---------------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ class StreamSupervisor(Supervisor):
         self.on_rebuild()  # before the sweep reads which jobs are pending
         await super()._rebuild()
 
-    async def _bodies(self, ids: Sequence[uuid.UUID]) -> list[Entry]:
+    async def bodies(self, ids: Sequence[uuid.UUID]) -> list[Entry]:
         async with connection(self._pool) as conn:
             cur = await conn.execute(STREAM_QUERIES["dispatch_rows"], {"ids": list(ids)})
             return body_entries(await cur.fetchall())
@@ -57,7 +57,7 @@ class StreamSupervisor(Supervisor):
     async def dispatch_ids(self, ids: Sequence[uuid.UUID]) -> None:
         if not ids or not self.state.dispatches:
             return
-        await self.try_dispatch(await self._bodies(ids))
+        await self.try_dispatch(await self.bodies(ids))
 
     async def _propose_page(self, entries: Sequence[Entry]) -> int:
         """Only the jobs Redis does not hold, with their bodies (read for those alone)."""
@@ -69,7 +69,7 @@ class StreamSupervisor(Supervisor):
             known = await self.index.known(queue, group)
             missing += [e.job_id for e, k in zip(group, known, strict=True) if not k]
         if missing:
-            await self.dispatch(await self._bodies(missing))
+            await self.dispatch(await self.bodies(missing))
         return len(missing)
 
     def leased_from_postgres(self, jobs: Iterable[tuple[str, uuid.UUID]]) -> None:
