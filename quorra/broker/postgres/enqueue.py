@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
-from quorra.core.errors import StoreUnavailable
 from quorra.broker.postgres.dependent import Raised, insert_dependent
+from quorra.core.errors import StoreUnavailable
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
