@@ -15,8 +15,8 @@ from rich.table import Table
 __all__ = ["STATUS_ORDER", "Renderer", "when"]
 
 STATUS_ORDER = ("pending", "blocked", "leased", "succeeded", "dead", "cancelled")
-_STATUS_STYLE = {"pending": "yellow", "blocked": "magenta", "leased": "cyan", "succeeded": "green", "dead": "red",
-                 "cancelled": "dim"}
+_STATUS_STYLE = {"pending": "yellow", "blocked": "magenta", "leased": "cyan",
+                 "succeeded": "green", "dead": "red", "cancelled": "dim"}
 _JOB_FIELDS = ("id", "type", "queue", "status", "priority", "attempts", "max_retries",
                "unique_key", "last_error", "run_at", "created_at", "updated_at", "finished_at",
                "leased_by", "lease_expires_at", "timeout_seconds")
