@@ -185,3 +185,17 @@ async def test_fan_out_fan_in(harness: Harness) -> None:
             await ack_all(harness, batch)
             got += batch
         assert sorted(j.id for j in got) == sorted(wave)
+
+
+async def test_a_parent_locked_by_an_enqueue_stays_leasable(harness: Harness,
+                                                            clean_db: str) -> None:
+    """An enqueue of dependents locks their parents until it commits; a lease meanwhile skips
+    a locked parent, which must be leasable again at once after (not after a repair sweep)."""
+    (parent,) = await harness.broker.enqueue([spec("p", queue="lk")])
+    async with await psycopg.AsyncConnection.connect(clean_db) as conn:
+        await conn.execute("SELECT 1 FROM quorra_jobs WHERE id = %s FOR NO KEY UPDATE",
+                           (parent.id,))
+        jobs = await harness.broker.lease(["lk"], worker_id="w", limit=1, ttl=60)
+        await conn.rollback()  # the lease above may have skipped it (stream leases do not)
+    jobs = jobs or await lease_n(harness, "lk", 1)
+    assert [j.id for j in jobs] == [parent.id]

@@ -139,19 +139,21 @@ class PostgresBroker:
         offers = self._claim_offers(specs)
         leased: list[Job] = []
         raised: list[Raised] = []
+        woken: set[str] = set()
         try:
             async with connection(self._pool) as conn:
                 if offers is None:
                     stored = await store(conn, specs, bump=self.bump_raised)
                     rows, done = stored.rows, stored.done
                     raised = [r for r in stored.raised if r.status == "pending"]
+                    woken = stored.parent_queues
                 else:
                     lessees = [None if o is None else (o.worker_id, o.ttl) for o in offers]
                     rows, done, leased = await store_handing_off(conn, specs, lessees)
         finally:  # claimed offers are answered whatever happened (none: they lease as usual)
             if offers is not None:
                 await self._hand_over(specs, offers, leased)
-        self._waker.announce({row[3] for row in rows if row[4]})
+        self._waker.announce({row[3] for row in rows if row[4]} | woken)
         if self._after_insert is not None:
             await self._after_insert(specs, done)
         if raised and self._reprioritize is not None:

@@ -5,8 +5,9 @@
 -- name: lock_parents
 -- The parents outside the batch, locked (id order) until the enqueue commits, so none can
 -- finish unseen: its outcome's trigger waits for this transaction and then finds the new
--- children. Each is marked has_dependents (which arms those triggers). Returns their status;
--- an id absent from the result names no job.
+-- children. Each is marked has_dependents (which arms those triggers). Returns their status
+-- and queue; an id absent from the result names no job. (A lease that skipped a parent locked
+-- here finds it again: the caller wakes the lessees of pending parents after the commit.)
 WITH p AS MATERIALIZED (
     SELECT id, status, has_dependents FROM quorra_jobs
     WHERE id = ANY(%(ids)s::uuid[])
@@ -16,7 +17,7 @@ WITH p AS MATERIALIZED (
     UPDATE quorra_jobs j SET has_dependents = true
     FROM p WHERE j.id = p.id AND NOT p.has_dependents
 )
-SELECT id, status FROM p;
+SELECT p.id, p.status, j.queue FROM p JOIN quorra_jobs j ON j.id = p.id;
 
 -- name: enqueue_dependent
 -- The enqueue insert (queries.sql) for jobs whose status the caller worked out from their

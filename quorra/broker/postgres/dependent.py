@@ -18,7 +18,7 @@ from quorra.core.errors import InvalidInput
 from quorra.core.jobs import JobSpec
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["Raised", "insert_dependent"]
+__all__ = ["Inserted", "Raised", "insert_dependent"]
 
 QUERIES = load_queries("quorra.broker.postgres")
 DEPS = load_queries("quorra.broker.postgres", "dependencies.sql")
@@ -58,17 +58,25 @@ class _Row(msgspec.Struct, omit_defaults=True):
     last_error: str | None = None
 
 
-async def insert_dependent(conn: Conn, specs: Sequence[JobSpec], *, bump: bool
-                           ) -> tuple[list[Row], list[Raised]]:
-    """Insert ``specs`` (some with ``depends_on``) in the caller's transaction; returns the
-    rows inserted and the jobs whose priority was raised. Ids already stored are skipped (a
-    producer's retry) and count as parents like any stored job."""
+class Inserted(msgspec.Struct):
+    """What ``insert_dependent`` did: the rows inserted ``(id, status, run_at, queue,
+    ready)``, the jobs whose priority was raised, and the queues of the pending parents it
+    locked (a lease may have skipped them meanwhile: their lessees are woken after commit)."""
+
+    rows: list[Row]
+    raised: list[Raised]
+    parent_queues: set[str]
+
+
+async def insert_dependent(conn: Conn, specs: Sequence[JobSpec], *, bump: bool) -> Inserted:
+    """Insert ``specs`` (some with ``depends_on``) in the caller's transaction. Ids already
+    stored are skipped (a producer's retry) and count as parents like any stored job."""
     order = parents_first(specs)
     stored = await _stored(conn, [s.id for s in order])
     new = [s for s in order if s.id not in stored]
     new_ids = {s.id for s in new}
     outside = sorted({p for s in new for p in s.depends_on if p not in new_ids})
-    status_of = await _lock_parents(conn, outside, new)
+    status_of, queues = await _lock_parents(conn, outside, new)
     priorities = inherited_priorities(new)
     awaited = {p for s in new for p in s.depends_on}
     rows = []
@@ -83,7 +91,7 @@ async def insert_dependent(conn: Conn, specs: Sequence[JobSpec], *, bump: bool
     if edges:
         await conn.execute(DEPS["insert_edges"], {"edges": _encode(edges).decode()})
     need = [{"id": p, "priority": priorities[p]} for p in outside]
-    return inserted, await _raise(conn, need, bump)
+    return Inserted(inserted, await _raise(conn, need, bump), queues)
 
 
 async def _stored(conn: Conn, ids: list[uuid.UUID]) -> set[uuid.UUID]:
@@ -91,18 +99,19 @@ async def _stored(conn: Conn, ids: list[uuid.UUID]) -> set[uuid.UUID]:
     return {row[0] for row in await cur.fetchall()}
 
 
-async def _lock_parents(conn: Conn, ids: list[uuid.UUID],
-                        new: Sequence[JobSpec]) -> dict[uuid.UUID, str]:
+async def _lock_parents(conn: Conn, ids: list[uuid.UUID], new: Sequence[JobSpec]
+                        ) -> tuple[dict[uuid.UUID, str], set[str]]:
     if not ids:
-        return {}
+        return {}, set()
     cur = await conn.execute(DEPS["lock_parents"], {"ids": ids})
-    found: dict[uuid.UUID, str] = {row[0]: row[1] for row in await cur.fetchall()}
+    rows = await cur.fetchall()
+    found: dict[uuid.UUID, str] = {row[0]: row[1] for row in rows}
     for spec in new:
         missing = [p for p in spec.depends_on if p not in found and p in ids]
         if missing:
             raise InvalidInput("depends_on", f"no job {missing[0]} (a parent must be stored "
                                              "already or be enqueued in the same batch)")
-    return found
+    return found, {queue for _, status, queue in rows if status == "pending"}
 
 
 def _row(spec: JobSpec, status_of: dict[uuid.UUID, str], priority: int,

@@ -74,30 +74,36 @@ def _batch_json(specs: Sequence[JobSpec],
 
 class Stored(msgspec.Struct):
     """What ``store`` did: the rows inserted ``(id, status, run_at, queue, ready)``, an answer
-    per spec (in order), and the jobs whose priority dependents raised."""
+    per spec (in order), the jobs whose priority dependents raised, and the queues of pending
+    parents the insert locked (lessees that skipped them are woken after the commit)."""
 
     rows: list[Row]
     done: list[Enqueued]
     raised: list[Raised]
+    parent_queues: set[str] = msgspec.field(default_factory=set)  # pending parents locked
 
 
 async def store(conn: Conn, specs: Sequence[JobSpec], *, bump: bool = True) -> Stored:
     """Store a batch; committed on return. ``bump``: a raised pending job's dispatch_seq moves
     on (its Redis proposal is made again)."""
-    raised: list[Raised] = []
+    stored = Stored([], [], [])
     if all(s.unique_key is None and not s.depends_on for s in specs):
-        rows = await _insert(conn, specs, raised, bump)
-        by_id = {row[0]: row for row in rows}
-        by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
-        return Stored(rows, _answers(specs, rows, by_id, {}), raised)
+        await _store_plain(conn, specs, stored, bump)
+        return stored
     async with conn.transaction():
         if all(s.unique_key is None for s in specs):
-            rows = await _insert(conn, specs, raised, bump)
-            by_id = {row[0]: row for row in rows}
-            by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
-            return Stored(rows, _answers(specs, rows, by_id, {}), raised)
-        rows, done = await _store_unique(conn, specs, raised, bump)
-        return Stored(rows, done, raised)
+            await _store_plain(conn, specs, stored, bump)
+        else:
+            stored.rows, stored.done = await _store_unique(conn, specs, stored, bump)
+    return stored
+
+
+async def _store_plain(conn: Conn, specs: Sequence[JobSpec], stored: Stored,
+                       bump: bool) -> None:
+    stored.rows = await _insert(conn, specs, stored, bump)
+    by_id = {row[0]: row for row in stored.rows}
+    by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
+    stored.done = _answers(specs, stored.rows, by_id, {})
 
 
 async def store_handing_off(conn: Conn, specs: Sequence[JobSpec],
@@ -114,7 +120,7 @@ async def store_handing_off(conn: Conn, specs: Sequence[JobSpec],
     return rows, _answers(specs, rows, by_id, {}), leased
 
 
-async def _store_unique(conn: Conn, specs: Sequence[JobSpec], raised: list[Raised],
+async def _store_unique(conn: Conn, specs: Sequence[JobSpec], stored: Stored,
                         bump: bool) -> tuple[list[Row], list[Enqueued]]:
     rows: list[Row] = []
     by_id: dict[uuid.UUID, Row] = {}
@@ -124,7 +130,7 @@ async def _store_unique(conn: Conn, specs: Sequence[JobSpec], raised: list[Raise
         claims = _claims(todo)
         claimed = await _claim(conn, claims)
         new = await _insert(conn, [s for s in todo if s.unique_key is None or s.id in claimed],
-                            raised, bump)
+                            stored, bump)
         rows += new
         by_id.update({row[0]: row for row in new})
         await _unclaim(conn, [c for c in claims if c.job_id in claimed and c.job_id not in by_id])
@@ -165,14 +171,15 @@ async def _unclaim(conn: Conn, claims: list[_Claim]) -> None:
         await conn.execute(UNIQUE["unclaim_unique"], {"claims": _encode(claims).decode()})
 
 
-async def _insert(conn: Conn, specs: Sequence[JobSpec], raised: list[Raised],
+async def _insert(conn: Conn, specs: Sequence[JobSpec], stored: Stored,
                   bump: bool) -> list[Row]:
     if not specs:
         return []
     if any(s.depends_on for s in specs):  # in the caller's transaction
-        rows, up = await insert_dependent(conn, specs, bump=bump)
-        raised += up
-        return rows
+        inserted = await insert_dependent(conn, specs, bump=bump)
+        stored.raised += inserted.raised
+        stored.parent_queues |= inserted.parent_queues
+        return inserted.rows
     cur = await conn.execute(QUERIES["enqueue"], {"jobs": _batch_json(specs)})
     return await cur.fetchall()
 

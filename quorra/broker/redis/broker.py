@@ -171,12 +171,31 @@ class RedisBroker:
                 break
             granted = await self._grant(proposals, worker_id, ttl)
             jobs += granted
-            self._settle_later(queue, proposals)
             stale = len(proposals) - len(granted)
+            if stale:
+                await self._keep_skipped(queue, proposals, {job.id for job in granted})
+            else:
+                self._settle_later(queue, proposals)
             self.supervisor.stale_discarded += stale
             if not stale or len(jobs) >= want:
                 break
         return jobs
+
+    async def _keep_skipped(self, queue: str, proposals: Sequence[Proposal],
+                            granted: set[uuid.UUID]) -> None:
+        """Settle the proposals of a lease; those the grant skipped while still valid (their
+        row was locked, e.g. by an enqueue of dependents) are proposed again at once rather
+        than left to the repair sweep."""
+        refused = [p for p in proposals if uuid.UUID(p.job_id) not in granted]
+        params = {"ids": [p.job_id for p in refused], "seqs": [p.seq for p in refused]}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["still_proposed"], params)
+            valid = [row[0] for row in await cur.fetchall()]
+        if not valid:
+            self._settle_later(queue, proposals)
+            return
+        await self._settle(queue, proposals)  # first: settling drops their idx entries
+        await self.supervisor.dispatch_ids(valid)
 
     async def _grant(self, proposals: Sequence[Proposal], worker_id: str,
                      ttl: float) -> list[Job]:

@@ -26,6 +26,14 @@ RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.
           j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
           j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
 
+-- name: still_proposed
+-- Proposals a grant skipped although still valid (pending, same seq): their row was locked by
+-- another statement at that moment (an enqueue locking the parents of a new dependent), not
+-- granted elsewhere. The caller settles them and proposes them again at once.
+SELECT id FROM quorra_jobs
+JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(pid, seq) ON id = p.pid
+WHERE status = 'pending' AND dispatch_seq = p.seq;
+
 -- name: dispatch_rows
 -- What Redis needs to propose these jobs, if they are still pending.
 SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs

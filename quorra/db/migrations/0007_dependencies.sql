@@ -32,36 +32,47 @@ CREATE INDEX quorra_job_deps_parent ON quorra_job_deps (parent_id, job_id);
 -- Blocked jobs counted per queue (GET /v1/queues, the gauges) in O(blocked).
 CREATE INDEX quorra_jobs_blocked ON quorra_jobs (queue) WHERE status = 'blocked';
 
--- A parent finished: one fewer blocker for each blocked dependent (pending at zero, ready now),
--- or, for a parent that ended dead or cancelled, every blocked descendant reachable through
--- blocked jobs is cancelled with a reason naming its own parent. The cancelled descendants'
--- own trigger then finds nothing blocked below them (one level of nesting, however deep the
--- graph). Children are locked in id order: two parents finishing together never deadlock on
--- their common children.
-CREATE FUNCTION quorra_parent_finished() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    why text;
+-- Parents finished by one statement (ack batches, nack, reaper, cancels, stream mode's own
+-- settle statements: every path is an UPDATE of quorra_jobs): each succeeded parent takes one
+-- blocker off each blocked dependent (pending at zero, ready now); a parent that ended dead or
+-- cancelled cancels every blocked descendant reachable through blocked jobs, with a reason
+-- naming its own parent. One statement-level trigger, so all the children of a statement are
+-- locked in one pass in id order: row triggers would lock each parent's children in turn, and
+-- two ack batches finishing parents of common children in different orders deadlocked
+-- (measured with a 1,000-job fan-in). A statement that finished no job with dependents leaves
+-- after one look at its transition table (the finished counts of 0002 capture it already).
+-- The cascade's own UPDATE fires this again one level down and finds nothing left blocked.
+CREATE FUNCTION quorra_parents_finished() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW.status = 'succeeded' THEN
-        WITH kids AS MATERIALIZED (
-            SELECT j.id FROM quorra_job_deps d JOIN quorra_jobs j ON j.id = d.job_id
-            WHERE d.parent_id = NEW.id AND j.status = 'blocked'
-            ORDER BY j.id
-            FOR UPDATE OF j
-        )
-        UPDATE quorra_jobs j
-        SET blockers = j.blockers - 1,
-            status = CASE WHEN j.blockers = 1 THEN 'pending' ELSE 'blocked' END,
-            run_at = CASE WHEN j.blockers = 1 THEN GREATEST(j.run_at, now()) ELSE j.run_at END,
-            updated_at = now()
-        FROM kids k WHERE j.id = k.id;
+    IF NOT EXISTS (SELECT 1 FROM new_rows WHERE has_dependents AND finished_at IS NOT NULL) THEN
         RETURN NULL;
     END IF;
-    why := CASE WHEN TG_OP = 'DELETE' THEN 'was deleted'
-                WHEN NEW.status = 'cancelled' THEN 'was cancelled'
-                ELSE 'ended ' || NEW.status END;
-    WITH RECURSIVE down(id, parent, reason) AS (
-        SELECT d.job_id, OLD.id, why FROM quorra_job_deps d WHERE d.parent_id = OLD.id
+    WITH done AS (
+        SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE n.has_dependents AND n.status = 'succeeded' AND o.finished_at IS NULL
+    ), hits AS (
+        SELECT d.job_id AS id, count(*) AS n
+        FROM done JOIN quorra_job_deps d ON d.parent_id = done.id GROUP BY d.job_id
+    ), kids AS MATERIALIZED (
+        SELECT j.id, h.n FROM quorra_jobs j JOIN hits h ON h.id = j.id
+        WHERE j.status = 'blocked'
+        ORDER BY j.id
+        FOR UPDATE OF j
+    )
+    UPDATE quorra_jobs j
+    SET blockers = GREATEST(j.blockers - k.n, 0),
+        status = CASE WHEN j.blockers <= k.n THEN 'pending' ELSE 'blocked' END,
+        run_at = CASE WHEN j.blockers <= k.n THEN GREATEST(j.run_at, now()) ELSE j.run_at END,
+        updated_at = now()
+    FROM kids k
+    WHERE j.id = k.id AND j.status = 'blocked';
+    WITH RECURSIVE failed AS (
+        SELECT n.id, n.status FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE n.has_dependents AND n.status IN ('dead', 'cancelled') AND o.finished_at IS NULL
+    ), down(id, parent, reason) AS (
+        SELECT d.job_id, f.id,
+               CASE WHEN f.status = 'cancelled' THEN 'was cancelled' ELSE 'ended dead' END
+        FROM failed f JOIN quorra_job_deps d ON d.parent_id = f.id
         UNION
         SELECT d.job_id, down.id, 'was cancelled'
         FROM down JOIN quorra_job_deps d ON d.parent_id = down.id
@@ -69,7 +80,33 @@ BEGIN
     ), doomed AS MATERIALIZED (
         SELECT DISTINCT ON (j.id) j.id, down.parent, down.reason
         FROM down JOIN quorra_jobs j ON j.id = down.id AND j.status = 'blocked'
-        ORDER BY j.id, down.parent = OLD.id DESC
+        ORDER BY j.id, down.reason = 'was cancelled', down.parent
+    ), locked AS MATERIALIZED (
+        SELECT j.id FROM quorra_jobs j JOIN doomed USING (id) ORDER BY j.id FOR UPDATE OF j
+    )
+    UPDATE quorra_jobs j
+    SET status = 'cancelled', blockers = 0, finished_at = now(), updated_at = now(),
+        dispatch_seq = j.dispatch_seq + 1,
+        last_error = 'dependency ' || doomed.parent || ' ' || doomed.reason
+    FROM doomed JOIN locked USING (id)
+    WHERE j.id = doomed.id AND j.status = 'blocked';
+    RETURN NULL;
+END $$;
+
+-- A parent deleted unfinished (an operator's delete): its blocked descendants are cancelled as
+-- if it had been. Row-level, armed only for such rows: retention and plain deletes pay nothing.
+CREATE FUNCTION quorra_parent_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH RECURSIVE down(id, parent, reason) AS (
+        SELECT d.job_id, OLD.id, 'was deleted' FROM quorra_job_deps d WHERE d.parent_id = OLD.id
+        UNION
+        SELECT d.job_id, down.id, 'was cancelled'
+        FROM down JOIN quorra_job_deps d ON d.parent_id = down.id
+        JOIN quorra_jobs c ON c.id = down.id AND c.status = 'blocked'
+    ), doomed AS MATERIALIZED (
+        SELECT DISTINCT ON (j.id) j.id, down.parent, down.reason
+        FROM down JOIN quorra_jobs j ON j.id = down.id AND j.status = 'blocked'
+        ORDER BY j.id, down.reason = 'was cancelled', down.parent
     ), locked AS MATERIALIZED (
         SELECT j.id FROM quorra_jobs j JOIN doomed USING (id) ORDER BY j.id FOR UPDATE OF j
     )
@@ -100,15 +137,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Row triggers whose WHEN is false for every job nothing depends on: no cost to plain jobs.
-CREATE TRIGGER quorra_jobs_parent_finished AFTER UPDATE OF status ON quorra_jobs
-    FOR EACH ROW WHEN (OLD.has_dependents AND OLD.finished_at IS NULL
-                       AND NEW.finished_at IS NOT NULL)
-    EXECUTE FUNCTION quorra_parent_finished();
--- A parent deleted unfinished: as if cancelled (named first: runs before the edges go).
+CREATE TRIGGER quorra_jobs_parents_finished AFTER UPDATE ON quorra_jobs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION quorra_parents_finished();
+-- Row triggers whose WHEN is false for every job nothing depends on (named so that the cascade
+-- runs before the edges go).
 CREATE TRIGGER quorra_jobs_a_parent_deleted AFTER DELETE ON quorra_jobs
     FOR EACH ROW WHEN (OLD.has_dependents AND OLD.finished_at IS NULL)
-    EXECUTE FUNCTION quorra_parent_finished();
+    EXECUTE FUNCTION quorra_parent_deleted();
 CREATE TRIGGER quorra_jobs_b_deps_deleted AFTER DELETE ON quorra_jobs
     FOR EACH ROW WHEN (OLD.depends_on IS NOT NULL OR OLD.has_dependents)
     EXECUTE FUNCTION quorra_forget_deps();
