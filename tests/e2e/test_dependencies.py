@@ -105,7 +105,6 @@ def test_fan_out_fan_in_of_1000_jobs(server: Server, workers: Workers, runs: Pat
     started = time.monotonic()
     with quorra.Client(server.grpc, api_key=API_KEY) as client:
         stored = client.enqueue_many(jobs)
-        print(f"enqueued in {time.monotonic() - started:.2f} s")
         assert [s.status for s in stored[:2]] == ["pending", "blocked"]
         wait_until(lambda: client.get(sink).status == "succeeded", timeout=90,
                    what="the sink to succeed")
@@ -117,12 +116,11 @@ def test_fan_out_fan_in_of_1000_jobs(server: Server, workers: Workers, runs: Pat
         assert at[("start", join)] >= max(at[("end", leaf)] for leaf in
                                           leaves[i * 100:(i + 1) * 100])
     assert at[("start", sink)] >= max(at[("end", join)] for join in joins)
-    first = min(at.values())
-    print(f"fan-out/fan-in of 1,012 jobs: {elapsed:.2f} s; root ended "
-          f"{at[('end', root)] - first:.2f}, leaves {min(at[('start', x)] for x in leaves) - first:.2f}"
-          f"-{max(at[('end', x)] for x in leaves) - first:.2f}, joins "
-          f"{min(at[('start', x)] for x in joins) - first:.2f}-"
-          f"{max(at[('end', x)] for x in joins) - first:.2f}, sink {at[('start', sink)] - first:.2f}")
+    ran = at[("end", sink)] - at[("start", root)]
+    # every wave was leasable at once: no wait for a poll, a repair sweep or a lease expiry
+    assert ran < 10, f"the workflow ran for {ran:.1f} s"
+    print(f"fan-out/fan-in of 1,012 jobs: {elapsed:.2f} s from the first enqueue, "
+          f"{ran:.2f} s from the root's start to the sink's end")
 
 
 def test_failed_parent_cancels_and_quorractl_after(server: Server, workers: Workers) -> None:
