@@ -128,7 +128,7 @@ def _watch(broker: PostgresBroker | RedisBroker, metrics: Metrics) -> None:
     """Wire the broker's events to metrics: jobs unblocked, every mode switch (the first rebuild
     too), the Redis configuration checks, stream leases lost with Redis."""
     postgres = broker.postgres if isinstance(broker, RedisBroker) else broker
-    postgres.on_unblocked(metrics.jobs_unblocked)  # dependents whose last parent succeeded
+    postgres.dependents.on_unblocked(metrics.jobs_unblocked)  # last parent succeeded
     if isinstance(broker, RedisBroker):
         broker.state.on_change = metrics.mode_changed
         broker.redis_config.on_result = lambda config: metrics.set_redis_config(config.checks())

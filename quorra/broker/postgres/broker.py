@@ -16,6 +16,7 @@ from quorra.broker.handoff import Lessees, Offer
 from quorra.broker.postgres.dependent import Raised
 from quorra.broker.postgres.enqueue import store, store_handing_off
 from quorra.broker.postgres.group_commit import GroupCommitter
+from quorra.broker.postgres.unblock import Dependents
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import (
     InvalidTransition,
@@ -32,13 +33,9 @@ from quorra.db.sqlfiles import load_queries
 __all__ = ["CancelRow", "PostgresBroker"]
 
 QUERIES = load_queries("quorra.broker.postgres")
-DEPS = load_queries("quorra.broker.postgres", "dependencies.sql")
 log = logging.getLogger(__name__)
 
 AfterInsert = Callable[[Sequence[JobSpec], list[Enqueued]], Awaitable[None]]
-Propose = Callable[[Sequence[uuid.UUID]], Awaitable[None]]
-Reprioritize = Callable[[Sequence[Raised]], Awaitable[None]]
-Unblocked = Callable[[Sequence[tuple[uuid.UUID, str]]], None]
 Release = Callable[[Sequence[tuple[uuid.UUID, uuid.UUID]]], Awaitable[list[uuid.UUID]]]
 _encode = msgspec.json.encode
 
@@ -86,9 +83,8 @@ class PostgresBroker:
             GroupCommitter(self._ack_batch) if group_commit else None
         )
         self._after_insert: AfterInsert | None = None
-        self._propose: Propose | None = None  # jobs pending again outside an insert
-        self._reprioritize: Reprioritize | None = None
-        self._unblocked_hooks: list[Unblocked] = []
+        # jobs a parent's success made pending, priorities raised: woken and proposed
+        self.dependents = Dependents(pool, self._waker)
         self.bump_raised = True  # a raised pending job's dispatch_seq moves on (see store)
         self._lessees: Lessees | None = None
         self._release_refused: Release = self.release
@@ -99,19 +95,6 @@ class PostgresBroker:
         """Run ``hook(specs, enqueued)`` once per committed insert batch, before its callers
         are answered (the Redis broker proposes the new jobs there: one dispatch per batch)."""
         self._after_insert = hook
-
-    def propose_with(self, propose: Propose, reprioritize: Reprioritize) -> None:
-        """``propose(ids)`` after a commit that made jobs pending outside an insert (a parent's
-        success unblocked them), ``reprioritize(raised)`` after one that raised pending jobs'
-        priorities: the Redis brokers' dispatch, so those jobs are leasable at once, in their
-        new order."""
-        self._propose = propose
-        self._reprioritize = reprioritize
-
-    def on_unblocked(self, hook: Unblocked) -> None:
-        """``hook([(job_id, queue), ...])`` for the jobs a parent's success made pending here
-        (metrics)."""
-        self._unblocked_hooks.append(hook)
 
     def hand_off(self, lessees: Lessees | None, *, release: Release | None = None) -> None:
         """Lease jobs enqueued here to this process's idle lessees in the insert itself
@@ -156,8 +139,7 @@ class PostgresBroker:
         self._waker.announce({row[3] for row in rows if row[4]} | woken)
         if self._after_insert is not None:
             await self._after_insert(specs, done)
-        if raised and self._reprioritize is not None:
-            await self._reprioritize(raised)
+        await self.dependents.raised(raised)
         return done
 
     def _claim_offers(self, specs: Sequence[JobSpec]) -> list[Offer | None] | None:
@@ -217,7 +199,7 @@ class PostgresBroker:
         if self._acker is None:
             row = await self._fenced("ack", {"id": job_id, "lease_id": lease_id,
                                              "result": encoded})
-            await self.unblock([_settled(row)])
+            await self.dependents.unblock([_settled(row)])
             return _settled(row)
         raw = None if result is None else msgspec.Raw(_encode(result))
         (outcome,) = await self._acker.submit([_Ack(job_id, lease_id, raw)])
@@ -253,7 +235,7 @@ class PostgresBroker:
                 row = await cur.fetchone()
                 outcomes.append(_settled(row) if row is not None else (
                     JobNotFound() if ack.id in unknown else LeaseLost()))
-        await self.unblock([o for o in outcomes if isinstance(o, Settled)])
+        await self.dependents.unblock([o for o in outcomes if isinstance(o, Settled)])
         return outcomes
 
     async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]
@@ -299,29 +281,6 @@ class PostgresBroker:
             rows = await cur.fetchall()
         self._waker.announce({row[1] for row in rows})
         return [row[0] for row in rows]
-
-    async def unblock(self, settled: Sequence[Settled]) -> None:
-        """After outcomes committed: the dependents that succeeded parents made pending are
-        woken here and, by NOTIFY, on every replica, proposed (``propose_with``) and counted.
-        Best effort: the outcome stands; a job missed here is found by the lease poll (or the
-        Redis repair sweep)."""
-        parents = [s.id for s in settled if s.parent and s.status is JobStatus.SUCCEEDED]
-        if not parents:
-            return
-        try:
-            async with connection(self._pool) as conn:
-                cur = await conn.execute(DEPS["unblocked"], {"ids": parents})
-                rows: list[tuple[uuid.UUID, str]] = await cur.fetchall()
-            if rows:
-                self._waker.announce({queue for _, queue in rows})
-                if self._propose is not None:
-                    await self._propose([job for job, _ in rows])
-        except QuorraError as exc:
-            log.warning("waking the dependents of %d jobs failed: %s", len(parents),
-                        exc.message)
-            return
-        for hook in self._unblocked_hooks:
-            hook(rows)
 
     def announce(self, queues: Iterable[str]) -> None:
         """Jobs of ``queues`` became ready through another driver's statements: wake lessees

@@ -77,7 +77,7 @@ class RedisBroker:
         postgres.after_insert(self._propose_inserted)  # one dispatch per group-committed batch
         # unblocked dependents and raised priorities: proposed right after their commit; a
         # stream lease not yet recorded is a pending row of its seq, which a raise must keep
-        postgres.propose_with(self.supervisor.dispatch_ids, self._reprioritized)
+        postgres.dependents.propose_with(self.supervisor.dispatch_ids, self._reprioritized)
         postgres.bump_raised = not self.leases_in_redis
         self._settler: GroupCommitter[tuple[str, Proposal], None] = GroupCommitter(
             self._settle_batch)

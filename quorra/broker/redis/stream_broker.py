@@ -389,7 +389,7 @@ class StreamBroker(RedisBroker):
             await self._ack_round(acks, held, indexes, outcomes)
         self._settled_leases([acks[i].lease_id for i, o in enumerate(outcomes)
                               if isinstance(o, Settled)])
-        await self.postgres.unblock([o for o in outcomes if isinstance(o, Settled)])
+        await self.postgres.dependents.unblock([o for o in outcomes if isinstance(o, Settled)])
         self._forget_later([(q, h) for q, h in zip(queues, held, strict=True)
                             if q is not None and h is not None])
         return outcomes
