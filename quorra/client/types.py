@@ -67,8 +67,9 @@ class NewJob:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Enqueued:
-    """A stored job: its id, status (``pending``) and when it becomes ready. ``duplicate``:
-    nothing was stored, its unique key was held; this is the job holding it."""
+    """A stored job: its id, status (``pending``; ``blocked`` until its parents succeeded) and
+    when it becomes ready. ``duplicate``: nothing was stored, its unique key was held; this is
+    the job holding it."""
 
     id: str
     status: str

@@ -129,3 +129,24 @@ async def test_grpc_bad_parents(stub: pb_grpc.WorkerServiceStub, depends_on: lis
         await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=[spec]), metadata=KEY)
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert field in (caught.value.details() or "")
+
+
+async def test_blocked_job_cancel_and_deleted_parent(client: Client) -> None:
+    a = (await client.post("/v1/jobs", json={"type": "a", "queue": "bq"})).json()["id"]
+    b = (await client.post("/v1/jobs", json={"type": "b", "queue": "bq",
+                                              "depends_on": [a]})).json()["id"]
+    c = (await client.post("/v1/jobs", json={"type": "c", "queue": "bq",
+                                              "depends_on": [a]})).json()["id"]
+    d = (await client.post("/v1/jobs", json={"type": "d", "queue": "bq",
+                                              "depends_on": [c]})).json()["id"]
+    cancelled = await client.post(f"/v1/jobs/{b}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert (await client.delete(f"/v1/jobs/{a}")).status_code == 204
+    for job_id, error in ((c, f"dependency {a} was deleted"),
+                          (d, f"dependency {c} was cancelled")):
+        job = (await client.get(f"/v1/jobs/{job_id}")).json()
+        assert (job["status"], job["last_error"]) == ("cancelled", error)
+    # the parent is gone: its dependents still read, naming it
+    assert (await client.get(f"/v1/jobs/{b}")).json()["depends_on"] == [a]
+    assert (await client.delete(f"/v1/jobs/{c}")).status_code == 204
+    assert (await client.get(f"/v1/jobs/{d}")).json()["depends_on"] == [c]
