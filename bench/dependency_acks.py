@@ -1,6 +1,7 @@
 """What job dependencies cost plain acks (jobs nothing depends on): the same ack statements on
 a database made by the migrations before 0007 and on one with 0007 (the status trigger of
-``0007_dependencies.sql``), in alternating rounds. Prints the median microseconds per job of
+``0007_dependencies.sql``), and with 0007 but its trigger disabled (the trigger's own share),
+in alternating rounds. Prints the median microseconds per job of
 group-committed acks (``ack_batch``, 100 jobs per statement) and of single acks (``ack``), and
 the fastest round (the machine may be shared: the minimum is the least disturbed). Commits do
 not wait for the WAL flush (``synchronous_commit = off``), so the figures are the statements'
@@ -86,25 +87,30 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--jobs", type=int, default=3000)
     args = parser.parse_args()
-    before, after = _url("deps_before"), _url("deps_after")
+    before, after, bare = _url("deps_before"), _url("deps_after"), _url("deps_untriggered")
     _fresh(before, 6)
     _fresh(after, 7)
+    _fresh(bare, 7)
+    with psycopg.connect(bare, autocommit=True) as conn:  # 0007's schema, its trigger off
+        conn.execute("ALTER TABLE quorra_jobs DISABLE TRIGGER quorra_jobs_parents_finished")
     # before 0007 there is no has_dependents column: the same statements without it
     old = {name: QUERIES[name].replace("j.has_dependents", "false")
            .replace("has_dependents", "false") for name in ("ack_batch", "ack")}
     runs: dict[str, list[float]] = {}
-    with psycopg.connect(before, autocommit=True) as b, psycopg.connect(after,
-                                                                        autocommit=True) as a:
-        for conn in (a, b):
+    with psycopg.connect(before, autocommit=True) as b, \
+            psycopg.connect(after, autocommit=True) as a, \
+            psycopg.connect(bare, autocommit=True) as u:
+        for conn in (a, b, u):
             conn.execute("SET synchronous_commit = off")
         for _ in range(args.rounds):
-            for label, conn, queries in (("before 0007", b, old), ("with 0007", a, QUERIES)):
+            for label, conn, queries in (("before 0007", b, old), ("with 0007", a, QUERIES),
+                                         ("0007, trigger off", u, QUERIES)):
                 runs.setdefault(f"ack_batch {label}", []).append(
                     _batches(conn, queries["ack_batch"], args.jobs))
                 runs.setdefault(f"ack {label}", []).append(
                     _singles(conn, queries["ack"], args.jobs // 5))
     for name, values in runs.items():
-        print(f"{name:24s} median {statistics.median(values):7.1f} us/job, "
+        print(f"{name:28s} median {statistics.median(values):7.1f} us/job, "
               f"fastest {min(values):7.1f}")
 
 
