@@ -199,3 +199,19 @@ async def test_a_parent_locked_by_an_enqueue_stays_leasable(harness: Harness,
         await conn.rollback()  # the lease above may have skipped it (stream leases do not)
     jobs = jobs or await lease_n(harness, "lk", 1)
     assert [j.id for j in jobs] == [parent.id]
+
+
+async def test_a_proposal_refused_on_purpose_is_not_proposed_again(harness: Harness,
+                                                                   clean_db: str) -> None:
+    """Only a proposal skipped for a lock comes back at once: one the grant refuses (a paused
+    queue whose pause Redis has not heard of) is dropped, not popped and refused in a loop."""
+    if getattr(harness.broker, "leases_in_redis", False):
+        pytest.skip("stream leases follow Redis's pause mirror; no grant to refuse")
+    await harness.broker.enqueue([spec("p", queue="pz")])
+    async with await psycopg.AsyncConnection.connect(clean_db, autocommit=True) as conn:
+        await conn.execute("INSERT INTO quorra_queues (queue, paused) VALUES ('pz', true)")
+    for _ in range(3):
+        assert await harness.broker.lease(["pz"], worker_id="w", limit=1, ttl=60) == []
+    supervisor = getattr(harness.broker, "supervisor", None)
+    if supervisor is not None and harness.broker.mode == "redis":  # type: ignore[attr-defined]
+        assert supervisor.stale_discarded == 1

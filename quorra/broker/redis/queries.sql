@@ -27,12 +27,16 @@ RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.
           j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
 
 -- name: still_proposed
--- Proposals a grant skipped although still valid (pending, same seq): their row was locked by
--- another statement at that moment (an enqueue locking the parents of a new dependent), not
--- granted elsewhere. The caller settles them and proposes them again at once.
-SELECT id FROM quorra_jobs
-JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(pid, seq) ON id = p.pid
-WHERE status = 'pending' AND dispatch_seq = p.seq;
+-- Proposals a grant skipped although still valid: their row was locked by another statement at
+-- that moment (an enqueue locking the parents of a new dependent), not granted elsewhere. The
+-- caller settles them and proposes them again at once. The conditions are the grant's own
+-- (pending, same seq, queue not paused): a proposal the grant refuses on purpose must not come
+-- back, or lessees would pop and refuse it in a loop.
+SELECT j.id FROM quorra_jobs j
+JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
+  ON j.id = p.id AND j.dispatch_seq = p.seq
+WHERE j.status = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND q.paused);
 
 -- name: dispatch_rows
 -- What Redis needs to propose these jobs, if they are still pending.
