@@ -30,7 +30,8 @@ def enqueue(conn: Any, n: int) -> None:
 
 
 def lease(conn: Any, limit: int, prepare: bool) -> float:
-    params = {"queues": ["scan"], "limit": limit, "worker_id": "bench", "ttl": 30.0}
+    params = {"queues": ["scan"], "limit": limit, "worker_id": "bench", "ttl": 30.0,
+              "limited": False}
     start = time.perf_counter()
     conn.execute(QUERIES["lease"], params, prepare=prepare).fetchall()
     return time.perf_counter() - start

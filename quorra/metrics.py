@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 from collections.abc import Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
@@ -11,6 +12,7 @@ from prometheus_client.registry import Collector
 
 from quorra.core import tasks
 from quorra.core.jobs import JobStatus, QueueCount
+from quorra.core.limits import QueueLimits
 from quorra.workers import WorkerDirectory
 
 __all__ = ["DISPATCH_MODES", "OTHER_QUEUES", "Metrics", "counter_total"]
@@ -92,6 +94,11 @@ class Metrics:
         self.queue_paused = Gauge("quorra_queue_paused",
                                   "1 while the queue is paused (no leases), 0 once resumed; read "
                                   "from the store.", ["queue"], registry=registry)
+        self.queue_limit = Gauge("quorra_queue_limit",
+                                 "A queue's limit, read from the store: kind max_concurrency "
+                                 "(jobs leased at once) or rate_per_second (leases per second).",
+                                 ["queue", "kind"], registry=registry)
+        self._limited_seen: set[str] = set()
         self.task_failures = _TaskFailures(registry)
         self._queues_seen: set[str] = set()
         self._declare_signals(registry)
@@ -102,6 +109,11 @@ class Metrics:
             "quorra_lease_expiries_total",
             "Leases that expired unsettled (each also counts as a failed attempt).", ["queue"],
             registry=registry)
+        self.xautoclaim_expiries = Counter(
+            "quorra_lease_expiries_xautoclaim_total",
+            "Stream leases (QUORRA_REDIS_LEASES=stream) that XAUTOCLAIM took back from the "
+            "consumer group's pending list after their deadline (also counted in "
+            "quorra_lease_expiries_total).", ["queue"], registry=registry)
         self.timed_out = Counter(
             "quorra_jobs_timed_out_total",
             "Leases that ran to their job's deadline (timeout_seconds) unsettled: failed "
@@ -147,6 +159,9 @@ class Metrics:
         """The hook for whoever switches dispatch (``postgres``, ``redis``, ``rebuilding``)."""
         for known in {*DISPATCH_MODES, mode}:
             self.dispatch_mode.labels(known).set(1 if known == mode else 0)
+
+    def expired_in_redis(self, queue: str, count: int) -> None:
+        self.xautoclaim_expiries.labels(self.queue(queue)).inc(count)
 
     def mode_changed(self, mode: str) -> None:
         """Every later switch: the gauge, the switch counter and, entering ``rebuilding``, the
@@ -204,6 +219,35 @@ class Metrics:
             by_label[label] = by_label.get(label, False) or paused
         for label, paused in by_label.items():
             self.queue_paused.labels(label).set(1 if paused else 0)
+
+    def set_limits(self, limits: dict[str, QueueLimits], *, every: bool = False) -> None:
+        """Set ``quorra_queue_limit`` for these queues; with ``every`` (the store's full list),
+        queues no longer limited lose their series."""
+        shown: set[str] = set()
+        for queue, limit in limits.items():
+            label = self.queue(queue)
+            for kind, value in (("max_concurrency", limit.max_concurrency),
+                                ("rate_per_second", _per_second(limit))):
+                if value is None:
+                    with contextlib.suppress(KeyError):
+                        self.queue_limit.remove(label, kind)
+                else:
+                    self.queue_limit.labels(label, kind).set(value)
+                    shown.add(label)
+        if every:
+            for label in self._limited_seen - shown:
+                for kind in ("max_concurrency", "rate_per_second"):
+                    with contextlib.suppress(KeyError):
+                        self.queue_limit.remove(label, kind)
+            self._limited_seen = shown
+        else:
+            self._limited_seen |= shown
+
+
+def _per_second(limits: QueueLimits) -> float | None:
+    if limits.rate_limit is None or not limits.rate_period:
+        return None
+    return limits.rate_limit / limits.rate_period
 
 
 class _TaskFailures(Collector):

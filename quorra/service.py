@@ -15,6 +15,7 @@ from quorra.broker.base import Broker, CancelHook, Cancelled, Settled
 from quorra.broker.handoff import Lessees, Offer
 from quorra.core.errors import InvalidInput, JobNotFound, LeaseLost
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clamp_lease_ttl
+from quorra.core.limits import QueueLimits, check_limits
 from quorra.core.spec import check_queue, clean_error
 from quorra.metrics import Metrics
 
@@ -189,6 +190,21 @@ class JobService:
         await self.broker.set_paused(queue, paused)
         self.metrics.set_paused([(queue, paused)])
 
+    async def set_limits(self, queue: str, limits: QueueLimits) -> QueueLimits:
+        """Replace ``queue``'s limits on every replica (``Broker.set_limits``); ``InvalidInput``
+        for a malformed name or limit."""
+        check_queue(queue)
+        await self.broker.set_limits(queue, check_limits(limits))
+        self.metrics.set_limits({queue: limits})
+        return limits
+
+    async def get_limits(self, queue: str) -> QueueLimits:
+        check_queue(queue)
+        return await self.broker.get_limits(queue)
+
+    async def queue_limits(self) -> dict[str, QueueLimits]:
+        return await self.archive.queue_limits()
+
     async def paused_queues(self) -> list[str]:
         return [queue for queue, paused in await self.archive.queue_states() if paused]
 
@@ -225,6 +241,7 @@ class JobService:
         ``quorra_queue_paused`` from the store (right with any number of replicas)."""
         self.metrics.set_queue_counts(await self.archive.queue_counts())
         self.metrics.set_paused(await self.archive.queue_states())
+        self.metrics.set_limits(await self.archive.queue_limits(), every=True)
 
     @contextlib.contextmanager
     def _refusals(self, op: str) -> Iterator[None]:

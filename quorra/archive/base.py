@@ -10,6 +10,7 @@ from typing import Protocol
 import msgspec
 
 from quorra.core.jobs import Job, JobStatus, QueueCount
+from quorra.core.limits import QueueLimits
 from quorra.core.schedules import Schedule
 
 __all__ = ["Archive", "JobFilter", "JobPage", "ScheduleStore", "Ticks", "page_of"]
@@ -56,6 +57,9 @@ class Archive(Protocol):
 
     async def queue_states(self) -> list[tuple[str, bool]]:
         """``(queue, paused)`` for every queue ever paused, by name."""
+
+    async def queue_limits(self) -> dict[str, QueueLimits]:
+        """Every limited queue's limits, by name."""
 
     async def ready_for(self, queues: list[str], age: float) -> bool:
         """Whether a job of ``queues`` has been ready (pending, due) for over ``age`` seconds."""

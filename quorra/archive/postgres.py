@@ -9,6 +9,7 @@ from datetime import datetime
 from quorra.archive.base import JobFilter, JobPage, page_of
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import Job, JobStatus, QueueCount
+from quorra.core.limits import QueueLimits
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
@@ -66,6 +67,12 @@ class PostgresArchive:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["queue_states"])
             return [(queue, paused) for queue, paused in await cur.fetchall()]
+
+    async def queue_limits(self) -> dict[str, QueueLimits]:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["queue_limits"])
+            return {queue: QueueLimits(max_concurrency=c, rate_limit=r, rate_period=p)
+                    for queue, c, r, p in await cur.fetchall()}
 
     async def ready_for(self, queues: list[str], age: float) -> bool:
         async with connection(self._pool) as conn:

@@ -63,6 +63,12 @@ SELECT queue, status, n FROM (
 WHERE n > 0
 ORDER BY queue, status;
 
+-- name: queue_limits
+-- Every limited queue with its limits (GET /v1/queues, the dashboard, the limit gauges).
+SELECT queue, max_concurrency, rate_limit, rate_period FROM quorra_queues
+WHERE max_concurrency IS NOT NULL OR rate_limit IS NOT NULL
+ORDER BY queue;
+
 -- name: queue_states
 -- Every queue ever paused, with its flag (the gauge zeroes the resumed ones).
 SELECT queue, paused FROM quorra_queues ORDER BY queue;

@@ -17,6 +17,7 @@ import msgspec
 
 from quorra.broker.handoff import Lessees
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.limits import QueueLimits
 
 __all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
 
@@ -129,6 +130,15 @@ class Broker(Protocol):
         resumed; enqueues are still accepted) or resume ``queue``, waking waiting lessees. Kept
         in the store, so it survives restarts. ``QueueNotFound`` for a queue with no job and no
         pause flag."""
+
+    async def set_limits(self, queue: str, limits: QueueLimits) -> None:
+        """Replace ``queue``'s limits (``QueueLimits()``: none), kept in the store: at most
+        ``max_concurrency`` of its jobs leased at once and ``rate_limit`` leases per
+        ``rate_period`` seconds, across every worker and replica, in every dispatch mode. A queue
+        may be limited before its first job."""
+
+    async def get_limits(self, queue: str) -> QueueLimits:
+        """``queue``'s limits (``QueueLimits()`` when it has none)."""
 
     async def purge_finished(self, status: JobStatus, age: float, limit: int) -> list[str]:
         """Delete up to ``limit`` jobs in the finished ``status`` that finished over ``age``

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
-from quorra.core.jobs import Job
+from quorra.core.jobs import Job, JobSpec
 
 __all__ = ["Lessees", "Offer"]
 
@@ -68,6 +69,38 @@ class Lessees:
         if offer.jobs.done() and not offer.jobs.cancelled():
             return offer.jobs.result()
         return []
+
+    def claim_for(self, specs: Sequence[JobSpec]) -> list[Offer | None] | None:
+        """An offer for each ready job of an enqueue batch, up to each offer's limit, or None
+        when no job gets one. Unique jobs and jobs with parents (a batch with any) and delayed
+        jobs get none."""
+        if any(s.unique_key is not None or s.depends_on for s in specs):
+            return None
+        current: dict[str, list[Any]] = {}  # queue -> [offer or None, jobs given to it]
+        offers: list[Offer | None] = []
+        for spec in specs:
+            if spec.run_at is not None or spec.delay_seconds > 0:
+                offers.append(None)
+                continue
+            slot = current.get(spec.queue)
+            if slot is None or (slot[0] is not None and slot[1] >= slot[0].limit):
+                slot = current[spec.queue] = [self.claim(spec.queue), 0]
+            slot[1] += 1
+            offers.append(slot[0])
+        return offers if any(offers) else None
+
+    def answer(self, specs: Sequence[JobSpec], offers: Sequence[Offer | None],
+               leased: list[Job]) -> list[Job]:
+        """Answer each claimed offer with the jobs its batch leased to it (maybe none); the
+        jobs of offers withdrawn meanwhile come back, for the caller to release."""
+        by_id = {job.id: job for job in leased}
+        given: dict[Offer, list[Job]] = {}
+        for spec, offer in zip(specs, offers, strict=True):
+            if offer is not None:
+                job = by_id.pop(spec.id, None)
+                given.setdefault(offer, []).extend([] if job is None else [job])
+        return [job for offer, jobs in given.items() if not self.deliver(offer, jobs)
+                for job in jobs]
 
     def waiting(self, queue: str) -> bool:
         return any(offer.open for offer in self._waiting.get(queue, ()))

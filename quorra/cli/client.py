@@ -138,6 +138,13 @@ class Client:
         result: Json = self.request("POST", f"/v1/queues/{quote(queue, safe='')}/{action}")
         return result
 
+    def limits(self, queue: str, body: Json | None = None, *, clear: bool = False) -> Json:
+        """A queue's limits: read, replaced by ``body``, or removed (``clear``)."""
+        path = f"/v1/queues/{quote(queue, safe='')}/limits"
+        method = "DELETE" if clear else "PUT" if body is not None else "GET"
+        result: Json = self.request(method, path, body=body)
+        return result
+
     def workers(self) -> list[Json]:
         result: list[Json] = self.request("GET", "/v1/workers")["workers"]
         return result

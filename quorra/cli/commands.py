@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from quorra.cli.context import ApiGroup, Ctl, JsonObject, pass_ctl
-from quorra.cli.render import STATUS_ORDER, Renderer
+from quorra.cli.render import STATUS_ORDER, Renderer, limits_text
 
 __all__ = ["main"]
 
@@ -117,10 +117,11 @@ def queues(ctl: Ctl) -> None:
     with ctl.client() as client:
         body = client.queue_overview()
     rows, paused = body.get("queues", []), body.get("paused", [])
+    limits = body.get("limits", {})
     if ctl.render.json_mode:
-        ctl.render.json({"queues": rows, "paused": paused})
+        ctl.render.json({"queues": rows, "paused": paused, "limits": limits})
     else:
-        ctl.render.queues(rows, paused)
+        ctl.render.queues(rows, paused, limits)
 
 
 main.add_command(queues, "stats")
@@ -225,6 +226,38 @@ def pause(ctl: Ctl, queue: str) -> None:
 def resume(ctl: Ctl, queue: str) -> None:
     """Lease jobs of a paused QUEUE again."""
     _set_paused(ctl, queue, False)
+
+
+def _rate(text: str | None) -> tuple[int, float] | None:
+    """``N/SECONDS`` (``50/1``, ``1000/60``) as ``(N, SECONDS)``."""
+    if text is None:
+        return None
+    count, _, seconds = text.partition("/")
+    try:
+        return int(count), float(seconds or "1")
+    except ValueError:
+        raise click.BadParameter("expected N/SECONDS, e.g. 50/1", param_hint="--rate") from None
+
+
+@main.command()
+@click.argument("queue", metavar="QUEUE")
+@click.option("--max-concurrency", type=int, help="At most N jobs of QUEUE leased at once.")
+@click.option("--rate", metavar="N/SECONDS", help="At most N leases per SECONDS (e.g. 50/1).")
+@click.option("--clear", is_flag=True, help="Remove every limit of QUEUE.")
+@pass_ctl
+def limits(ctl: Ctl, queue: str, max_concurrency: int | None, rate: str | None,
+           clear: bool) -> None:
+    """Show QUEUE's limits, or replace them (on every server, in every dispatch mode)."""
+    rate_limit = _rate(rate)
+    body = None
+    if max_concurrency is not None or rate_limit is not None:
+        body = {"max_concurrency": max_concurrency,
+                "rate_limit": rate_limit[0] if rate_limit else None,
+                "rate_period": rate_limit[1] if rate_limit else None}
+    with ctl.client() as client:
+        shown = client.limits(queue, body, clear=clear)
+    ctl.render.json(shown) if ctl.render.json_mode else ctl.render.say(
+        f"Queue {queue}: {limits_text(shown) or 'no limits'}.")
 
 
 @main.command()

@@ -12,7 +12,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["STATUS_ORDER", "Renderer", "when"]
+from quorra.core.limits import QueueLimits, describe
+
+__all__ = ["STATUS_ORDER", "Renderer", "limits_text", "when"]
 
 STATUS_ORDER = ("pending", "blocked", "leased", "succeeded", "dead", "cancelled")
 _STATUS_STYLE = {"pending": "yellow", "blocked": "magenta", "leased": "cyan",
@@ -101,8 +103,10 @@ class Renderer:
             )
         self.out.print(table if jobs else "No jobs.")
 
-    def queues(self, rows: Sequence[dict[str, Any]], paused: Sequence[str] = ()) -> None:
-        counts: dict[str, dict[str, int]] = {str(queue): {} for queue in paused}
+    def queues(self, rows: Sequence[dict[str, Any]], paused: Sequence[str] = (),
+               limits: dict[str, dict[str, Any]] | None = None) -> None:
+        limits = limits or {}
+        counts: dict[str, dict[str, int]] = {str(queue): {} for queue in [*paused, *limits]}
         for row in rows:
             counts.setdefault(str(row["queue"]), {})[str(row["status"])] = int(row["count"])
         statuses = [s for s in STATUS_ORDER if any(s in c for c in counts.values())]
@@ -115,6 +119,8 @@ class Renderer:
         for queue in sorted(counts):
             by_status = counts[queue]
             name = escape(queue) + (" [yellow](paused)[/yellow]" if queue in paused else "")
+            if queue in limits:
+                name += f" [cyan]({escape(limits_text(limits[queue]))})[/cyan]"
             table.add_row(name, *(str(by_status.get(s, 0)) for s in statuses),
                           str(sum(by_status.values())))
         self.out.print(table if counts else "No jobs in any queue.")
@@ -131,3 +137,8 @@ class Renderer:
                 when(worker.get("last_seen")),
             )
         self.out.print(table if workers else "No workers connected.")
+
+
+def limits_text(limits: dict[str, Any]) -> str:
+    """A queue's limits as ``GET /v1/queues/{queue}/limits`` gives them, in words."""
+    return describe(QueueLimits(**{k: limits.get(k) for k in QueueLimits.__struct_fields__}))

@@ -4,22 +4,38 @@ queue, list workers."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath
 
+from quorra.core.limits import QueueLimits
+from quorra.core.spec import decode_body
 from quorra.http.auth import require_api_key
 from quorra.http.errors import error_responses
-from quorra.http.schemas import QueueState, Retried, WorkerList, WorkerView
+from quorra.http.openapi import json_body_operation
+from quorra.http.schemas import (
+    LimitsBody,
+    QueueLimitsView,
+    QueueState,
+    Retried,
+    WorkerList,
+    WorkerView,
+)
 from quorra.service import JobService
 from quorra.workers import ConnectedWorker, WorkerDirectory
 
-__all__ = ["AdminController", "worker_list"]
+__all__ = ["AdminController", "limits_view", "worker_list"]
 
 
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def limits_view(queue: str, limits: QueueLimits) -> QueueLimitsView:
+    return QueueLimitsView(queue=queue, max_concurrency=limits.max_concurrency,
+                           rate_limit=limits.rate_limit, rate_period=limits.rate_period)
 
 
 def worker_list(directory: WorkerDirectory) -> WorkerList:
@@ -58,6 +74,31 @@ class AdminController(Controller):
         service: JobService = state.service
         await service.set_paused(queue, False)
         return QueueState(queue=queue, paused=False)
+
+    @put("/queues/{queue:str}/limits", status_code=200,
+         operation_class=json_body_operation(LimitsBody),
+         responses=error_responses(400, 401, 413, 503),
+         summary="Set a queue's limits: jobs leased at once, leases per period (every replica, "
+                 "every dispatch mode; a queue may be limited before its first job)")
+    async def set_limits(self, queue: FromPath[str], request: Request[Any, Any, Any]
+                         ) -> QueueLimitsView:
+        body: LimitsBody = decode_body(await request.body(), LimitsBody)
+        limits = QueueLimits(max_concurrency=body.max_concurrency, rate_limit=body.rate_limit,
+                             rate_period=body.rate_period)
+        service: JobService = request.app.state.service
+        return limits_view(queue, await service.set_limits(queue, limits))
+
+    @get("/queues/{queue:str}/limits", responses=error_responses(400, 401, 503),
+         summary="A queue's limits (null: none)")
+    async def get_limits(self, queue: FromPath[str], state: State) -> QueueLimitsView:
+        service: JobService = state.service
+        return limits_view(queue, await service.get_limits(queue))
+
+    @delete("/queues/{queue:str}/limits", status_code=200,
+            responses=error_responses(400, 401, 503), summary="Remove a queue's limits")
+    async def remove_limits(self, queue: FromPath[str], state: State) -> QueueLimitsView:
+        service: JobService = state.service
+        return limits_view(queue, await service.set_limits(queue, QueueLimits()))
 
     @get("/workers", responses=error_responses(401),
          summary="Workers connected to this server replica")

@@ -162,10 +162,11 @@ class JobsController(Controller):
         await _service(state).delete(parse_job_id(job_id))
 
     @get("/queues", responses=error_responses(401, 503),
-         summary="Job counts by queue and status, and the paused queues")
+         summary="Job counts by queue and status, the paused queues and the limited ones")
     async def queues(self, state: State) -> QueueList:
         service = _service(state)
-        return QueueList(queues=await service.queue_counts(), paused=await service.paused_queues())
+        return QueueList(queues=await service.queue_counts(), paused=await service.paused_queues(),
+                         limits=await service.queue_limits())
 
     @get("/recent", responses=error_responses(400, 401, 503), summary="Newest jobs first")
     async def recent(

@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from quorra.core.jobs import Enqueued, Job, JobStatus, QueueCount
+from quorra.core.limits import QueueLimits
 from quorra.core.spec import JobType, QueueName
 
 __all__ = [
@@ -119,6 +120,24 @@ class WorkerList(msgspec.Struct):
 class QueueList(msgspec.Struct):
     queues: list[QueueCount]
     paused: list[str] = msgspec.field(default_factory=list)  # queues no job is leased from
+    limits: dict[str, QueueLimits] = msgspec.field(default_factory=dict)  # limited queues
+
+
+class LimitsBody(msgspec.Struct, forbid_unknown_fields=True):
+    """``PUT /v1/queues/{queue}/limits``: the queue's limits, replacing any it had; a field left
+    out or null sets no such limit. ``rate_limit`` leases per ``rate_period`` seconds (both
+    or neither)."""
+
+    max_concurrency: int | None = None
+    rate_limit: int | None = None
+    rate_period: float | None = None
+
+
+class QueueLimitsView(msgspec.Struct):
+    queue: str
+    max_concurrency: int | None
+    rate_limit: int | None
+    rate_period: float | None
 
 
 class QueueState(msgspec.Struct):

@@ -148,6 +148,39 @@ def test_cancel_button_on_a_pending_job(server: Server, browser: Any) -> None:
     context.close()
 
 
+def test_schedules_and_queue_limits_on_the_overview(server: Server, browser: Any) -> None:
+    name = f"e2e-{XSS}"[:60].replace("<", "x").replace(">", "y").replace(" ", "-")
+    with server.api() as client:
+        made = client.put(f"/v1/schedules/{name}",
+                          json={"cron": "0 3 * * *", "timezone": "Europe/Paris",
+                                "job": {"type": XSS, "queue": "e2e-nightly"}})
+        assert made.status_code == 200, made.text
+        limited = client.put("/v1/queues/e2e-limited/limits",
+                             json={"max_concurrency": 3, "rate_limit": 50, "rate_period": 1})
+        assert limited.status_code == 200, limited.text
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log_in(page, server)
+    row = page.locator(f'#schedules tr[data-schedule="{name}"]')
+    expect(row).to_contain_text("0 3 * * *", timeout=WAIT_MS)
+    expect(row).to_contain_text("Europe/Paris")
+    expect(row).to_contain_text(f"{XSS} → e2e-nightly")  # a job type with markup stays text
+    assert page.locator("#schedules img").count() == 0
+    expect(page.locator('#queues tr[data-queue="e2e-limited"]')).to_contain_text(
+        "3 at once, 50 per 1s")
+    row.locator("button.pause").click()
+    expect(row).to_have_attribute("data-paused", "true", timeout=WAIT_MS)
+    with server.api() as client:
+        assert client.get(f"/v1/schedules/{name}").json()["paused"] is True
+    shot(page, "schedules")
+    row.locator("button.resume").click()
+    expect(row).to_have_attribute("data-paused", "false", timeout=WAIT_MS)
+    with server.api() as client:
+        client.delete(f"/v1/schedules/{name}")
+        client.delete("/v1/queues/e2e-limited/limits")
+    context.close()
+
+
 def test_metrics_page_is_open_and_counts(server: Server) -> None:
     text = httpx.get(f"{server.url}/metrics", timeout=5).text
     assert 'quorra_dispatch_mode{mode="postgres"} 1.0' in text

@@ -41,7 +41,7 @@ def test_readme_curl_examples_work_verbatim(empty_db: str) -> None:
         assert job.status_code == 200 and job.json()["type"] == "email_send"
         queues = httpx.get(f"{server.url}/v1/queues", headers={"X-API-Key": DEV_KEY})
         assert queues.json() == {"queues": [{"queue": "default", "status": "pending",
-                                             "count": 1}], "paused": []}
+                                             "count": 1}], "paused": [], "limits": {}}
         query = httpx.get(f"{server.url}/v1/recent?api_key={DEV_KEY}")
         assert [j["id"] for j in query.json()["jobs"]] == [job_id]
         metrics = httpx.get(f"{server.url}/metrics")
@@ -109,4 +109,4 @@ def test_a_python_producer_reads_the_413_of_a_body_over_the_limit(empty_db: str)
         assert answer.value.code == 413
         assert "error" in json.loads(answer.value.read())
         queues = httpx.get(f"{server.url}/v1/queues", headers={"X-API-Key": DEV_KEY})
-        assert queues.json() == {"queues": [], "paused": []}
+        assert queues.json() == {"queues": [], "paused": [], "limits": {}}

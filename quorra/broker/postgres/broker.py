@@ -11,11 +11,13 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
-from quorra.broker.base import CancelHook, Cancelled, Settled
-from quorra.broker.handoff import Lessees, Offer
+from quorra.broker.base import CancelHook, Settled
+from quorra.broker.handoff import Lessees
+from quorra.broker.postgres.cancel import CancelRow, Cancels
 from quorra.broker.postgres.dependent import Raised
 from quorra.broker.postgres.enqueue import store, store_handing_off
 from quorra.broker.postgres.group_commit import GroupCommitter
+from quorra.broker.postgres.limits import Limiter
 from quorra.broker.postgres.unblock import Dependents
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import (
@@ -26,11 +28,12 @@ from quorra.core.errors import (
     QuorraError,
 )
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, round_timeout
+from quorra.core.limits import QueueLimits
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["CancelRow", "PostgresBroker"]
+__all__ = ["CancelRow", "PostgresBroker"]  # CancelRow: from cancel.py
 
 QUERIES = load_queries("quorra.broker.postgres")
 log = logging.getLogger(__name__)
@@ -38,16 +41,6 @@ log = logging.getLogger(__name__)
 AfterInsert = Callable[[Sequence[JobSpec], list[Enqueued]], Awaitable[None]]
 Release = Callable[[Sequence[tuple[uuid.UUID, uuid.UUID]]], Awaitable[list[uuid.UUID]]]
 _encode = msgspec.json.encode
-
-
-class CancelRow(msgspec.Struct, frozen=True):
-    """A job a cancel moved to ``cancelled``, with what its Redis proposal was made of (the
-    ``dispatch_seq`` before the cancel, priority, run_at): enough for Redis to drop it."""
-
-    cancelled: Cancelled
-    seq: int
-    priority: int
-    run_at: datetime
 
 
 class _Ack(msgspec.Struct):
@@ -67,7 +60,7 @@ def _settled(row: tuple[Any, ...]) -> Settled:
                    age_seconds=row[4], timed_out=row[5] is True, parent=row[6] is True)
 
 
-class PostgresBroker:
+class PostgresBroker(Cancels):
     def __init__(self, pool: Pool, url: str, *,
                  poll_interval: float = 0.5, group_commit: bool = True,
                  default_timeout: float | None = None) -> None:
@@ -76,6 +69,7 @@ class PostgresBroker:
         self._default_timeout = round_timeout(default_timeout) if default_timeout else None
         self._poll_interval = poll_interval
         self._waker = Waker(url, pool)
+        self._limits = Limiter(pool)
         self._committer: GroupCommitter[JobSpec, Enqueued] | None = (
             GroupCommitter(self._insert) if group_commit else None
         )
@@ -87,7 +81,8 @@ class PostgresBroker:
         self.dependents = Dependents(pool, self._waker)
         self.bump_raised = True  # a raised pending job's dispatch_seq moves on (see store)
         self._lessees: Lessees | None = None
-        self._release_refused: Release = self.release
+        self._freed_hooks: list[Callable[[set[str]], None]] = []
+        self._give_back: Release = self.release
         self._cancel_hooks: list[CancelHook] = []
         self._waker.on_cancel(self.tell_cancelled)
 
@@ -101,7 +96,7 @@ class PostgresBroker:
         (``quorra/broker/handoff.py``); ``None`` turns it off. ``release`` gives back the jobs
         of an offer withdrawn meanwhile (a driver built on this one passes its own)."""
         self._lessees = lessees
-        self._release_refused = release or self.release
+        self._give_back = release or self.release
 
     async def start(self) -> None:
         self._waker.start()
@@ -119,7 +114,7 @@ class PostgresBroker:
         return await self._committer.submit(specs)
 
     async def _insert(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
-        offers = self._claim_offers(specs)
+        offers = None if self._lessees is None else self._lessees.claim_for(specs)
         leased: list[Job] = []
         raised: list[Raised] = []
         woken: set[str] = set()
@@ -134,73 +129,87 @@ class PostgresBroker:
                     lessees = [None if o is None else (o.worker_id, o.ttl) for o in offers]
                     rows, done, leased = await store_handing_off(conn, specs, lessees)
         finally:  # claimed offers are answered whatever happened (none: they lease as usual)
-            if offers is not None:
-                await self._hand_over(specs, offers, leased)
+            if offers is not None and self._lessees is not None:
+                await self._release_refused(self._lessees.answer(specs, offers, leased))
         self._waker.announce({row[3] for row in rows if row[4]} | woken)
         if self._after_insert is not None:
             await self._after_insert(specs, done)
         await self.dependents.raised(raised)
         return done
 
-    def _claim_offers(self, specs: Sequence[JobSpec]) -> list[Offer | None] | None:
-        """An idle lessee for each ready job of the batch, up to each one's limit, or None
-        when no job of the batch gets one (unique and dependent jobs take the usual path)."""
-        if self._lessees is None or any(s.unique_key is not None or s.depends_on
-                                        for s in specs):
-            return None
-        current: dict[str, list[Any]] = {}  # queue -> [offer or None, jobs given to it]
-        offers: list[Offer | None] = []
-        for spec in specs:
-            slot = current.get(spec.queue)
-            if spec.run_at is not None or spec.delay_seconds > 0:
-                offers.append(None)
-                continue
-            if slot is None or (slot[0] is not None and slot[1] >= slot[0].limit):
-                slot = current[spec.queue] = [self._lessees.claim(spec.queue), 0]
-            slot[1] += 1
-            offers.append(slot[0])
-        return offers if any(offers) else None
-
-    async def _hand_over(self, specs: Sequence[JobSpec], offers: Sequence[Offer | None],
-                         leased: list[Job]) -> None:
-        """Answer each claimed offer with the jobs leased to it; release those it refused."""
-        assert self._lessees is not None
-        by_id = {job.id: job for job in leased}
-        given: dict[Offer, list[Job]] = {}
-        for spec, offer in zip(specs, offers, strict=True):
-            if offer is not None:
-                job = by_id.pop(spec.id, None)
-                given.setdefault(offer, []).extend([] if job is None else [job])
-        refused = [job for offer, jobs in given.items()
-                   if not self._lessees.deliver(offer, jobs) for job in jobs]
-        if refused:
-            try:
-                await self._release_refused([(job.id, job.lease_id) for job in refused
-                                             if job.lease_id is not None])
-            except QuorraError as exc:  # their leases expire and the jobs run then
-                log.warning("releasing %d jobs a stopped lessee refused failed: %s",
-                            len(refused), exc.message)
+    async def _release_refused(self, refused: list[Job]) -> None:
+        """Give back jobs leased to an offer withdrawn meanwhile (``handoff.py``)."""
+        if not refused:
+            return
+        try:
+            await self._give_back([(job.id, job.lease_id) for job in refused
+                                   if job.lease_id is not None])
+        except QuorraError as exc:  # their leases expire and the jobs run then
+            log.warning("releasing %d jobs a stopped lessee refused failed: %s",
+                        len(refused), exc.message)
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
                     ttl: float) -> list[Job]:
-        params = {"queues": list(queues), "limit": limit, "worker_id": worker_id, "ttl": ttl}
-        async with connection(self._pool) as conn:
-            # Planned each time, never prepared: under the generic plan of a prepared statement
-            # the index scan never marks the entries of already leased jobs dead, so every lease
-            # visits all of them until a vacuum (measured: 0.5 -> 14 ms after 60,000 leases;
-            # planned each time: 0.9 ms).
-            cur = await conn.execute(QUERIES["lease"], params, prepare=False)
-            jobs = [row_to_job(row) for row in await cur.fetchall()]
+        params = {"queues": list(queues), "limit": limit, "worker_id": worker_id, "ttl": ttl,
+                  "limited": False}
+        rows: list[tuple[Any, ...]] = []
+        limited = await self._limits.limited(queues)
+        for queue in limited:  # first: bounded by their limits, they cannot starve the others
+            if len(rows) < limit:
+                rows += await self._limits.lease(queue, {**params, "limit": limit - len(rows)})
+        if len(rows) < limit and len(limited) < len(queues):
+            async with connection(self._pool) as conn:
+                # Planned each time, never prepared: under the generic plan of a prepared
+                # statement the index scan never marks the entries of already leased jobs dead,
+                # so every lease visits all of them until a vacuum (measured: 0.5 -> 14 ms after
+                # 60,000 leases; planned each time: 0.9 ms).
+                cur = await conn.execute(QUERIES["lease"], {**params, "limit": limit - len(rows)},
+                                         prepare=False)
+                rows += await cur.fetchall()
+        jobs = [row_to_job(row) for row in rows]
         jobs.sort(key=lambda job: (-job.priority, job.run_at, job.id))
         return jobs
+
+    async def set_limits(self, queue: str, limits: QueueLimits) -> None:
+        await self._limits.set(queue, limits)
+        self._waker.announce({queue})  # a raised limit may free slots here and on every replica
+
+    async def get_limits(self, queue: str) -> QueueLimits:
+        return await self._limits.get(queue)
+
+    async def limited(self, queues: Sequence[str]) -> list[str]:
+        """Those of ``queues`` with a limit (re-read at most every second)."""
+        return await self._limits.limited(queues)
+
+    def _freed(self, queues: Iterable[str]) -> None:
+        """Jobs of these queues were settled: a limited one has a free slot, so wake lessees."""
+        limited = self._limits.touched(queues)
+        if limited:
+            self._waker.wake(limited)
+            for hook in self._freed_hooks:
+                hook(limited)
+
+    def on_freed(self, hook: Callable[[set[str]], None]) -> None:
+        """Call ``hook(queues)`` when jobs of limited queues were settled here (a slot freed)."""
+        self._freed_hooks.append(hook)
+
+    def known_limited(self, queues: Iterable[str]) -> set[str]:
+        """Those of ``queues`` limited as last read (no I/O)."""
+        return self._limits.touched(queues)
+
+    def limit_wait(self, queues: Sequence[str], timeout: float) -> float:
+        """``timeout`` cut to when a spent rate window of ``queues`` reopens."""
+        return self._limits.wait_limit(queues, timeout)
 
     async def ack(self, job_id: uuid.UUID, lease_id: uuid.UUID, result: Any = None) -> Settled:
         encoded = None if result is None else _encode(result).decode()
         if self._acker is None:
             row = await self._fenced("ack", {"id": job_id, "lease_id": lease_id,
                                              "result": encoded})
-            await self.dependents.unblock([_settled(row)])
-            return _settled(row)
+            settled = _settled(row)
+            self._freed([settled.queue])
+            await self.dependents.unblock([settled])
+            return settled
         raw = None if result is None else msgspec.Raw(_encode(result))
         (outcome,) = await self._acker.submit([_Ack(job_id, lease_id, raw)])
         if isinstance(outcome, QuorraError):
@@ -235,6 +244,7 @@ class PostgresBroker:
                 row = await cur.fetchone()
                 outcomes.append(_settled(row) if row is not None else (
                     JobNotFound() if ack.id in unknown else LeaseLost()))
+        self._freed(o.queue for o in outcomes if isinstance(o, Settled))
         await self.dependents.unblock([o for o in outcomes if isinstance(o, Settled)])
         return outcomes
 
@@ -253,7 +263,9 @@ class PostgresBroker:
     async def nack(self, job_id: uuid.UUID, lease_id: uuid.UUID, error: str, *,
                    retry: bool = True) -> Settled:
         params = {"id": job_id, "lease_id": lease_id, "error": error, "retry": retry}
-        return _settled(await self._fenced("nack", params))
+        settled = _settled(await self._fenced("nack", params))
+        self._freed([settled.queue])
+        return settled
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
         row = await self._fenced("extend", {"id": job_id, "lease_id": lease_id, "ttl": ttl})
@@ -290,10 +302,13 @@ class PostgresBroker:
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["reap_expired"], {"limit": limit})
-            return [_settled(row) for row in await cur.fetchall()]
+            reaped = [_settled(row) for row in await cur.fetchall()]
+        self._freed(s.queue for s in reaped)
+        return reaped
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
-        await self._waker.wait(queues, min(timeout, self._poll_interval))
+        await self._waker.wait(queues, self._limits.wait_limit(
+            queues, min(timeout, self._poll_interval)))
 
     async def retry(self, job_id: uuid.UUID) -> Job:
         async with connection(self._pool) as conn:
@@ -326,74 +341,6 @@ class PostgresBroker:
         cur = await conn.execute(QUERIES["exists"], {"id": job_id})
         if await cur.fetchone() is None:
             raise JobNotFound()
-
-    # -- cancel ----------------------------------------------------------------------------------
-
-    async def cancel(self, job_id: uuid.UUID) -> Cancelled:
-        cancelled, _ = await self.cancel_row(job_id)
-        await self.announce_cancelled([cancelled])
-        return cancelled
-
-    async def cancel_row(self, job_id: uuid.UUID) -> tuple[Cancelled, CancelRow | None]:
-        """The cancel in PostgreSQL alone (no announcement): the outcome, and the row it
-        changed (None when the job was cancelled already)."""
-        async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["cancel"], {"id": job_id})
-            row = await cur.fetchone()
-            if row is None:
-                return await self._not_cancelled(conn, job_id), None
-        *columns, voided, seq = row
-        job = row_to_job(tuple(columns))
-        cancelled = Cancelled(id=job.id, queue=job.queue, changed=True, lease_id=voided, job=job)
-        return cancelled, CancelRow(cancelled, seq, job.priority, job.run_at)
-
-    @staticmethod
-    async def _not_cancelled(conn: AsyncConnection[Any], job_id: uuid.UUID) -> Cancelled:
-        cur = await conn.execute(QUERIES["job"], {"id": job_id})
-        row = await cur.fetchone()
-        if row is None:
-            raise JobNotFound()
-        job = row_to_job(row)
-        if job.status is not JobStatus.CANCELLED:
-            raise InvalidTransition(f"a {job.status.value} job cannot be cancelled")
-        return Cancelled(id=job.id, queue=job.queue, changed=False, job=job)
-
-    async def cancel_many(self, queue: str | None, type_: str | None,
-                          limit: int) -> list[Cancelled]:
-        rows = await self.cancel_many_rows(queue, type_, limit)
-        cancelled = [row.cancelled for row in rows]
-        await self.announce_cancelled(cancelled)
-        return cancelled
-
-    async def cancel_many_rows(self, queue: str | None, type_: str | None,
-                               limit: int) -> list[CancelRow]:
-        params = {"queue": queue, "type": type_, "limit": limit}
-        async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["cancel_many"], params)
-            rows = await cur.fetchall()
-        return [CancelRow(Cancelled(id=r[0], queue=r[1], changed=True, lease_id=r[2]), r[3], r[4],
-                          r[5]) for r in rows]
-
-    def on_cancel(self, hook: CancelHook) -> None:
-        self._cancel_hooks.append(hook)
-
-    def tell_cancelled(self, job_id: uuid.UUID, lease_id: uuid.UUID) -> None:
-        """Pass a voided lease to this process's hooks (a worker session holding it)."""
-        for hook in self._cancel_hooks:
-            hook(job_id, lease_id)
-
-    async def announce_cancelled(self, cancelled: Sequence[Cancelled]) -> None:
-        """Voided leases: told to this process at once, to the other replicas by NOTIFY (a
-        lost notification is covered by the worker's next heartbeat, refused)."""
-        pairs = [(c.id, c.lease_id) for c in cancelled if c.lease_id is not None]
-        await self.announce_voided(pairs)
-
-    async def announce_voided(self, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> None:
-        if not pairs:
-            return
-        for job_id, lease_id in pairs:
-            self.tell_cancelled(job_id, lease_id)
-        await self._waker.notify_cancel(pairs)
 
     # -- queue control and retention -----------------------------------------------------------
 

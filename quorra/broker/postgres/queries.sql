@@ -21,8 +21,8 @@ RETURNING id, status, run_at, queue, run_at <= now() AS ready;
 -- name: enqueue_handoff
 -- The enqueue of a batch in which some ready jobs name a lessee: a worker of this server waiting
 -- for their queue (``quorra/broker/handoff.py``). Such a job is stored already leased to it, as
--- the lease query would lease it, unless its queue is paused or a ready job of the queue would be
--- leased first (higher priority, or as high and older): then it is stored pending, as any other.
+-- the lease query would lease it, unless its queue is paused or limited or a ready job of the queue
+-- would be leased first (higher priority, or as high and older): then it is stored pending.
 -- Returns the job columns (the payload only of leased jobs, which go to their worker) and ready.
 WITH t AS (
     SELECT t.*, COALESCE(t.run_at, now() + make_interval(secs => t.delay)) AS due
@@ -32,7 +32,9 @@ WITH t AS (
               lessee text, ttl float8)
 ), d AS (
     SELECT t.*, (t.lessee IS NOT NULL AND t.due <= now()
-                 AND NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = t.queue AND p.paused)
+                 AND NOT EXISTS (SELECT 1 FROM quorra_queues p
+                                 WHERE p.queue = t.queue AND (p.paused OR p.max_concurrency
+                                       IS NOT NULL OR p.rate_limit IS NOT NULL))
                  AND NOT EXISTS (SELECT 1 FROM quorra_jobs r
                                  WHERE r.queue = t.queue AND r.status = 'pending'
                                    AND r.run_at <= now() AND r.priority >= t.priority)) AS direct
@@ -69,11 +71,14 @@ SELECT id, status, run_at FROM quorra_jobs WHERE id = ANY(%(ids)s::uuid[]);
 -- (One `queue = ANY(…)` scan cannot use the index order: it read and sorted every pending job,
 -- 0.6 ms of PostgreSQL CPU per job leased from a 100,000-job backlog, 0.06 ms this way.) Rows a
 -- queue's scan locked but did not win are unlocked at commit, at once. Paused queues are dropped
--- from the list first, so a paused queue's backlog is never even scanned.
+-- from the list first, so a paused queue's backlog is never even scanned; so are limited queues
+-- unless `limited` (their leases run in a transaction holding the queue's limits: limits.sql).
 WITH candidates AS MATERIALIZED (
     SELECT j.id FROM (
         SELECT q FROM unnest(%(queues)s::text[]) AS q
-        WHERE NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = q AND p.paused)
+        WHERE NOT EXISTS (SELECT 1 FROM quorra_queues p WHERE p.queue = q AND (p.paused
+                          OR (NOT %(limited)s AND (p.max_concurrency IS NOT NULL
+                                                   OR p.rate_limit IS NOT NULL))))
     ) AS live
     CROSS JOIN LATERAL (
         SELECT id, priority, run_at FROM quorra_jobs

@@ -36,6 +36,7 @@ from quorra.broker.redis.supervisor import QUERIES, Supervisor
 from quorra.broker.wakeups import Wakeups
 from quorra.core.errors import DispatchUnavailable
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
+from quorra.core.limits import QueueLimits
 from quorra.core.tasks import spawn
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
@@ -79,6 +80,9 @@ class RedisBroker:
         # stream lease not yet recorded is a pending row of its seq, which a raise must keep
         postgres.dependents.propose_with(self.supervisor.dispatch_ids, self._reprioritized)
         postgres.bump_raised = not self.leases_in_redis
+        if not self.leases_in_redis:  # limited queues lease from Postgres: nothing in Redis
+            self.supervisor.unproposed = postgres.known_limited
+        postgres.on_freed(self._wakeups.wake)
         self._settler: GroupCommitter[tuple[str, Proposal], None] = GroupCommitter(
             self._settle_batch)
         self._settling: set[asyncio.Task[None]] = set()
@@ -146,6 +150,12 @@ class RedisBroker:
                     ttl: float) -> list[Job]:
         jobs: list[Job] = []
         from_postgres = not self.state.leases_from_redis
+        if not from_postgres:  # limited queues: from Postgres, which holds their limits
+            limited = await self.postgres.limited(queues)
+            if limited:
+                jobs += await self.postgres.lease(limited, worker_id=worker_id, limit=limit,
+                                                  ttl=ttl)
+                queues = [queue for queue in queues if queue not in limited]
         if not from_postgres and queues:
             start = next(self._turn) % len(queues)  # take turns at which queue goes first
             try:
@@ -335,6 +345,18 @@ class RedisBroker:
         if not paused:
             self._wakeups.wake((queue,))
 
+    async def set_limits(self, queue: str, limits: QueueLimits) -> None:
+        await self.postgres.set_limits(queue, limits)
+        if not limits.any and not self.leases_in_redis and self.state.dispatches:
+            try:  # its jobs were not proposed while it was limited: propose them now
+                await self.supervisor.sweep(age=0, queue=queue)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        self._wakeups.wake((queue,))
+
+    async def get_limits(self, queue: str) -> QueueLimits:
+        return await self.postgres.get_limits(queue)
+
     async def purge_finished(self, status: JobStatus, age: float, limit: int) -> list[str]:
         return await self.postgres.purge_finished(status, age, limit)  # nothing of them in Redis
 
@@ -354,7 +376,8 @@ class RedisBroker:
                 self.state.failed(exc.message)
                 await self.postgres.wait_for_jobs(queues, timeout)
                 return
-            await self._wakeups.until(woken, self._wait_limit(waits, timeout))
+            await self._wakeups.until(woken, self.postgres.limit_wait(
+                queues, self._wait_limit(waits, timeout)))
 
     def _wait_limit(self, waits: Sequence[int], timeout: float) -> float:
         """Ready proposals woke lessees when dispatched, and a lessee that got a full batch

@@ -194,7 +194,8 @@ class RedisIndex:
 
     async def next_wait(self, queue: str) -> int:
         keys = queue_keys(queue)
-        return int(await self._run("next_wait", [keys.ready, keys.delayed, keys.paused], []))
+        return int(await self._run("next_wait", [keys.ready, keys.delayed, keys.paused,
+                                                 keys.limits, keys.rate, keys.leases], []))
 
     async def set_paused(self, queue: str, paused: bool, *, wake: bool = True) -> None:
         """Mirror a queue's pause flag (``lua/lease.lua`` serves nothing while it is set); a

@@ -26,10 +26,12 @@ class QueueKeys:
     paused: str  # STRING "1" while the queue is paused (mirrors quorra_queues): no lease
     bodies: str  # HASH  job id -> encoded job body (stream leases only)
     leases: str  # HASH  job id -> "lease|entry|deadline_ms|seq|leased_ms|worker" (stream leases)
+    limits: str  # HASH  c = max concurrency, r = rate limit, p = rate period ms (stream leases)
+    rate: str  # STRING leases in the current rate window; expires when the window ends
 
 
 def queue_keys(queue: str) -> QueueKeys:
     tag = f"{PREFIX}:{{q:{queue}}}"
     return QueueKeys(ready=f"{tag}:ready", delayed=f"{tag}:delayed", stream=f"{tag}:stream",
                      idx=f"{tag}:idx", paused=f"{tag}:paused", bodies=f"{tag}:bodies",
-                     leases=f"{tag}:leases")
+                     leases=f"{tag}:leases", limits=f"{tag}:limits", rate=f"{tag}:rate")

@@ -5,13 +5,15 @@
 -- Lease proposed jobs whose dispatch_seq still matches; bump it so no other copy of the
 -- proposal can ever lease. SKIP LOCKED: a row another server is granting is theirs. A job of
 -- a paused queue is not granted even if Redis proposed it (the pause reached Redis late, or
--- its mirror was lost): Postgres decides here too.
+-- its mirror was lost): Postgres decides here too. Nor is a job of a limited queue: those are
+-- leased from Postgres, under the queue's limits (a proposal made before the limit is stale).
 WITH proposed AS MATERIALIZED (
     SELECT j.id FROM quorra_jobs j
     JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
       ON j.id = p.id AND j.dispatch_seq = p.seq
     WHERE j.status = 'pending'
-      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND q.paused)
+      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND (q.paused
+                      OR q.max_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL))
     ORDER BY j.id
     FOR UPDATE OF j SKIP LOCKED
 )
@@ -30,13 +32,14 @@ RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.
 -- Proposals a grant skipped although still valid: their row was locked by another statement at
 -- that moment (an enqueue locking the parents of a new dependent), not granted elsewhere. The
 -- caller settles them and proposes them again at once. The conditions are the grant's own
--- (pending, same seq, queue not paused): a proposal the grant refuses on purpose must not come
--- back, or lessees would pop and refuse it in a loop.
+-- (pending, same seq, queue neither paused nor limited): a proposal the grant refuses on
+-- purpose must not come back, or lessees would pop and refuse it in a loop.
 SELECT j.id FROM quorra_jobs j
 JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
   ON j.id = p.id AND j.dispatch_seq = p.seq
 WHERE j.status = 'pending'
-  AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND q.paused);
+  AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND (q.paused
+                  OR q.max_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL));
 
 -- name: dispatch_rows
 -- What Redis needs to propose these jobs, if they are still pending.

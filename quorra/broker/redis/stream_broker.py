@@ -46,6 +46,7 @@ from quorra.broker.redis.stream_index import (
 from quorra.broker.redis.stream_supervisor import STREAM_QUERIES, StreamSupervisor, body_entries
 from quorra.core.errors import DispatchUnavailable, JobNotFound, LeaseLost, QuorraError
 from quorra.core.jobs import TIMED_OUT, Enqueued, Job, JobSpec, JobStatus
+from quorra.core.limits import QueueLimits
 from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool, connection
 
@@ -118,6 +119,8 @@ class StreamBroker(RedisBroker):
         self.redis_expired = 0  # leases taken back by XAUTOCLAIM and committed as failures
         self.unrecorded_lost = 0  # leases PostgreSQL never saw when Redis was rebuilt
         self.on_leases_lost: Callable[[int], None] = lambda count: None  # e.g. a counter
+        # (queue, count) of leases XAUTOCLAIM took back and PostgreSQL expired
+        self.on_expired: Callable[[str, int], None] = lambda queue, count: None
         self.supervisor.on_rebuild = self._rebuilding
         self._forgetting = asyncio.Lock()
         self._postgres_leases = 0  # PostgreSQL leases running (while Redis is not the path)
@@ -525,6 +528,8 @@ class StreamBroker(RedisBroker):
         await self._forget([(queue, h) for h in held])
         await self.supervisor.try_dispatch(_redispatch(expired))
         self.redis_expired += len(expired)
+        if expired:
+            self.on_expired(queue, len(expired))
         return [_settled(row, timed_out=row[13] == TIMED_OUT) for row in expired]
 
     def _prune_held(self) -> None:
@@ -568,6 +573,17 @@ class StreamBroker(RedisBroker):
         lease_ids += [r.cancelled.lease_id for r in rows if r.cancelled.lease_id is not None]
         self._settled_leases(lease_ids)  # never recorded late; heartbeats now refused
         return voided
+
+    async def set_limits(self, queue: str, limits: QueueLimits) -> None:
+        """Limits live in Postgres and are enforced where leases are made: in Redis
+        (``stream_lease.lua``), mirrored now and by every repair sweep."""
+        await self.postgres.set_limits(queue, limits)
+        if self.state.dispatches:
+            try:
+                await self.index.set_limits(queue, limits)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+        self._wakeups.wake((queue,))
 
     async def delete(self, job_id: uuid.UUID) -> None:
         await self.recorder.flush()  # a lease of ours is then known: a leased job is refused

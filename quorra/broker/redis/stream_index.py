@@ -20,6 +20,7 @@ import msgspec
 from quorra.broker.redis.index import Entry, RedisIndex, translate
 from quorra.broker.redis.keys import GROUP, WAKE_CHANNEL, queue_keys
 from quorra.core.jobs import LEASE_TTL_MAX, Job, JobStatus
+from quorra.core.limits import QueueLimits
 
 __all__ = ["HORIZON_MS", "BodyEntry", "Held", "StreamIndex", "StreamLease", "encode_body",
            "from_ms", "timeout_ms"]
@@ -194,7 +195,7 @@ class StreamIndex(RedisIndex):
         reply = await self._run(
             "stream_lease",
             [keys.ready, keys.delayed, keys.stream, keys.idx, keys.bodies, keys.leases,
-             keys.paused],
+             keys.paused, keys.limits, keys.rate],
             [GROUP, consumer, want, promote, round(ttl * 1000), HORIZON_MS, worker,
              secrets.token_hex(12)])
         now_ms = int(reply[1])
@@ -203,6 +204,22 @@ class StreamIndex(RedisIndex):
                               entry=one.entry, leased_ms=now_ms, deadline_ms=one.deadline_ms)
                   for one in _decode_leased(reply[3])]
         return int(reply[0]), leases
+
+    async def set_limits(self, queue: str, limits: QueueLimits, *, fresh: bool = True) -> None:
+        """Mirror a queue's limits (``lua/stream_lease.lua`` enforces them). A change starts a
+        fresh rate window and wakes lessees on every server; with ``fresh`` false (the repair
+        sweep's mirror) limits Redis already holds are left alone."""
+        keys = queue_keys(queue)
+        fields = _limit_fields(limits)
+        with translate():
+            if not fresh and await self.client.hgetall(keys.limits) == fields:
+                return
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(keys.limits, keys.rate)
+                if fields:
+                    pipe.hset(keys.limits, mapping=dict(fields))  # type: ignore[arg-type]
+                pipe.publish(WAKE_CHANNEL, queue)
+                await pipe.execute()
 
     async def fence(self, queue: str, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
                     ) -> list[Held | None]:
@@ -231,8 +248,8 @@ class StreamIndex(RedisIndex):
         keys = queue_keys(queue)
         arg = " ".join([f"{h.job_id} {h.lease_id} {h.entry or '-'} {h.seq}" for h in held])
         return int(await self._run("stream_done",
-                                   [keys.stream, keys.leases, keys.idx, keys.bodies],
-                                   [GROUP, arg]))
+                                   [keys.stream, keys.leases, keys.idx, keys.bodies, keys.limits],
+                                   [GROUP, arg, WAKE_CHANNEL, queue]))
 
     async def expired(self, queue: str, consumer: str, *, count: int = 100,
                       max_pages: int = 1000) -> list[Held]:
@@ -254,3 +271,11 @@ class StreamIndex(RedisIndex):
     async def forget(self, queue: str, job_ids: Sequence[uuid.UUID]) -> None:
         keys = queue_keys(queue)
         await self._run("stream_forget", [keys.idx, keys.bodies], [str(j) for j in job_ids])
+
+
+def _limit_fields(limits: QueueLimits) -> dict[str, str]:
+    """The ``limits`` hash of a queue (strings, as Redis returns them)."""
+    period = None if limits.rate_period is None else max(1, round(limits.rate_period * 1000))
+    return {name: str(value) for name, value in (
+        ("c", limits.max_concurrency), ("r", limits.rate_limit), ("p", period))
+        if value is not None}

@@ -198,3 +198,8 @@ WITH RECURSIVE q AS (
     FROM q WHERE q.queue IS NOT NULL
 )
 SELECT queue FROM q WHERE queue IS NOT NULL;
+
+-- name: queue_limits
+-- Limits to mirror into Redis (every queue with a row: one whose limits were removed loses its
+-- key there too).
+SELECT queue, max_concurrency, rate_limit, rate_period FROM quorra_queues ORDER BY queue;

@@ -14,6 +14,7 @@ from quorra.broker.redis.index import Entry
 from quorra.broker.redis.stream_index import BodyEntry, StreamIndex, encode_body
 from quorra.broker.redis.supervisor import Supervisor
 from quorra.core.errors import DispatchUnavailable
+from quorra.core.limits import QueueLimits
 from quorra.db.pool import connection
 from quorra.db.sqlfiles import load_queries
 
@@ -48,6 +49,14 @@ class StreamSupervisor(Supervisor):
     async def _rebuild(self) -> None:
         self.on_rebuild()  # before the sweep reads which jobs are pending
         await super()._rebuild()
+
+    async def mirror_limits(self) -> None:
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(STREAM_QUERIES["queue_limits"])
+            rows = await cur.fetchall()
+        for queue, concurrency, rate, period in rows:
+            limits = QueueLimits(max_concurrency=concurrency, rate_limit=rate, rate_period=period)
+            await self.index.set_limits(queue, limits, fresh=False)
 
     async def bodies(self, ids: Sequence[uuid.UUID]) -> list[Entry]:
         async with connection(self._pool) as conn:

@@ -10,10 +10,14 @@ from litestar.datastructures import State
 from litestar.params import FromPath, QueryParameter
 
 from quorra.core.jobs import JobStatus, QueueCount
+from quorra.core.limits import QueueLimits, describe
+from quorra.core.schedules import Schedule
 from quorra.http.admin import worker_list
 from quorra.http.dashboard.guards import session_guard
 from quorra.http.jobs import job_page, parse_job_id
+from quorra.http.schedules import ScheduleList, schedule_service
 from quorra.http.schemas import JobPageView, JobView, QueueState, Retried, WorkerView, job_view
+from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.throughput import Throughput
 
@@ -25,6 +29,7 @@ class QueueRow(msgspec.Struct):
     counts: dict[str, int]
     total: int
     paused: bool = False
+    limits: str = ""  # "3 at once, 50 per 1s" for a limited queue
 
 
 class Overview(msgspec.Struct):
@@ -35,13 +40,17 @@ class Overview(msgspec.Struct):
     workers: list[WorkerView]
 
 
-def queue_rows(counts: list[QueueCount], paused: frozenset[str] = frozenset()) -> list[QueueRow]:
-    """One row per queue with jobs, and per paused queue (even with none)."""
-    rows: dict[str, dict[str, int]] = {q: dict.fromkeys(JobStatus, 0) for q in paused}
+def queue_rows(counts: list[QueueCount], paused: frozenset[str] = frozenset(),
+               limits: dict[str, QueueLimits] | None = None) -> list[QueueRow]:
+    """One row per queue with jobs, and per paused or limited queue (even with none)."""
+    limits = limits or {}
+    rows: dict[str, dict[str, int]] = {q: dict.fromkeys(JobStatus, 0) for q in [*paused, *limits]}
     for count in counts:
         rows.setdefault(count.queue, dict.fromkeys(JobStatus, 0))[count.status.value] = count.count
-    return [QueueRow(queue=q, counts=c, total=sum(c.values()), paused=q in paused)
+    return [QueueRow(queue=q, counts=c, total=sum(c.values()), paused=q in paused,
+                     limits=describe(limits[q]) if q in limits else "")
             for q, c in sorted(rows.items())]
+
 
 
 def _service(state: State) -> JobService:
@@ -59,9 +68,10 @@ class DashboardApi(Controller):
         service = _service(state)
         counts = await service.queue_counts()
         paused = frozenset(await service.paused_queues())
+        limits = await service.queue_limits()
         throughput: Throughput = state.throughput
         return Overview(
-            mode=state.dispatch_mode(), queues=queue_rows(counts, paused),
+            mode=state.dispatch_mode(), queues=queue_rows(counts, paused, limits),
             leases_in_flight=sum(c.count for c in counts if c.status is JobStatus.LEASED),
             throughput=[(r.at, r.enqueued, r.succeeded, r.failed) for r in throughput.series()],
             workers=worker_list(state.workers).workers,
@@ -105,3 +115,16 @@ class DashboardApi(Controller):
     async def resume(self, queue: FromPath[str], state: State) -> QueueState:
         await _service(state).set_paused(queue, False)
         return QueueState(queue=queue, paused=False)
+
+    @get("/schedules")
+    async def schedules(self, state: State) -> ScheduleList:
+        service: ScheduleService | None = state.schedules
+        return ScheduleList(schedules=[] if service is None else await service.list())
+
+    @post("/schedules/{name:str}/pause", status_code=200)
+    async def pause_schedule(self, name: FromPath[str], state: State) -> Schedule:
+        return await schedule_service(state).pause(name)
+
+    @post("/schedules/{name:str}/resume", status_code=200)
+    async def resume_schedule(self, name: FromPath[str], state: State) -> Schedule:
+        return await schedule_service(state).resume(name)

@@ -1,6 +1,7 @@
 """Cron schedules on real PostgreSQL: the REST routes (create, replace, list, get, pause,
-resume, delete; bad input and unknown names) and firing: one job per tick however many
-replicas fire at once, the same job when a tick is fired again, paused schedules never fire."""
+resume, delete; bad input and unknown names), the dashboard's list and buttons, and firing: one
+job per tick however many replicas fire at once, the same job when a tick is fired again, paused
+schedules never fire."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from quorra.core.schedules import tick_id
-from tests.integration.operator.conftest import Stack
+from tests.integration.operator.conftest import API_KEY, Stack
+from tests.integration.operator.test_dashboard_http import ORIGIN, log_in
 
 Client = AsyncTestClient[Litestar]
 BODY: dict[str, Any] = {"name": "nightly", "cron": "0 2 * * *", "timezone": "Europe/Paris",
@@ -113,3 +115,29 @@ async def test_paused_schedules_do_not_fire_and_resume_skips_missed_ticks(
     assert resumed["paused"] is False
     assert datetime.fromisoformat(resumed["next_run_at"]) > datetime.now(UTC)
     assert await stack.schedules.fire_due() == 0 and await jobs_of(stack) == []
+
+
+async def test_dashboard_lists_schedules_and_pauses_them_with_csrf(stack: Stack) -> None:
+    async with AsyncTestClient(app=stack.app) as client:
+        token = await log_in(client)
+        made = await client.put("/v1/schedules/nightly", headers={"X-API-Key": API_KEY},
+                                json={"cron": "0 3 * * *", "job": {"type": "report"}})
+        assert made.status_code == 200, made.text
+        listed = (await client.get("/dashboard/api/schedules")).json()["schedules"]
+        assert [(s["name"], s["cron"], s["paused"]) for s in listed] == [
+            ("nightly", "0 3 * * *", False)]
+        forged = await client.post("/dashboard/api/schedules/nightly/pause",
+                                   headers={"Origin": ORIGIN})
+        assert forged.status_code == 403
+        assert (await stack.schedules.get("nightly")).paused is False
+        paused = await client.post("/dashboard/api/schedules/nightly/pause",
+                                   headers={"X-CSRF-Token": token})
+        assert paused.status_code == 200 and paused.json()["paused"] is True
+        resumed = await client.post("/dashboard/api/schedules/nightly/resume",
+                                    headers={"X-CSRF-Token": token})
+        assert resumed.json()["paused"] is False
+        missing = await client.post("/dashboard/api/schedules/nobody/pause",
+                                    headers={"X-CSRF-Token": token})
+        assert missing.status_code == 404 and missing.json()["error"]
+    async with AsyncTestClient(app=stack.app) as anonymous:
+        assert (await anonymous.get("/dashboard/api/schedules")).status_code == 401

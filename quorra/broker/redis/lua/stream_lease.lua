@@ -7,13 +7,18 @@
 -- KEYS[5]  bodies   HASH    job -> encoded body
 -- KEYS[6]  leases   HASH    job -> "lease|entry|deadline_ms|seq|leased_ms|worker"
 -- KEYS[7]  paused   STRING  set while the queue is paused: nothing is handed out (wait -1)
+-- KEYS[8]  limits   HASH    the queue's limits, mirrored from Postgres: c = max concurrency
+--                           (leases held at once: HLEN leases), r = leases per rate window,
+--                           p = the window in ms
+-- KEYS[9]  rate     STRING  leases in the current rate window (expires with the window)
 -- ARGV[1]  group, ARGV[2] consumer (one per server process), ARGV[3] want,
 -- ARGV[4]  how many due delayed jobs to promote at most, ARGV[5] ttl ms,
 -- ARGV[6]  horizon ms (the reclaim min-idle; >= every ttl), ARGV[7] worker id,
 -- ARGV[8]  24 random hex digits: lease id n is the UUID "s[1-8]-s[9-12]-4s[13-15]-8s[16-18]-
 --          s[19-24]<n as 6 hex digits>" (version 4 layout; unique per call and job)
 -- returns  {wait_ms, now_ms, deadline_ms, leases}: wait_ms 0 if more are ready, ms until the
---          next delayed job is due, or -1; leases one JSON text [[job, seq, lease, entry, body,
+--          next delayed job is due or the spent rate window ends, or -1 (nothing, or the
+--          concurrency limit is reached: a settle wakes lessees); leases one JSON text [[job, seq, lease, entry, body,
 --          deadline_ms], ...] (bodies are JSON already: the server decodes the batch in one call)
 -- A body ending in a time limit (",<timeout ms>]", 0: none) cuts its lease's deadline to
 -- now + the limit: the job's deadline, which no lease of this attempt outlives.
@@ -26,13 +31,28 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[7]) == 1 then
   return {-1, now, now, '[]'}
 end
+local want = tonumber(ARGV[3])
+local limits = redis.call('HMGET', KEYS[8], 'c', 'r', 'p')
+if limits[1] then
+  want = math.min(want, tonumber(limits[1]) - redis.call('HLEN', KEYS[6]))
+end
+if limits[2] then
+  local left = tonumber(limits[2]) - tonumber(redis.call('GET', KEYS[9]) or '0')
+  if left <= 0 then
+    return {math.max(1, redis.call('PTTL', KEYS[9])), now, now, '[]'}
+  end
+  want = math.min(want, left)
+end
+if want <= 0 then
+  return {-1, now, now, '[]'}
+end
 local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
 for _, m in ipairs(due) do
   local member, prio = string.match(m, '^(.*):(-?%d+)$')
   redis.call('ZADD', KEYS[1], -tonumber(prio), member)
   redis.call('ZREM', KEYS[2], m)
 end
-local want, ttl, horizon = tonumber(ARGV[3]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local ttl, horizon = tonumber(ARGV[5]), tonumber(ARGV[6])
 local deadline = now + ttl
 local picked = {}
 for _ = 1, 8 do  -- bounded: each round pops at least one member or stops
@@ -109,6 +129,11 @@ if #picked > 0 then
   end
 end
 out[4] = '[' .. table.concat(leased, ',') .. ']'
+if limits[2] and #leased > 0 then
+  if redis.call('INCRBY', KEYS[9], #leased) == #leased then
+    redis.call('PEXPIRE', KEYS[9], tonumber(limits[3]))
+  end
+end
 if redis.call('ZCARD', KEYS[1]) > 0 then
   out[1] = 0
 else

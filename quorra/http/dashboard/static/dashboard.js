@@ -75,9 +75,31 @@
       : action("Pause", "pause", () => api("POST", `${path}/pause`));
     const name = el("th", { scope: "row", text: row.queue });
     if (row.paused) name.append(" ", el("span", { className: "status status-paused", text: "paused" }));
+    if (row.limits) name.append(" ", el("span", { className: "status status-limited", text: row.limits }));
     return el("tr", { "data-queue": row.queue, "data-paused": row.paused ? "true" : "false" },
       name, ...cells, el("td", { className: "n", text: row.total }),
       el("td", { className: "actions" }, toggle, retryAll));
+  }
+
+  function scheduleRow(sc) {
+    const path = `/dashboard/api/schedules/${encodeURIComponent(sc.name)}`;
+    const toggle = sc.paused
+      ? action("Resume", "primary resume", () => api("POST", `${path}/resume`))
+      : action("Pause", "pause", () => api("POST", `${path}/pause`));
+    const name = el("th", { scope: "row", text: sc.name });
+    if (sc.paused) name.append(" ", el("span", { className: "status status-paused", text: "paused" }));
+    return el("tr", { "data-schedule": sc.name, "data-paused": sc.paused ? "true" : "false" }, name,
+      el("td", {}, el("code", { text: sc.cron })), el("td", { text: sc.timezone }),
+      el("td", { text: `${sc.job.type} → ${sc.job.queue || "default"}` }),
+      el("td", { text: sc.paused ? "—" : when(sc.next_run_at) }),
+      el("td", { text: sc.last_run_at ? when(sc.last_run_at) : "never" }),
+      el("td", { className: "actions" }, toggle));
+  }
+
+  async function loadSchedules() {
+    const data = await api("GET", "/dashboard/api/schedules");
+    replaceRows($("schedules").tBodies[0], data.schedules.map(scheduleRow));
+    $("schedules-empty").hidden = data.schedules.length > 0;
   }
 
   function workerRow(w) {
@@ -138,7 +160,7 @@
 
   let timer = null;
   async function refresh() {
-    await Promise.all([loadOverview(), loadJobs(), loadDead()]);
+    await Promise.all([loadOverview(), loadJobs(), loadDead(), loadSchedules()]);
     $("status-line").textContent = `Updated ${new Date().toLocaleTimeString()}`;
     $("status-line").className = "muted";
   }

@@ -1,0 +1,95 @@
+"""Queue limits with a real ``quorra-server`` (Postgres-only, Redis ``grant`` and ``stream``
+leases) and four ``quorra-worker`` processes of 20 slots each: a queue limited to 3 at once
+never runs more than 3 jobs at once, one limited to 50 per second starts them at 50 per second
+(within 10 %), and a queue without limits beside them is unaffected. Limits are set with
+``quorractl``; runs are noted by the handlers (``limit_handlers.py``), outside Quorra."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.limit_handlers import RUNS_FILE_ENV
+from tests.e2e.test_pause import ctl, statuses
+from tests.e2e.test_workers import enqueue, rows
+from tests.e2e.worker_processes import Server, Workers, start_server, stop_process
+from tests.support import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["postgres", "grant", "stream"])
+def server(request: pytest.FixtureRequest, clean_db: str, tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(clean_db, tmp_path, leases=request.param)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Path:
+    return tmp_path / "runs.txt"
+
+
+@pytest.fixture
+def four_workers(server: Server, tmp_path: Path, runs: Path) -> Iterator[Workers]:
+    pool = Workers(server, tmp_path)
+    for i in range(4):
+        pool.start(f"w-limits-{i}", QUORRA_WORKER_HANDLERS="tests.e2e.limit_handlers",
+                   QUORRA_WORKER_QUEUES="capped,rated,free", QUORRA_WORKER_MAX_JOBS="20",
+                   PYTHONPATH=str(ROOT), **{RUNS_FILE_ENV: str(runs)})
+    yield pool
+    for proc in pool.procs:
+        stop_process(proc)
+
+
+def events(runs: Path) -> list[tuple[str, str, float]]:
+    if not runs.exists():
+        return []
+    return [(event, job, float(at)) for event, job, at in
+            (line.split() for line in runs.read_text().splitlines())]
+
+
+def most_at_once(noted: list[tuple[str, str, float]], jobs: set[str]) -> int:
+    """The most of ``jobs`` running at the same moment (starts and ends in time order)."""
+    running = peak = 0
+    for event, _, _ in sorted((e for e in noted if e[1] in jobs), key=lambda e: (e[2], e[0])):
+        running += 1 if event == "start" else -1
+        peak = max(peak, running)
+    return peak
+
+
+def test_concurrency_and_rate_limits_hold_across_workers(
+    clean_db: str, server: Server, runs: Path, four_workers: Workers
+) -> None:
+    assert "3 at once" in ctl(server, "limits", "capped", "--max-concurrency", "3")
+    assert "50 per 1s" in ctl(server, "limits", "rated", "--rate", "50/1")
+    assert "3 at once" in ctl(server, "queues")
+    capped = set(enqueue(server, [{"type": "capped", "queue": "capped"} for _ in range(45)]))
+    rated = set(enqueue(server, [{"type": "rated", "queue": "rated"} for _ in range(300)]))
+    enqueue(server, [{"type": "rated", "queue": "free"} for _ in range(300)])
+    leased_samples = []
+
+    def capped_done() -> bool:
+        leased_samples.append(statuses(clean_db, "capped").get("leased", 0))
+        return statuses(clean_db, "capped").get("succeeded") == 45
+
+    wait_until(lambda: statuses(clean_db, "free").get("succeeded") == 300, timeout=30,
+               what="the unlimited queue's jobs")
+    free_done = max(at for event, _, at in events(runs) if event == "start")
+    wait_until(capped_done, timeout=60, interval=0.02, what="the capped queue's jobs")
+    wait_until(lambda: statuses(clean_db, "rated").get("succeeded") == 300, timeout=60,
+               what="the rated queue's jobs")
+    noted = events(runs)
+    starts = sorted(at for event, job, at in noted if event == "start" and job in rated)
+    # a fixed window: 50 start at each window's opening, so count whole windows (4 s = 4)
+    rate = sum(1 for at in starts if at < starts[0] + 4.0) / 4.0
+    print(f"\nrated queue: {rate:.1f} jobs/s over 4 s (limit 50 per 1 s); capped: "
+          f"{most_at_once(noted, capped)} at once (limit 3), at most {max(leased_samples)} "
+          f"leased in {len(leased_samples)} samples")
+    assert most_at_once(noted, capped) == 3  # reached, never passed
+    assert max(leased_samples) <= 3
+    assert 45 <= rate <= 55
+    assert free_done - starts[0] < 6  # the free queue ran beside them, not after them
+    assert rows(clean_db, "SELECT max(attempts) FROM quorra_jobs") == [(1,)]
