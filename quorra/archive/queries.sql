@@ -45,7 +45,8 @@ FROM (
 ORDER BY created_at DESC, id DESC;
 
 -- name: queue_counts
--- Live jobs (pending, blocked, leased) counted on their partial indexes (O(live), however many finished jobs are kept);
+-- Live jobs (pending, blocked, leased) counted on their partial indexes (O(live), however many
+-- finished jobs are kept);
 -- finished ones from the counts the triggers of 0002_lifecycle.sql keep (folded + unfolded).
 SELECT queue, status, n FROM (
     SELECT queue, 'pending' AS status, count(*) AS n FROM quorra_jobs
