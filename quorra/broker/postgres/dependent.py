@@ -106,8 +106,9 @@ async def _lock_parents(conn: Conn, ids: list[uuid.UUID], new: Sequence[JobSpec]
     cur = await conn.execute(DEPS["lock_parents"], {"ids": ids})
     rows = await cur.fetchall()
     found: dict[uuid.UUID, str] = {row[0]: row[1] for row in rows}
+    asked = set(ids)
     for spec in new:
-        missing = [p for p in spec.depends_on if p not in found and p in ids]
+        missing = [p for p in spec.depends_on if p not in found and p in asked]
         if missing:
             raise InvalidInput("depends_on", f"no job {missing[0]} (a parent must be stored "
                                              "already or be enqueued in the same batch)")
