@@ -125,8 +125,10 @@ async def _redis_config(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
 
 
 def _watch(broker: PostgresBroker | RedisBroker, metrics: Metrics) -> None:
-    """Wire the broker's events to metrics: every mode switch (the first rebuild too), the Redis
-    configuration checks, stream leases lost with Redis."""
+    """Wire the broker's events to metrics: jobs unblocked, every mode switch (the first rebuild
+    too), the Redis configuration checks, stream leases lost with Redis."""
+    postgres = broker.postgres if isinstance(broker, RedisBroker) else broker
+    postgres.dependents.on_unblocked(metrics.jobs_unblocked)  # last parent succeeded
     if isinstance(broker, RedisBroker):
         broker.state.on_change = metrics.mode_changed
         broker.redis_config.on_result = lambda config: metrics.set_redis_config(config.checks())

@@ -59,6 +59,10 @@ class Metrics:
         self.cancelled = Counter("quorra_jobs_cancelled_total",
                                  "Jobs cancelled (pending or running; repeats not counted).",
                                  ["queue"], registry=registry)
+        self.unblocked = Counter(
+            "quorra_jobs_unblocked_total",
+            "Blocked jobs made pending by the success of their last unfinished parent.",
+            ["queue"], registry=registry)
         self.queue_length = Gauge("quorra_job_queue_length",
                                   "Jobs by queue and status, read from the store.",
                                   ["queue", "status"], registry=registry)
@@ -171,6 +175,11 @@ class Metrics:
         """The hook for the Redis configuration check: each check's verdict."""
         for check, ok in checks.items():
             self.redis_config_ok.labels(check).set(1 if ok else 0)
+
+    def jobs_unblocked(self, jobs: Iterable[tuple[object, str]]) -> None:
+        """``(job id, queue)`` of jobs a parent's success made pending on this replica."""
+        for _, queue in jobs:
+            self.unblocked.labels(self.queue(queue)).inc()
 
     def watch_workers(self, directory: WorkerDirectory) -> None:
         self.workers_connected.set_function(lambda: len(directory.snapshot()))

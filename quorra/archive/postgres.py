@@ -14,9 +14,10 @@ from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["PostgresArchive"]
+__all__ = ["MAX_DEPENDENTS_SHOWN", "PostgresArchive"]
 
 UNBOUNDED = 1 << 62
+MAX_DEPENDENTS_SHOWN = 1000  # a job's page lists at most this many of its dependents
 
 QUERIES = load_queries("quorra.archive")
 
@@ -27,7 +28,8 @@ class PostgresArchive:
 
     async def get(self, job_id: uuid.UUID) -> Job:
         async with connection(self._pool) as conn:
-            cur = await conn.execute(QUERIES["get"], {"id": job_id})
+            cur = await conn.execute(QUERIES["get"], {"id": job_id,
+                                                      "max_dependents": MAX_DEPENDENTS_SHOWN})
             row = await cur.fetchone()
         if row is None:
             raise JobNotFound()

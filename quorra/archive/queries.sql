@@ -1,9 +1,14 @@
 -- Archive: reads over quorra_jobs.
 
 -- name: get
+-- With its parents (as enqueued) and the jobs that depend on it (at most %(max_dependents)s,
+-- in id order; an empty list when none).
 SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
        run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at, timeout_seconds, unique_key
+       finished_at, timeout_seconds, unique_key, depends_on,
+       CASE WHEN has_dependents THEN ARRAY(
+           SELECT d.job_id FROM quorra_job_deps d WHERE d.parent_id = quorra_jobs.id
+           ORDER BY d.job_id LIMIT %(max_dependents)s) END
 FROM quorra_jobs WHERE id = %(id)s;
 
 -- name: recent
@@ -40,13 +45,16 @@ FROM (
 ORDER BY created_at DESC, id DESC;
 
 -- name: queue_counts
--- Live jobs counted on their partial indexes (O(live), however many finished jobs are kept);
+-- Live jobs (pending, blocked, leased) counted on their partial indexes (O(live), however many
+-- finished jobs are kept);
 -- finished ones from the counts the triggers of 0002_lifecycle.sql keep (folded + unfolded).
 SELECT queue, status, n FROM (
     SELECT queue, 'pending' AS status, count(*) AS n FROM quorra_jobs
     WHERE status = 'pending' GROUP BY queue
     UNION ALL
     SELECT queue, 'leased', count(*) FROM quorra_jobs WHERE status = 'leased' GROUP BY queue
+    UNION ALL
+    SELECT queue, 'blocked', count(*) FROM quorra_jobs WHERE status = 'blocked' GROUP BY queue
     UNION ALL
     SELECT queue, status, sum(n)::bigint FROM (
         SELECT queue, status, n FROM quorra_finished_counts

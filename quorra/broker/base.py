@@ -25,7 +25,8 @@ __all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
 class Settled(msgspec.Struct, frozen=True):
     """The outcome of ending a lease (ack, nack or expiry): the job's new status, its queue, how
     long the lease had run and how long ago the job was enqueued; ``timed_out`` for an expiry
-    at the job's deadline."""
+    at the job's deadline; ``parent`` when jobs depend on it (its outcome unblocked or
+    cancelled them)."""
 
     id: uuid.UUID
     queue: str
@@ -33,6 +34,7 @@ class Settled(msgspec.Struct, frozen=True):
     ran_seconds: float
     age_seconds: float = 0.0
     timed_out: bool = False
+    parent: bool = False
 
 
 class Cancelled(msgspec.Struct, frozen=True):

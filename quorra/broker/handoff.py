@@ -72,8 +72,9 @@ class Lessees:
 
     def claim_for(self, specs: Sequence[JobSpec]) -> list[Offer | None] | None:
         """An offer for each ready job of an enqueue batch, up to each offer's limit, or None
-        when no job gets one. Unique jobs (a batch with any) and delayed jobs get none."""
-        if any(s.unique_key is not None for s in specs):
+        when no job gets one. Unique jobs and jobs with parents (a batch with any) and delayed
+        jobs get none."""
+        if any(s.unique_key is not None or s.depends_on for s in specs):
             return None
         current: dict[str, list[Any]] = {}  # queue -> [offer or None, jobs given to it]
         offers: list[Offer | None] = []

@@ -72,10 +72,12 @@ def _number(value: float) -> int | float:
                                    "and show that job.")
 @click.option("--unique-for", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Hold the unique key this long (default: until the job finishes).")
+@click.option("--after", "after", multiple=True, metavar="ID",
+              help="Run only after job ID succeeded (repeatable: after every one).")
 @pass_ctl
 def create(ctl: Ctl, job_type: str, payload: dict[str, Any], queue: str, priority: int,
            delay: float, retries: int, job_timeout: float | None, unique_key: str | None,
-           unique_for: float | None) -> None:
+           unique_for: float | None, after: tuple[str, ...]) -> None:
     """Enqueue one job of TYPE."""
     job = {"type": job_type, "payload": payload, "queue": queue, "priority": priority,
            "delay_seconds": _number(delay), "max_retries": retries}
@@ -85,6 +87,8 @@ def create(ctl: Ctl, job_type: str, payload: dict[str, Any], queue: str, priorit
         job["unique_key"] = unique_key
     if unique_for is not None:
         job["unique_for_seconds"] = _number(unique_for)
+    if after:
+        job["depends_on"] = list(after)
     with ctl.client() as client:
         done = client.create(job)
     if ctl.render.json_mode:

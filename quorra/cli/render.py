@@ -16,9 +16,9 @@ from quorra.core.limits import QueueLimits, describe
 
 __all__ = ["STATUS_ORDER", "Renderer", "limits_text", "when"]
 
-STATUS_ORDER = ("pending", "leased", "succeeded", "dead", "cancelled")
-_STATUS_STYLE = {"pending": "yellow", "leased": "cyan", "succeeded": "green", "dead": "red",
-                 "cancelled": "dim"}
+STATUS_ORDER = ("pending", "blocked", "leased", "succeeded", "dead", "cancelled")
+_STATUS_STYLE = {"pending": "yellow", "blocked": "magenta", "leased": "cyan",
+                 "succeeded": "green", "dead": "red", "cancelled": "dim"}
 _JOB_FIELDS = ("id", "type", "queue", "status", "priority", "attempts", "max_retries",
                "unique_key", "last_error", "run_at", "created_at", "updated_at", "finished_at",
                "leased_by", "lease_expires_at", "timeout_seconds")
@@ -81,6 +81,9 @@ class Renderer:
             if job.get(name) is not None:
                 value = status_text(job[name]) if name == "status" else escape(str(job[name]))
                 table.add_row(name, value)
+        for name in ("depends_on", "dependents"):
+            if job.get(name):
+                table.add_row(name, escape("\n".join(str(i) for i in job[name])))
         table.add_row("payload", escape(json.dumps(job.get("payload", {}), indent=2)))
         if job.get("result") is not None:
             table.add_row("result", escape(json.dumps(job["result"], indent=2)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -72,14 +72,16 @@ class AsyncClient:
                       delay: float | None = None, run_at: datetime | None = None,
                       max_retries: int | None = None, id: str | None = None,
                       timeout: float | None = None, unique_key: str | None = None,
-                      unique_for: float | None = None) -> Enqueued:
+                      unique_for: float | None = None,
+                      depends_on: Sequence[str] = ()) -> Enqueued:
         """Store one job; returns once it is committed (its id, status and run_at).
         ``timeout``: each attempt's time limit in seconds (unset: the server's default). With
         ``unique_key`` held in the queue, stores nothing and returns the job holding it
-        (``duplicate`` set)."""
+        (``duplicate`` set). ``depends_on``: ids of jobs that must succeed first (the job is
+        ``blocked`` until then; cancelled if one ends dead or cancelled)."""
         job = NewJob(type, payload, queue=queue, priority=priority, delay=delay, run_at=run_at,
                      max_retries=max_retries, id=id, timeout=timeout, unique_key=unique_key,
-                     unique_for=unique_for)
+                     unique_for=unique_for, depends_on=tuple(depends_on))
         request = pb.EnqueueJobsRequest(jobs=[to_pb(job)])
         answer = await self._call(lambda s, **kw: s.EnqueueJobs(request, **kw), ("", 0))
         return enqueued_from_pb(answer.jobs[0])
@@ -93,7 +95,11 @@ class AsyncClient:
         failure: ClientError | None = None
         try:
             async for chunk in chunks(jobs, self.config.batch_size):
-                while len(pending) >= self.config.concurrency and failure is None:
+                # a message with dependents goes once the earlier ones are stored (its parents
+                # may be among them)
+                limit = 1 if any(spec.depends_on for spec in chunk.specs) else \
+                    self.config.concurrency
+                while len(pending) >= limit and failure is None:
                     done, pending = await asyncio.wait(pending,
                                                        return_when=asyncio.FIRST_COMPLETED)
                     failure = _first_error(done)

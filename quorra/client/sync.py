@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -64,13 +64,15 @@ class Client:
                 delay: float | None = None, run_at: datetime | None = None,
                 max_retries: int | None = None, id: str | None = None,
                 timeout: float | None = None, unique_key: str | None = None,
-                unique_for: float | None = None) -> Enqueued:
+                unique_for: float | None = None,
+                depends_on: Sequence[str] = ()) -> Enqueued:
         """Store one job; returns once it is committed (its id, status and run_at).
         ``timeout``: each attempt's time limit in seconds (unset: the server's default)."""
         return self._run(self._async.enqueue(type, payload, queue=queue, priority=priority,
                                              delay=delay, run_at=run_at,
                                              max_retries=max_retries, id=id, timeout=timeout,
-                                             unique_key=unique_key, unique_for=unique_for))
+                                             unique_key=unique_key, unique_for=unique_for,
+                                             depends_on=depends_on))
 
     def enqueue_many(self, jobs: Iterable[JobInput]) -> list[Enqueued]:
         """Store any number of jobs, many per message; returns them in the order given."""

@@ -5,7 +5,7 @@ makes a retried enqueue safe."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ __all__ = ["Enqueued", "JobInfo", "NewJob", "enqueued_from_pb", "info_from_pb", 
 _encode = msgspec.json.encode
 _KEYS = {"type", "payload", "queue", "priority", "delay", "delay_seconds", "run_at",
          "max_retries", "id", "timeout", "timeout_seconds", "unique_key", "unique_for",
-         "unique_for_seconds"}
+         "unique_for_seconds", "depends_on"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -30,7 +30,9 @@ class NewJob:
     0, no delay, 3 retries, the server's time limit); ``id`` is generated unless given.
     ``timeout`` is each attempt's time limit in seconds (more than 0, at most 7 days).
     ``unique_key``: while a job of the queue holds it, the enqueue stores nothing and answers
-    that job (``duplicate``); held ``unique_for`` seconds, or (unset) until the job finishes."""
+    that job (``duplicate``); held ``unique_for`` seconds, or (unset) until the job finishes.
+    ``depends_on``: ids of jobs (stored already, or sent earlier or in the same call) that must
+    succeed first; until then the job is ``blocked``."""
 
     type: str
     payload: Mapping[str, Any] | None = None
@@ -43,6 +45,7 @@ class NewJob:
     timeout: float | None = None
     unique_key: str | None = None
     unique_for: float | None = None
+    depends_on: Sequence[str] = ()
 
     @classmethod
     def from_mapping(cls, job: Mapping[str, Any], field: str = "") -> NewJob:
@@ -64,8 +67,9 @@ class NewJob:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Enqueued:
-    """A stored job: its id, status (``pending``) and when it becomes ready. ``duplicate``:
-    nothing was stored, its unique key was held; this is the job holding it."""
+    """A stored job: its id, status (``pending``; ``blocked`` until its parents succeeded) and
+    when it becomes ready. ``duplicate``: nothing was stored, its unique key was held; this is
+    the job holding it."""
 
     id: str
     status: str
@@ -93,6 +97,8 @@ class JobInfo:
     finished_at: datetime | None
     timeout_seconds: float | None = None  # each attempt's time limit (None: none)
     unique_key: str = ""
+    depends_on: tuple[str, ...] = ()  # the jobs it waits for
+    dependents: tuple[str, ...] = ()  # the jobs waiting for it (at most 1,000)
 
 
 def _stamp(value: datetime, field: str) -> Timestamp:
@@ -126,6 +132,9 @@ def to_pb(job: NewJob, field: str = "") -> pb.JobSpec:
         raise InvalidRequest(field or "job", f"a value of the wrong type ({exc})") from None
     if job.run_at is not None:
         message.run_at.CopyFrom(_stamp(job.run_at, _name(field, "run_at")))
+    if isinstance(job.depends_on, str):
+        raise InvalidRequest(_name(field, "depends_on"), "must be a list of job ids")
+    message.depends_on.extend(str(parent) for parent in job.depends_on)
     return message
 
 
@@ -149,4 +158,6 @@ def info_from_pb(message: pb.Job) -> JobInfo:
         updated_at=_time(message, "updated_at"), finished_at=_time(message, "finished_at"),
         timeout_seconds=message.timeout_seconds or None,
         unique_key=message.unique_key,
+        depends_on=tuple(message.depends_on),
+        dependents=tuple(message.dependents),
     )

@@ -15,6 +15,7 @@ __all__ = [
     "LEASE_TTL_MAX",
     "LEASE_TTL_MIN",
     "MAX_DELAY_SECONDS",
+    "MAX_DEPENDENCIES",
     "MAX_RETRIES_LIMIT",
     "MAX_TIMEOUT_SECONDS",
     "MAX_UNIQUE_FOR_SECONDS",
@@ -40,6 +41,7 @@ MAX_RETRIES_LIMIT = 100
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_QUEUE = "default"
 MAX_UNIQUE_KEY_CHARS = 255
+MAX_DEPENDENCIES = 100  # parents one job may list in depends_on
 MAX_UNIQUE_FOR_SECONDS = 366 * 24 * 3600  # a unique key's window: up to a (leap) year
 LEASE_TTL_MIN = 1.0
 LEASE_TTL_MAX = 24 * 3600.0
@@ -50,6 +52,7 @@ TIMED_OUT = "timed out"  # last_error of an attempt whose lease ran out at the j
 
 class JobStatus(enum.StrEnum):
     PENDING = "pending"
+    BLOCKED = "blocked"  # waiting for the jobs it depends on (never leased until pending)
     LEASED = "leased"
     SUCCEEDED = "succeeded"
     DEAD = "dead"
@@ -75,6 +78,8 @@ class JobSpec(msgspec.Struct, frozen=True):
     # unique_for: the key is held that many seconds; None: until the job finishes.
     unique_key: str | None = None
     unique_for: float | None = None
+    # Parents: jobs already stored or in the same batch; blocked until every one succeeded.
+    depends_on: tuple[uuid.UUID, ...] = ()
 
 
 class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -114,6 +119,8 @@ class Job(msgspec.Struct, frozen=True):
             return None
         return self.leased_at + timedelta(seconds=self.timeout_seconds)
     unique_key: str | None = None
+    depends_on: list[uuid.UUID] | None = None  # the reads that show a job
+    dependents: list[uuid.UUID] | None = None  # GET of one job: who depends on it
 
 
 class QueueCount(msgspec.Struct, frozen=True):

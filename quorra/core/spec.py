@@ -15,12 +15,14 @@ from typing import Annotated, Any
 
 import msgspec
 
+from quorra.core.dependencies import check_parents, parents_first
 from quorra.core.errors import InvalidInput, TooLarge
 from quorra.core.ids import new_job_id
 from quorra.core.jobs import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_QUEUE,
     MAX_DELAY_SECONDS,
+    MAX_DEPENDENCIES,
     MAX_RETRIES_LIMIT,
     MAX_TIMEOUT_SECONDS,
     MAX_UNIQUE_FOR_SECONDS,
@@ -67,6 +69,7 @@ UniqueKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_UNIQUE_KEY_
                                         pattern=r"^[^\x00]+$")]
 UniqueFor = Annotated[float, msgspec.Meta(gt=0, le=MAX_UNIQUE_FOR_SECONDS)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+Parents = Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_DEPENDENCIES)]
 
 
 class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +90,9 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
     # finishes (succeeded, dead, cancelled) or is deleted.
     unique_key: UniqueKey | None = None
     unique_for_seconds: UniqueFor | None = None
+    # Jobs this one waits for (stored already, or in the same batch): it is "blocked" until
+    # every one succeeded, and cancelled when one ends dead or cancelled.
+    depends_on: Parents | None = None
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -233,6 +239,8 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
     if req.unique_for_seconds is not None and req.unique_key is None:
         raise InvalidInput(f"{prefix}unique_for_seconds", "needs a unique_key")
     encoded = encode_payload(req.payload, limits, f"{prefix}payload")
+    parents = tuple(req.depends_on or ())
+    check_parents(req.id, parents, f"{prefix}depends_on")
     return JobSpec(
         id=req.id or new_job_id(),
         type=req.type,
@@ -246,6 +254,7 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
                          else round_timeout(float(req.timeout_seconds))),
         unique_key=req.unique_key,
         unique_for=req.unique_for_seconds,
+        depends_on=parents,
     )
 
 
@@ -263,7 +272,11 @@ def specs_from_requests(reqs: Sequence[EnqueueRequest], limits: Limits) -> list[
         raise InvalidInput("jobs", "must hold at least one job")
     if len(reqs) > limits.max_batch_jobs:
         raise TooLarge("jobs", f"{len(reqs)} jobs is over the limit of {limits.max_batch_jobs}")
-    return [to_spec(req, limits, f"jobs[{i}]") for i, req in enumerate(reqs)]
+    fields = [f"jobs[{i}]" for i in range(len(reqs))]
+    specs = [to_spec(req, limits, field) for req, field in zip(reqs, fields, strict=True)]
+    if any(s.depends_on for s in specs):
+        parents_first(specs, fields)  # a cycle inside the batch is refused here
+    return specs
 
 
 def specs_from_builtins(jobs: Sequence[dict[str, Any]], limits: Limits) -> list[JobSpec]:

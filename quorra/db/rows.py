@@ -16,7 +16,8 @@ JOB_COLUMNS = (
 
 
 def row_to_job(row: tuple[Any, ...]) -> Job:
-    """``JOB_COLUMNS``, optionally followed by ``unique_key`` (the reads that show a job)."""
+    """``JOB_COLUMNS``, optionally followed by ``unique_key``, ``depends_on`` and
+    ``dependents`` (the reads that show a job)."""
     (id_, type_, payload, queue, priority, status, attempts, max_retries, last_error, result,
      run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
      finished_at, timeout_seconds) = row[:19]
@@ -28,4 +29,6 @@ def row_to_job(row: tuple[Any, ...]) -> Job:
         lease_expires_at=lease_expires_at, finished_at=finished_at,
         timeout_seconds=timeout_seconds,
         unique_key=row[19] if len(row) > 19 else None,
+        depends_on=row[20] if len(row) > 20 else None,
+        dependents=row[21] if len(row) > 21 else None,
     )

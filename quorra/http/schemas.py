@@ -51,6 +51,8 @@ class JobView(msgspec.Struct, omit_defaults=True):
     timeout_seconds: float | None = None
     deadline: datetime | None = None  # the running attempt's time limit (leased_at + timeout)
     unique_key: str | None = None
+    depends_on: list[uuid.UUID] | None = None  # the jobs it waits for (as enqueued)
+    dependents: list[uuid.UUID] | None = None  # GET /v1/jobs/{id}: the jobs waiting for it
 
 
 def job_view(job: Job) -> JobView:
@@ -68,6 +70,8 @@ def job_view(job: Job) -> JobView:
         timeout_seconds=job.timeout_seconds,
         deadline=job.deadline if leased else None,
         unique_key=job.unique_key,
+        depends_on=job.depends_on,
+        dependents=job.dependents,
     )
 
 

@@ -68,6 +68,8 @@ def job_detail_to_pb(job: Job) -> pb.Job:
     message.status = job.status.value
     if job.unique_key is not None:
         message.unique_key = job.unique_key
+    message.depends_on.extend(str(p) for p in job.depends_on or ())
+    message.dependents.extend(str(d) for d in job.dependents or ())
     if job.result is not None:
         message.result = _encode(job.result)
     for name in ("updated_at", "finished_at"):
@@ -127,6 +129,8 @@ def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
         fields["id"] = message.id
     if message.unique_key:
         fields["unique_key"] = message.unique_key
+    if message.depends_on:
+        fields["depends_on"] = list(message.depends_on)
     for name in ("priority", "delay_seconds", "max_retries", "timeout_seconds",
                  "unique_for_seconds"):
         if message.HasField(name):

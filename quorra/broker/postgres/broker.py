@@ -14,9 +14,11 @@ from psycopg import AsyncConnection
 from quorra.broker.base import CancelHook, Settled
 from quorra.broker.handoff import Lessees
 from quorra.broker.postgres.cancel import CancelRow, Cancels
+from quorra.broker.postgres.dependent import Raised
 from quorra.broker.postgres.enqueue import store, store_handing_off
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.postgres.limits import Limiter
+from quorra.broker.postgres.unblock import Dependents
 from quorra.broker.postgres.waker import Waker
 from quorra.core.errors import (
     InvalidTransition,
@@ -53,8 +55,9 @@ _STATUS = {status.value: status for status in JobStatus}  # a dict lookup is ~10
 
 
 def _settled(row: tuple[Any, ...]) -> Settled:
+    """``(id, queue, status, ran, age, timed_out, has_dependents)``."""
     return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
-                   age_seconds=row[4], timed_out=len(row) > 5 and row[5] is True)
+                   age_seconds=row[4], timed_out=row[5] is True, parent=row[6] is True)
 
 
 class PostgresBroker(Cancels):
@@ -74,6 +77,9 @@ class PostgresBroker(Cancels):
             GroupCommitter(self._ack_batch) if group_commit else None
         )
         self._after_insert: AfterInsert | None = None
+        # jobs a parent's success made pending, priorities raised: woken and proposed
+        self.dependents = Dependents(pool, self._waker)
+        self.bump_raised = True  # a raised pending job's dispatch_seq moves on (see store)
         self._lessees: Lessees | None = None
         self._freed_hooks: list[Callable[[set[str]], None]] = []
         self._give_back: Release = self.release
@@ -110,19 +116,25 @@ class PostgresBroker(Cancels):
     async def _insert(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         offers = None if self._lessees is None else self._lessees.claim_for(specs)
         leased: list[Job] = []
+        raised: list[Raised] = []
+        woken: set[str] = set()
         try:
             async with connection(self._pool) as conn:
                 if offers is None:
-                    rows, done = await store(conn, specs)
+                    stored = await store(conn, specs, bump=self.bump_raised)
+                    rows, done = stored.rows, stored.done
+                    raised = [r for r in stored.raised if r.status == "pending"]
+                    woken = stored.parent_queues
                 else:
                     lessees = [None if o is None else (o.worker_id, o.ttl) for o in offers]
                     rows, done, leased = await store_handing_off(conn, specs, lessees)
         finally:  # claimed offers are answered whatever happened (none: they lease as usual)
             if offers is not None and self._lessees is not None:
                 await self._release_refused(self._lessees.answer(specs, offers, leased))
-        self._waker.announce({row[3] for row in rows if row[4]})
+        self._waker.announce({row[3] for row in rows if row[4]} | woken)
         if self._after_insert is not None:
             await self._after_insert(specs, done)
+        await self.dependents.raised(raised)
         return done
 
     async def _release_refused(self, refused: list[Job]) -> None:
@@ -196,6 +208,7 @@ class PostgresBroker(Cancels):
                                              "result": encoded})
             settled = _settled(row)
             self._freed([settled.queue])
+            await self.dependents.unblock([settled])
             return settled
         raw = None if result is None else msgspec.Raw(_encode(result))
         (outcome,) = await self._acker.submit([_Ack(job_id, lease_id, raw)])
@@ -232,6 +245,7 @@ class PostgresBroker(Cancels):
                 outcomes.append(_settled(row) if row is not None else (
                     JobNotFound() if ack.id in unknown else LeaseLost()))
         self._freed(o.queue for o in outcomes if isinstance(o, Settled))
+        await self.dependents.unblock([o for o in outcomes if isinstance(o, Settled)])
         return outcomes
 
     async def ack_many(self, acks: Sequence[tuple[uuid.UUID, uuid.UUID, Any]]

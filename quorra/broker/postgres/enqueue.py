@@ -1,6 +1,7 @@
-"""Storing a group-committed batch of jobs: one INSERT when no job carries a unique key, else
-one transaction that claims the keys first (``unique.sql``) and stores only the jobs that got
-theirs; every other job is answered with the job holding its key (``duplicate``)."""
+"""Storing a group-committed batch of jobs: one INSERT when no job carries a unique key or
+depends on another, else one transaction that claims the keys first (``unique.sql``) and
+stores only the jobs that got theirs (every other job is answered with the job holding its key:
+``duplicate``), and stores jobs with parents blocked on them (``dependent.py``)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,13 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
+from quorra.broker.postgres.dependent import Raised, insert_dependent
 from quorra.core.errors import StoreUnavailable
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.db.rows import row_to_job
 from quorra.db.sqlfiles import load_queries
 
-__all__ = ["Lessee", "store", "store_handing_off"]
+__all__ = ["Lessee", "Stored", "store", "store_handing_off"]
 
 QUERIES = load_queries("quorra.broker.postgres")
 UNIQUE = load_queries("quorra.broker.postgres", "unique.sql")
@@ -70,16 +72,38 @@ def _batch_json(specs: Sequence[JobSpec],
     return _encode(rows).decode()
 
 
-async def store(conn: Conn, specs: Sequence[JobSpec]) -> tuple[list[Row], list[Enqueued]]:
-    """The rows inserted ``(id, status, run_at, queue, ready)`` and an answer per spec, in
-    order. Committed on return."""
-    if all(s.unique_key is None for s in specs):
-        rows = await _insert(conn, specs)
-        by_id = {row[0]: row for row in rows}
-        by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
-        return rows, _answers(specs, rows, by_id, {})
+class Stored(msgspec.Struct):
+    """What ``store`` did: the rows inserted ``(id, status, run_at, queue, ready)``, an answer
+    per spec (in order), the jobs whose priority dependents raised, and the queues of pending
+    parents the insert locked (lessees that skipped them are woken after the commit)."""
+
+    rows: list[Row]
+    done: list[Enqueued]
+    raised: list[Raised]
+    parent_queues: set[str] = msgspec.field(default_factory=set)  # pending parents locked
+
+
+async def store(conn: Conn, specs: Sequence[JobSpec], *, bump: bool = True) -> Stored:
+    """Store a batch; committed on return. ``bump``: a raised pending job's dispatch_seq moves
+    on (its Redis proposal is made again)."""
+    stored = Stored([], [], [])
+    if all(s.unique_key is None and not s.depends_on for s in specs):
+        await _store_plain(conn, specs, stored, bump)
+        return stored
     async with conn.transaction():
-        return await _store_unique(conn, specs)
+        if all(s.unique_key is None for s in specs):
+            await _store_plain(conn, specs, stored, bump)
+        else:
+            stored.rows, stored.done = await _store_unique(conn, specs, stored, bump)
+    return stored
+
+
+async def _store_plain(conn: Conn, specs: Sequence[JobSpec], stored: Stored,
+                       bump: bool) -> None:
+    stored.rows = await _insert(conn, specs, stored, bump)
+    by_id = {row[0]: row for row in stored.rows}
+    by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
+    stored.done = _answers(specs, stored.rows, by_id, {})
 
 
 async def store_handing_off(conn: Conn, specs: Sequence[JobSpec],
@@ -96,8 +120,8 @@ async def store_handing_off(conn: Conn, specs: Sequence[JobSpec],
     return rows, _answers(specs, rows, by_id, {}), leased
 
 
-async def _store_unique(conn: Conn, specs: Sequence[JobSpec]
-                        ) -> tuple[list[Row], list[Enqueued]]:
+async def _store_unique(conn: Conn, specs: Sequence[JobSpec], stored: Stored,
+                        bump: bool) -> tuple[list[Row], list[Enqueued]]:
     rows: list[Row] = []
     by_id: dict[uuid.UUID, Row] = {}
     holders: dict[Key, Row] = {}
@@ -105,7 +129,8 @@ async def _store_unique(conn: Conn, specs: Sequence[JobSpec]
     for _ in range(_ROUNDS):
         claims = _claims(todo)
         claimed = await _claim(conn, claims)
-        new = await _insert(conn, [s for s in todo if s.unique_key is None or s.id in claimed])
+        new = await _insert(conn, [s for s in todo if s.unique_key is None or s.id in claimed],
+                            stored, bump)
         rows += new
         by_id.update({row[0]: row for row in new})
         await _unclaim(conn, [c for c in claims if c.job_id in claimed and c.job_id not in by_id])
@@ -146,9 +171,15 @@ async def _unclaim(conn: Conn, claims: list[_Claim]) -> None:
         await conn.execute(UNIQUE["unclaim_unique"], {"claims": _encode(claims).decode()})
 
 
-async def _insert(conn: Conn, specs: Sequence[JobSpec]) -> list[Row]:
+async def _insert(conn: Conn, specs: Sequence[JobSpec], stored: Stored,
+                  bump: bool) -> list[Row]:
     if not specs:
         return []
+    if any(s.depends_on for s in specs):  # in the caller's transaction
+        inserted = await insert_dependent(conn, specs, bump=bump)
+        stored.raised += inserted.raised
+        stored.parent_queues |= inserted.parent_queues
+        return inserted.rows
     cur = await conn.execute(QUERIES["enqueue"], {"jobs": _batch_json(specs)})
     return await cur.fetchall()
 

@@ -107,7 +107,7 @@ SET status = 'succeeded', result = %(result)s::jsonb, lease_id = NULL, lease_exp
     finished_at = now(), updated_at = now()
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
 RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds,
-          extract(epoch FROM now() - created_at)::float8 AS age_seconds;
+          extract(epoch FROM now() - created_at)::float8 AS age_seconds, false, has_dependents;
 
 -- name: ack_batch
 -- Concurrent acks share one statement and one commit (the broker group-commits them). Each
@@ -119,7 +119,8 @@ FROM jsonb_to_recordset(%(acks)s::jsonb) AS t(id uuid, lease_id uuid, result jso
 WHERE j.id = t.id AND j.lease_id = t.lease_id AND j.status = 'leased'
   AND j.lease_expires_at > now()
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8 AS ran_seconds,
-          extract(epoch FROM now() - j.created_at)::float8 AS age_seconds;
+          extract(epoch FROM now() - j.created_at)::float8 AS age_seconds, false,
+          j.has_dependents;
 
 -- name: missing
 -- Which of these ids name no job (to tell a lost lease from an unknown job).
@@ -137,7 +138,7 @@ SET status = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN 'dead' ELSE 
     last_error = %(error)s, lease_id = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
 RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ran_seconds,
-          extract(epoch FROM now() - created_at)::float8 AS age_seconds;
+          extract(epoch FROM now() - created_at)::float8 AS age_seconds, false, has_dependents;
 
 -- name: extend
 -- Never past the job's deadline (LEAST ignores the NULL of a job without a timeout).
@@ -170,7 +171,8 @@ SET status = CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'pending' END
 FROM expired e
 WHERE j.id = e.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
-          extract(epoch FROM now() - j.created_at)::float8, j.last_error = 'timed out';
+          extract(epoch FROM now() - j.created_at)::float8, j.last_error = 'timed out',
+          j.has_dependents;
 
 -- name: retry
 -- Operator retry: a dead or cancelled job runs again now, from attempt 0; last_error is kept.
@@ -257,7 +259,8 @@ RETURNING queue;
 DELETE FROM quorra_finished_counts WHERE n = 0;
 
 -- name: cancel
--- Cancel one unfinished job (pending — ready, delayed or backing off — or leased) at once: its
+-- Cancel one unfinished job (pending — ready, delayed or backing off —, blocked or leased) at
+-- once (its blocked dependents are cancelled too, by 0007's trigger): its
 -- lease, if any, is void (lease_id cleared, so every fenced settlement of it matches nothing)
 -- and dispatch_seq moves on (so no Redis proposal or unrecorded stream lease of it can lease or
 -- settle it). The row is locked first, so the old lease id returned is the one voided.
@@ -268,7 +271,7 @@ UPDATE quorra_jobs j
 SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, finished_at = now(),
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM old o
-WHERE j.id = o.id AND o.status IN ('pending', 'leased')
+WHERE j.id = o.id AND o.status IN ('pending', 'blocked', 'leased')
 RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
           j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
           j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds, o.lease_id AS voided,
@@ -279,7 +282,7 @@ RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.
 -- another transaction holds is left to the next batch.
 WITH doomed AS MATERIALIZED (
     SELECT id, lease_id, dispatch_seq FROM quorra_jobs
-    WHERE status IN ('pending', 'leased')
+    WHERE status IN ('pending', 'blocked', 'leased')
       AND (%(queue)s::text IS NULL OR queue = %(queue)s::text)
       AND (%(type)s::text IS NULL OR type = %(type)s::text)
     ORDER BY id

@@ -26,6 +26,7 @@ from quorra.broker.base import CancelHook, Cancelled, Settled
 from quorra.broker.handoff import Lessees
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
+from quorra.broker.postgres.dependent import Raised
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.batching import SettleBatcher
 from quorra.broker.redis.config_check import RedisConfigCheck
@@ -75,6 +76,10 @@ class RedisBroker:
             probe_interval=probe_interval, reclaim_idle=reclaim_idle, sweep_age=sweep_age,
             consumer_idle=consumer_idle)
         postgres.after_insert(self._propose_inserted)  # one dispatch per group-committed batch
+        # unblocked dependents and raised priorities: proposed right after their commit; a
+        # stream lease not yet recorded is a pending row of its seq, which a raise must keep
+        postgres.dependents.propose_with(self.supervisor.dispatch_ids, self._reprioritized)
+        postgres.bump_raised = not self.leases_in_redis
         if not self.leases_in_redis:  # limited queues lease from Postgres: nothing in Redis
             self.supervisor.unproposed = postgres.known_limited
         postgres.on_freed(self._wakeups.wake)
@@ -134,6 +139,11 @@ class RedisBroker:
             except DispatchUnavailable as exc:
                 self.state.failed(exc.message)
 
+    async def _reprioritized(self, raised: Sequence[Raised]) -> None:
+        """Pending jobs whose priority dependents raised, their dispatch_seq bumped: proposed
+        again (the old proposal is refused as stale)."""
+        await self.supervisor.dispatch_ids([r.id for r in raised])
+
     # -- lease ---------------------------------------------------------------------------------
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
@@ -171,12 +181,31 @@ class RedisBroker:
                 break
             granted = await self._grant(proposals, worker_id, ttl)
             jobs += granted
-            self._settle_later(queue, proposals)
             stale = len(proposals) - len(granted)
+            if stale:
+                await self._keep_skipped(queue, proposals, {job.id for job in granted})
+            else:
+                self._settle_later(queue, proposals)
             self.supervisor.stale_discarded += stale
             if not stale or len(jobs) >= want:
                 break
         return jobs
+
+    async def _keep_skipped(self, queue: str, proposals: Sequence[Proposal],
+                            granted: set[uuid.UUID]) -> None:
+        """Settle the proposals of a lease; those the grant skipped while still valid (their
+        row was locked, e.g. by an enqueue of dependents) are proposed again at once rather
+        than left to the repair sweep."""
+        refused = [p for p in proposals if uuid.UUID(p.job_id) not in granted]
+        params = {"ids": [p.job_id for p in refused], "seqs": [p.seq for p in refused]}
+        async with connection(self._pool) as conn:
+            cur = await conn.execute(QUERIES["still_proposed"], params)
+            valid = [row[0] for row in await cur.fetchall()]
+        if not valid:
+            self._settle_later(queue, proposals)
+            return
+        await self._settle(queue, proposals)  # first: settling drops their idx entries
+        await self.supervisor.dispatch_ids(valid)
 
     async def _grant(self, proposals: Sequence[Proposal], worker_id: str,
                      ttl: float) -> list[Job]:

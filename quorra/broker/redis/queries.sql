@@ -28,6 +28,19 @@ RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.
           j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
           j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
 
+-- name: still_proposed
+-- Proposals a grant skipped although still valid: their row was locked by another statement at
+-- that moment (an enqueue locking the parents of a new dependent), not granted elsewhere. The
+-- caller settles them and proposes them again at once. The conditions are the grant's own
+-- (pending, same seq, queue neither paused nor limited): a proposal the grant refuses on
+-- purpose must not come back, or lessees would pop and refuse it in a loop.
+SELECT j.id FROM quorra_jobs j
+JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
+  ON j.id = p.id AND j.dispatch_seq = p.seq
+WHERE j.status = 'pending'
+  AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND (q.paused
+                  OR q.max_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL));
+
 -- name: dispatch_rows
 -- What Redis needs to propose these jobs, if they are still pending.
 SELECT id, queue, dispatch_seq, priority, run_at FROM quorra_jobs

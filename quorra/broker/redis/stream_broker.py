@@ -30,6 +30,7 @@ import msgspec
 from quorra.broker.base import Settled
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
+from quorra.broker.postgres.dependent import Raised
 from quorra.broker.postgres.group_commit import GroupCommitter
 from quorra.broker.redis.broker import RedisBroker
 from quorra.broker.redis.index import Entry
@@ -83,8 +84,11 @@ class _LeaseRow(msgspec.Struct):
 
 
 def _settled(row: Sequence[Any], *, timed_out: bool = False) -> Settled:
+    """A settle row of ``stream_queries.sql``: ack's (6 columns, has_dependents last), or
+    nack's and expire's (16, the same last)."""
     return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
-                   age_seconds=row[4], timed_out=timed_out)
+                   age_seconds=row[4], timed_out=timed_out,
+                   parent=len(row) in (6, 16) and row[-1] is True)
 
 
 def _redispatch(rows: Sequence[Sequence[Any]]) -> list[Entry]:
@@ -181,7 +185,7 @@ class StreamBroker(RedisBroker):
         now = datetime.now(UTC)
         entries: list[Entry] = []
         for s, d in zip(specs, done, strict=True):
-            if not d.created:
+            if not d.created or d.status is not JobStatus.PENDING:  # blocked: not yet
                 continue
             created = d.run_at - timedelta(seconds=s.delay_seconds) if s.run_at is None else now
             body = encode_body(type_=s.type, payload=s.payload, priority=s.priority, attempts=0,
@@ -195,6 +199,17 @@ class StreamBroker(RedisBroker):
                 await self.supervisor.dispatch(entries)
             except DispatchUnavailable as exc:
                 self.state.failed(exc.message)
+
+    async def _reprioritized(self, raised: Sequence[Raised]) -> None:
+        """Pending jobs whose priority dependents raised: their proposals move in place, with
+        the same seq (a lease of theirs not recorded yet is fenced by it) and a new body."""
+        if not self.state.dispatches:
+            return
+        old = {r.id: r.old_priority for r in raised}
+        try:
+            await self.index.rescore(await self.supervisor.bodies([r.id for r in raised]), old)
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
 
     # -- lease ---------------------------------------------------------------------------------
 
@@ -377,6 +392,7 @@ class StreamBroker(RedisBroker):
             await self._ack_round(acks, held, indexes, outcomes)
         self._settled_leases([acks[i].lease_id for i, o in enumerate(outcomes)
                               if isinstance(o, Settled)])
+        await self.postgres.dependents.unblock([o for o in outcomes if isinstance(o, Settled)])
         self._forget_later([(q, h) for q, h in zip(queues, held, strict=True)
                             if q is not None and h is not None])
         return outcomes

@@ -28,7 +28,7 @@ __all__ = ["HORIZON_MS", "BodyEntry", "Held", "StreamIndex", "StreamLease", "enc
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _STREAM_SCRIPTS = ("stream_dispatch", "stream_lease", "stream_fence", "stream_extend",
-                   "stream_done", "stream_expire", "stream_forget")
+                   "stream_done", "stream_expire", "stream_forget", "stream_rescore")
 # Every delivered entry's idle time is set so that it reaches HORIZON_MS at its deadline: one
 # XAUTOCLAIM min-idle then finds expired leases of any TTL (TTLs are at most LEASE_TTL_MAX).
 HORIZON_MS = int(LEASE_TTL_MAX * 1000)
@@ -164,6 +164,21 @@ class StreamIndex(RedisIndex):
             return 0
         return int(await self._run("stream_dispatch",
                                    [keys.ready, keys.delayed, keys.idx, keys.bodies], args))
+
+    async def rescore(self, entries: Sequence[Entry], old: dict[uuid.UUID, int]) -> int:
+        """Give proposals a new priority in place (``stream_rescore.lua``): same seq, new
+        body; ``old[job]`` is the priority each was proposed with. Returns how many moved."""
+        moved = 0
+        for entry in entries:
+            if not isinstance(entry, BodyEntry) or entry.job_id not in old:
+                continue
+            keys = queue_keys(entry.queue)
+            job, seq, priority, _, member = entry.args()
+            args = [job, seq, old[entry.job_id], priority, member, entry.body]
+            moved += int(await self._run("stream_rescore",
+                                         [keys.ready, keys.delayed, keys.idx, keys.bodies],
+                                         args))
+        return moved
 
     async def known(self, queue: str, entries: Sequence[Entry]) -> list[bool]:
         """Whether Redis already holds each entry's (job, seq) or a newer one."""

@@ -29,7 +29,8 @@ RETURNING j.id;
 
 -- name: ack
 -- Each element {id, lease_id, seq, leased_ms, worker, result}; seq is null when Redis did not
--- vouch for the lease (then only a recorded, unexpired lease matches).
+-- vouch for the lease (then only a recorded, unexpired lease matches). has_dependents: the
+-- caller looks for the jobs this success unblocked (0007's trigger made them pending).
 WITH t AS (
     SELECT * FROM jsonb_to_recordset(%(acks)s::jsonb)
         AS t(id uuid, lease_id uuid, seq bigint, leased_ms bigint, worker text, result jsonb)
@@ -52,7 +53,7 @@ SET status = 'succeeded', result = t.result,
 FROM live, t
 WHERE j.id = live.id AND t.id = j.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
-          extract(epoch FROM now() - j.created_at)::float8;
+          extract(epoch FROM now() - j.created_at)::float8, j.has_dependents;
 
 -- name: nack
 -- A failed attempt (same rules as the Postgres broker's nack), fenced like ack. Returns the
@@ -87,7 +88,7 @@ WHERE j.id = live.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
           extract(epoch FROM now() - j.created_at)::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error, j.timeout_seconds;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.has_dependents;
 
 -- name: expire
 -- Leases XAUTOCLAIM found past their deadline in Redis become failed attempts. SKIP LOCKED:
@@ -127,7 +128,7 @@ WHERE j.id = live.id AND t.id = j.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
           extract(epoch FROM now() - j.created_at)::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error, j.timeout_seconds;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.has_dependents;
 
 -- name: release
 -- Jobs given back unrun: pending and ready now, the attempt not counted (a recorded lease gives

@@ -58,7 +58,7 @@ class StreamSupervisor(Supervisor):
             limits = QueueLimits(max_concurrency=concurrency, rate_limit=rate, rate_period=period)
             await self.index.set_limits(queue, limits, fresh=False)
 
-    async def _bodies(self, ids: Sequence[uuid.UUID]) -> list[Entry]:
+    async def bodies(self, ids: Sequence[uuid.UUID]) -> list[Entry]:
         async with connection(self._pool) as conn:
             cur = await conn.execute(STREAM_QUERIES["dispatch_rows"], {"ids": list(ids)})
             return body_entries(await cur.fetchall())
@@ -66,7 +66,7 @@ class StreamSupervisor(Supervisor):
     async def dispatch_ids(self, ids: Sequence[uuid.UUID]) -> None:
         if not ids or not self.state.dispatches:
             return
-        await self.try_dispatch(await self._bodies(ids))
+        await self.try_dispatch(await self.bodies(ids))
 
     async def _propose_page(self, entries: Sequence[Entry]) -> int:
         """Only the jobs Redis does not hold, with their bodies (read for those alone)."""
@@ -78,7 +78,7 @@ class StreamSupervisor(Supervisor):
             known = await self.index.known(queue, group)
             missing += [e.job_id for e, k in zip(group, known, strict=True) if not k]
         if missing:
-            await self.dispatch(await self._bodies(missing))
+            await self.dispatch(await self.bodies(missing))
         return len(missing)
 
     def leased_from_postgres(self, jobs: Iterable[tuple[str, uuid.UUID]]) -> None:

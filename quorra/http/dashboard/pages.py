@@ -109,7 +109,8 @@ async def job_page(request: AnyRequest, job_id: FromPath[str], state: State) -> 
                  result=None if job.result is None else _pretty(job.result),
                  can_retry=job.status in (JobStatus.DEAD, JobStatus.CANCELLED),
                  can_delete=job.status is not JobStatus.LEASED,
-                 can_cancel=job.status in (JobStatus.PENDING, JobStatus.LEASED))
+                 can_cancel=job.status in (JobStatus.PENDING, JobStatus.BLOCKED,
+                                           JobStatus.LEASED))
 
 
 PAGES = [index, login_page, login, logout, job_page]

@@ -47,6 +47,8 @@ class Job(_message.Message):
     TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     DEADLINE_FIELD_NUMBER: _builtins.int
     UNIQUE_KEY_FIELD_NUMBER: _builtins.int
+    DEPENDS_ON_FIELD_NUMBER: _builtins.int
+    DEPENDENTS_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     type: _builtins.str
     payload: _builtins.bytes
@@ -61,7 +63,7 @@ class Job(_message.Message):
     """the previous attempt's error, if any"""
     status: _builtins.str
     """Set by GetJob only.
-    pending, leased, succeeded, dead, cancelled
+    pending, blocked, leased, succeeded, dead, cancelled
     """
     result: _builtins.bytes
     """JSON, once succeeded"""
@@ -88,6 +90,14 @@ class Job(_message.Message):
     def finished_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def deadline(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def depends_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The jobs this one depends on (as enqueued) and, GetJob only, the jobs that depend on it
+        (at most 1,000). A job with parents is "blocked" until every one succeeded.
+        """
+
+    @_builtins.property
+    def dependents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -111,10 +121,12 @@ class Job(_message.Message):
         timeout_seconds: _builtins.float = ...,
         deadline: _timestamp_pb2.Timestamp | None = ...,
         unique_key: _builtins.str = ...,
+        depends_on: _abc.Iterable[_builtins.str] | None = ...,
+        dependents: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_key", b"unique_key", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "deadline", b"deadline", "dependents", b"dependents", "depends_on", b"depends_on", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_key", b"unique_key", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -540,6 +552,7 @@ class JobSpec(_message.Message):
     TIMEOUT_SECONDS_FIELD_NUMBER: _builtins.int
     UNIQUE_KEY_FIELD_NUMBER: _builtins.int
     UNIQUE_FOR_SECONDS_FIELD_NUMBER: _builtins.int
+    DEPENDS_ON_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     payload: _builtins.bytes
     """a JSON object; empty means {}"""
@@ -567,6 +580,14 @@ class JobSpec(_message.Message):
     """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def depends_on(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Job dependencies: ids of jobs stored already or in the same request (at most 100, no
+        repeats, not the job itself, no cycles). The job is "blocked" until every one succeeded;
+        when one ends dead or cancelled, the job is cancelled (last_error names it). A job that
+        awaits another lends it its priority while the other is unfinished.
+        """
+
     def __init__(
         self,
         *,
@@ -581,10 +602,11 @@ class JobSpec(_message.Message):
         timeout_seconds: _builtins.float | None = ...,
         unique_key: _builtins.str = ...,
         unique_for_seconds: _builtins.float | None = ...,
+        depends_on: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "unique_for_seconds", b"unique_for_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_for_seconds", b"unique_for_seconds", "unique_key", b"unique_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "depends_on", b"depends_on", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_for_seconds", b"unique_for_seconds", "unique_key", b"unique_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__delay_seconds: _TypeAlias = _typing.Literal["delay_seconds"]  # noqa: Y015
     _WhichOneofArgType__delay_seconds: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds"]  # noqa: Y015

@@ -38,8 +38,12 @@ if #popped > 0 then
     read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', #popped,
                       'STREAMS', KEYS[3], '>')
   end
-  if read then
-    for _, e in ipairs(read[1][2]) do
+  if read and read[1] then
+    local entries = read[1][2]
+    if type(read[1]) ~= 'table' then  -- an in-process fake replies {key, entries} unnested
+      entries = read[2]
+    end
+    for _, e in ipairs(entries) do
       local job, seq = string.match(e[2][2], '^[^:]*:([^:]*):(%d+)$')
       if job then
         out[#out + 1] = e[1]

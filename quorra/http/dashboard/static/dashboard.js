@@ -5,7 +5,7 @@
 (() => {
   const { el, api, when, replaceRows, statusBadge, jobLink } = Q;
   const POLL_MS = 2000;
-  const STATUSES = ["pending", "leased", "succeeded", "dead", "cancelled"];
+  const STATUSES = ["pending", "blocked", "leased", "succeeded", "dead", "cancelled"];
   const MODES = { postgres: "Postgres-only dispatch", redis: "Redis dispatch",
                   rebuilding: "Rebuilding Redis dispatch" };
   const $ = (id) => document.getElementById(id);
