@@ -15,7 +15,7 @@ from tests.support import eventually, free_port
 
 async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
                                                      private_redis: PrivateRedis) -> None:
-    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="redis-test-key-0123456789",
                         grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         assert runtime.mode == "redis"
@@ -43,7 +43,7 @@ async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
 
 
 async def test_postgres_only_without_redis_url(clean_db: str) -> None:
-    settings = Settings(database_url=clean_db, api_key="k",
+    settings = Settings(database_url=clean_db, api_key="redis-test-key-0123456789",
                         grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         ready = await runtime.app.state.readiness()
@@ -51,7 +51,7 @@ async def test_postgres_only_without_redis_url(clean_db: str) -> None:
 
 
 async def test_stream_leases_when_asked(clean_db: str, private_redis: PrivateRedis) -> None:
-    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="redis-test-key-0123456789",
                         redis_leases="stream", grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         ready = await runtime.app.state.readiness()

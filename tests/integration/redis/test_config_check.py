@@ -47,7 +47,7 @@ def redis_with(tmp_path: Path) -> Iterator[Any]:
 
 @contextlib.asynccontextmanager
 async def _server(db: str, redis_url: str, leases: str = "stream") -> AsyncIterator[Runtime]:
-    settings = Settings(database_url=db, redis_url=redis_url, api_key="k", redis_leases=leases,
+    settings = Settings(database_url=db, redis_url=redis_url, api_key="redis-test-key-0123456789", redis_leases=leases,
                         grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         yield runtime
