@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator
 
 import grpc
-import httpx
 import pytest
 
 from quorra.bootstrap import Runtime, running
