@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
 
-from quorra.core.errors import InvalidTransition, KeyNotFound
+from quorra.core.errors import InvalidTransition, KeyNotFound, Unavailable
 from quorra.core.keys import ApiKey, NewKey, Role
 from quorra.core.tasks import supervise
 from quorra.db.pool import Pool, connection
@@ -17,6 +18,7 @@ from quorra.db.sqlfiles import load_queries
 
 __all__ = ["KEYS_CHANNEL", "KeyListener", "PostgresKeys"]
 
+log = logging.getLogger(__name__)
 QUERIES = load_queries("quorra.archive", "keys.sql")
 KEYS_CHANNEL = "quorra_keys"
 
@@ -79,9 +81,19 @@ class KeyListener:
                 await self._task
 
     async def _listen(self) -> None:
-        conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
-        async with conn:
-            await conn.execute(f"LISTEN {KEYS_CHANNEL}")
-            await self._changed()
-            async for _ in conn.notifies():
-                await self._changed()
+        """Reconnects with backoff while PostgreSQL is away (a warning, as the job listener
+        does: the periodic refresh keeps working once the store is back)."""
+        delay = 0.5
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {KEYS_CHANNEL}")
+                    delay = 0.5
+                    await self._changed()
+                    async for _ in conn.notifies():
+                        await self._changed()
+            except (psycopg.Error, Unavailable) as exc:
+                log.warning("keys LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)

@@ -110,4 +110,4 @@ def test_a_python_producer_reads_the_413_of_a_body_over_the_limit(empty_db: str)
         assert answer.value.code == 413
         assert "error" in json.loads(answer.value.read())
         queues = httpx.get(f"{server.url}/v1/queues", headers={"X-API-Key": DEV_KEY})
-        assert queues.json() == {"queues": [], "paused": []}
+        assert queues.json() == {"queues": [], "paused": [], "limits": {}}
