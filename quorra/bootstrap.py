@@ -137,6 +137,7 @@ def _watch(broker: PostgresBroker | RedisBroker, metrics: Metrics) -> None:
         broker.redis_config.on_result = lambda config: metrics.set_redis_config(config.checks())
     if isinstance(broker, StreamBroker):
         broker.on_leases_lost = metrics.leases_lost_with_redis.inc
+        broker.on_expired = metrics.expired_in_redis
 
 
 def _mode(broker: PostgresBroker | RedisBroker) -> str:

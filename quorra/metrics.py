@@ -113,6 +113,11 @@ class Metrics:
             "quorra_lease_expiries_total",
             "Leases that expired unsettled (each also counts as a failed attempt).", ["queue"],
             registry=registry)
+        self.xautoclaim_expiries = Counter(
+            "quorra_lease_expiries_xautoclaim_total",
+            "Stream leases (QUORRA_REDIS_LEASES=stream) that XAUTOCLAIM took back from the "
+            "consumer group's pending list after their deadline (also counted in "
+            "quorra_lease_expiries_total).", ["queue"], registry=registry)
         self.timed_out = Counter(
             "quorra_jobs_timed_out_total",
             "Leases that ran to their job's deadline (timeout_seconds) unsettled: failed "
@@ -158,6 +163,9 @@ class Metrics:
         """The hook for whoever switches dispatch (``postgres``, ``redis``, ``rebuilding``)."""
         for known in {*DISPATCH_MODES, mode}:
             self.dispatch_mode.labels(known).set(1 if known == mode else 0)
+
+    def expired_in_redis(self, queue: str, count: int) -> None:
+        self.xautoclaim_expiries.labels(self.queue(queue)).inc(count)
 
     def mode_changed(self, mode: str) -> None:
         """Every later switch: the gauge, the switch counter and, entering ``rebuilding``, the

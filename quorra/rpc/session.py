@@ -53,8 +53,8 @@ async def _bounded(calls: Iterable[Awaitable[pb.Outcome]]) -> list[pb.Outcome]:
 
 def _lease_of(item: pb.Settlement) -> uuid.UUID | None:
     try:
-        return uuid.UUID(item.lease_id)
-    except ValueError:
+        return parse_id(item.lease_id, "lease_id")
+    except InvalidInput:
         return None
 
 
@@ -75,6 +75,7 @@ class Session:
         self.key = uuid.uuid4().hex
         self.credit = 0
         self.in_flight = 0
+        self.settling_jobs = 0  # of those, settled by the worker and being committed
         self.halt = asyncio.Event()  # no more jobs for this session
         self.credit_changed = asyncio.Event()
         self.ready = asyncio.Event()  # something to send, or the state changed
@@ -257,7 +258,12 @@ class Session:
         self.ready.set()
 
     async def apply(self, request: pb.SessionRequest) -> None:
-        self._check(request)
+        # only leases this session still holds are in flight (a cancelled one is not)
+        mine = [lease for s in request.settlements if (lease := _lease_of(s)) is not None
+                and lease in self.leases]
+        self._check(request, leaving=len(mine))
+        self._let_go(mine)
+        self.settling_jobs += len(mine)
         if request.credit > 0:
             self.credit += request.credit
             self.credit_changed.set()
@@ -267,26 +273,29 @@ class Session:
         if request.settlements or request.extensions:
             # pipelined: the next messages' settlements join the same group commit
             await self.settling.acquire()
-            spawn("quorra-session-settle", self._settle(request), on_error=self._fail,
+            spawn("quorra-session-settle", self._settle(request, mine), on_error=self._fail,
                   keep=self.settle_tasks)
         self.ready.set()
 
-    def _check(self, request: pb.SessionRequest) -> None:
-        """Bounds on what one worker may ask: the session ends with INVALID_ARGUMENT."""
+    def _check(self, request: pb.SessionRequest, *, leaving: int) -> None:
+        """Bounds on what one worker may ask: the session ends with INVALID_ARGUMENT. The jobs
+        it holds are those in flight less those it settled (``leaving`` in this message, and
+        earlier ones whose settlement is still being committed: their slots are free)."""
         limits = self.host.limits
         items = len(request.settlements) + len(request.extensions)
         if items > limits.max_message_items:
             raise InvalidInput("settlements", f"{items} settlements and extensions in one "
                                f"message is over the limit of {limits.max_message_items}")
-        owed = self.credit + self.in_flight + max(request.credit, 0)
+        held = self.in_flight - self.settling_jobs - leaving
+        owed = self.credit + held + max(request.credit, 0)
         if owed > limits.max_session_credit:
             raise InvalidInput("credit", f"{owed} jobs owed and in flight is over the limit "
                                f"of {limits.max_session_credit} per session")
 
-    async def _settle(self, request: pb.SessionRequest) -> None:
+    async def _settle(self, request: pb.SessionRequest, mine: list[uuid.UUID]) -> None:
         try:
             if request.settlements:
-                await self._settle_all(request.settlements)
+                await self._settle_all(request.settlements, mine)
             if request.extensions:
                 outcomes = await _bounded(self._extend(e) for e in request.extensions)
                 self.extended_out.extend(outcomes)
@@ -294,11 +303,7 @@ class Session:
             self.settling.release()
             self.ready.set()
 
-    async def _settle_all(self, items: Any) -> None:
-        # only leases this session still holds were in flight (a cancelled one is not)
-        mine = [lease for s in items if (lease := _lease_of(s)) is not None
-                and lease in self.leases]
-        self._let_go(mine)
+    async def _settle_all(self, items: Any, mine: list[uuid.UUID]) -> None:
         releases = [s for s in items if s.release]
         acks = [s for s in items if s.success and not s.release]
         others = [s for s in items if not s.success and not s.release]
@@ -308,6 +313,7 @@ class Session:
         if releases:
             outcomes.extend(await self._release(releases))
         self.in_flight = max(self.in_flight - len(mine), 0)
+        self.settling_jobs -= len(mine)
         self.host.directory.in_flight(self.key, self.in_flight)
         self.settled_out.extend(outcomes)
 

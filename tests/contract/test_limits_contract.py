@@ -82,6 +82,7 @@ class TestLimits:
 
     async def test_removing_limits_lets_everything_through(self, harness: Harness) -> None:
         await harness.broker.set_limits("default", QueueLimits(max_concurrency=2))
+        assert await lease(harness) == []  # (the driver now knows the queue is limited)
         await fill(harness, 6)
         assert len(await lease(harness)) == 2
         await harness.broker.set_limits("default", QueueLimits())

@@ -13,23 +13,14 @@ import pytest
 
 from tests.e2e.limit_handlers import RUNS_FILE_ENV
 from tests.e2e.test_pause import ctl, statuses
+from tests.e2e.test_prefetch import most_at_once
+from tests.e2e.test_time_limits import runs, server  # fixtures: a server in each of 3 modes
 from tests.e2e.test_workers import enqueue, rows
-from tests.e2e.worker_processes import Server, Workers, start_server, stop_process
+from tests.e2e.worker_processes import Server, Workers, stop_process
 from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["postgres", "grant", "stream"])
-def server(request: pytest.FixtureRequest, clean_db: str, tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(clean_db, tmp_path, leases=request.param)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def runs(tmp_path: Path) -> Path:
-    return tmp_path / "runs.txt"
+__all__ = ["runs", "server"]  # the fixtures, used by name below
 
 
 @pytest.fixture
@@ -49,15 +40,6 @@ def events(runs: Path) -> list[tuple[str, str, float]]:
         return []
     return [(event, job, float(at)) for event, job, at in
             (line.split() for line in runs.read_text().splitlines())]
-
-
-def most_at_once(noted: list[tuple[str, str, float]], jobs: set[str]) -> int:
-    """The most of ``jobs`` running at the same moment (starts and ends in time order)."""
-    running = peak = 0
-    for event, _, _ in sorted((e for e in noted if e[1] in jobs), key=lambda e: (e[2], e[0])):
-        running += 1 if event == "start" else -1
-        peak = max(peak, running)
-    return peak
 
 
 def test_concurrency_and_rate_limits_hold_across_workers(
@@ -82,13 +64,14 @@ def test_concurrency_and_rate_limits_hold_across_workers(
     wait_until(lambda: statuses(clean_db, "rated").get("succeeded") == 300, timeout=60,
                what="the rated queue's jobs")
     noted = events(runs)
+    capped_runs = [(event, at, job) for event, job, at in noted if job in capped]
     starts = sorted(at for event, job, at in noted if event == "start" and job in rated)
     # a fixed window: 50 start at each window's opening, so count whole windows (4 s = 4)
     rate = sum(1 for at in starts if at < starts[0] + 4.0) / 4.0
     print(f"\nrated queue: {rate:.1f} jobs/s over 4 s (limit 50 per 1 s); capped: "
-          f"{most_at_once(noted, capped)} at once (limit 3), at most {max(leased_samples)} "
+          f"{most_at_once(capped_runs)} at once (limit 3), at most {max(leased_samples)} "
           f"leased in {len(leased_samples)} samples")
-    assert most_at_once(noted, capped) == 3  # reached, never passed
+    assert most_at_once(capped_runs) == 3  # reached, never passed
     assert max(leased_samples) <= 3
     assert 45 <= rate <= 55
     assert free_done - starts[0] < 6  # the free queue ran beside them, not after them

@@ -41,8 +41,7 @@ def test_readme_curl_examples_work_verbatim(empty_db: str) -> None:
         assert job.status_code == 200 and job.json()["type"] == "email_send"
         queues = httpx.get(f"{server.url}/v1/queues", headers={"X-API-Key": DEV_KEY})
         assert queues.json() == {"queues": [{"queue": "default", "status": "pending",
-                                             "count": 1}], "paused": [],
-                                 "limits": {}}
+                                             "count": 1}], "paused": [], "limits": {}}
         query = httpx.get(f"{server.url}/v1/recent?api_key={DEV_KEY}")
         assert [j["id"] for j in query.json()["jobs"]] == [job_id]
         metrics = httpx.get(f"{server.url}/metrics")

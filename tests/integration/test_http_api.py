@@ -57,8 +57,7 @@ class TestRoutes:
         assert answer.status_code == 201 and len(answer.json()["jobs"]) == 1000
 
     async def test_empty_lists_are_lists(self, client: Client) -> None:
-        assert (await client.get("/v1/queues")).json() == {"queues": [], "paused": [],
-                                                           "limits": {}}
+        assert (await client.get("/v1/queues")).json() == {"queues": [], "paused": [], "limits": {}}
         assert (await client.get("/v1/recent")).json() == {"jobs": []}
 
     async def test_recent_newest_first_with_limit(self, client: Client) -> None:

@@ -155,3 +155,39 @@ async def test_one_message_does_not_flood_the_store(
     by_job = await outcomes(call, 100)
     assert {o.status for o in by_job.values()} == {"pending"}
     assert 1 < peak[0] <= 8
+
+
+async def test_credit_for_slots_freed_by_settlements_still_committing_is_allowed(
+    clean_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound counts the jobs a worker holds: those it settled are free slots even while
+    their commit is slow (a busy store), so asking for their replacements is not over it."""
+    from quorra.bootstrap import running
+    from quorra.core.spec import Limits
+    from tests.integration.conftest import settings_for
+
+    settings = settings_for(clean_db, limits=Limits(max_session_credit=10))
+    async with running(settings) as runtime:
+        service, slow = runtime.service, asyncio.Event()
+        ack_many = service.ack_many
+
+        async def committing_slowly(*args: Any, **kwargs: Any) -> Any:
+            await slow.wait()
+            return await ack_many(*args, **kwargs)
+
+        monkeypatch.setattr(service, "ack_many", committing_slowly)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.rpc.port}") as channel:
+            stub = pb_grpc.WorkerServiceStub(channel)
+            await enqueue(stub, *["t"] * 20)
+            call, jobs = await leased(stub, 10)
+            await call.write(pb.SessionRequest(credit=10, settlements=[
+                pb.Settlement(job_id=j.id, lease_id=j.lease_id, success=True) for j in jobs]))
+            more: list[pb.Job] = []
+            while len(more) < 10:  # the replacements come while the acks still wait
+                more += (await asyncio.wait_for(call.read(), 10)).jobs
+            slow.set()
+            assert len(await outcomes(call, 10)) == 10
+            await call.write(pb.SessionRequest(credit=1))  # 10 held + 1: over the bound
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await _read_until_error(call)
+            assert info.value.code() is grpc.StatusCode.INVALID_ARGUMENT

@@ -91,7 +91,8 @@ class Limiter:
     async def set(self, queue: str, limits: QueueLimits) -> None:
         async with connection(self._pool) as conn:
             await conn.execute(LIMITS["set_limits"], {"queue": queue, **_fields(limits)})
-        self._read_at = -math.inf  # this replica knows at once; the others within REFRESH
+        # this replica knows at once; the others within REFRESH
+        self._held = self._held | {queue} if limits.any else self._held - {queue}
 
 
 def _fields(limits: QueueLimits) -> dict[str, Any]:

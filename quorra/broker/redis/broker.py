@@ -318,6 +318,11 @@ class RedisBroker:
 
     async def set_limits(self, queue: str, limits: QueueLimits) -> None:
         await self.postgres.set_limits(queue, limits)
+        if not limits.any and not self.leases_in_redis and self.state.dispatches:
+            try:  # its jobs were not proposed while it was limited: propose them now
+                await self.supervisor.sweep(age=0, queue=queue)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
         self._wakeups.wake((queue,))
 
     async def get_limits(self, queue: str) -> QueueLimits:

@@ -115,6 +115,8 @@ class StreamBroker(RedisBroker):
         self.redis_expired = 0  # leases taken back by XAUTOCLAIM and committed as failures
         self.unrecorded_lost = 0  # leases PostgreSQL never saw when Redis was rebuilt
         self.on_leases_lost: Callable[[int], None] = lambda count: None  # e.g. a counter
+        # (queue, count) of leases XAUTOCLAIM took back and PostgreSQL expired
+        self.on_expired: Callable[[str, int], None] = lambda queue, count: None
         self.supervisor.on_rebuild = self._rebuilding
         self._forgetting = asyncio.Lock()
         self._postgres_leases = 0  # PostgreSQL leases running (while Redis is not the path)
@@ -510,6 +512,8 @@ class StreamBroker(RedisBroker):
         await self._forget([(queue, h) for h in held])
         await self.supervisor.try_dispatch(_redispatch(expired))
         self.redis_expired += len(expired)
+        if expired:
+            self.on_expired(queue, len(expired))
         return [_settled(row, timed_out=row[13] == TIMED_OUT) for row in expired]
 
     def _prune_held(self) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 
 QUERIES = load_queries("quorra.broker.redis")
 _PAGE = 1000
+SWEEP_SHARE = 0.05  # the most of the server's time the periodic repair sweep may take
 _MAX_PAGES = 100_000
 _CLOSE_TIMEOUT = 2.0
 
@@ -50,6 +53,7 @@ class Supervisor:
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()
         self.stale_discarded = 0
+        self._next_sweep = -math.inf  # the repair sweep's next turn (monotonic seconds)
         # queues whose jobs Redis does not hold (grant mode: limited queues lease from Postgres)
         self.unproposed: Callable[[Iterable[str]], set[str]] = lambda queues: set()
 
@@ -153,15 +157,23 @@ class Supervisor:
             self.state.failed(exc.message)
 
     async def repair(self) -> int:
-        """The periodic repair sweep (housekeeping): only while Redis is the lease path."""
+        """The periodic repair sweep (housekeeping): only while Redis is the lease path. It
+        reads every pending job, so with a large backlog it runs less often: its time stays
+        under ``SWEEP_SHARE`` of the server's (a 1 s sweep waits 19 s for the next one)."""
         if not self.state.leases_from_redis:
             return 0
+        started = time.monotonic()
         try:
             await self.mirror_paused()
+            if started < self._next_sweep:
+                return 0
             return await self.sweep(age=self._sweep_age)
         except DispatchUnavailable as exc:
             self.state.failed(exc.message)
             return 0
+        finally:
+            spent = time.monotonic() - started
+            self._next_sweep = max(self._next_sweep, started + spent / SWEEP_SHARE - spent)
 
     async def reclaim(self) -> int:
         """Return proposals idle in any consumer's pending list to their ready sets, then drop

@@ -147,6 +147,10 @@ def test_stream_killed_worker_is_taken_back_after_ttl_and_its_ack_refused(
     assert info.value.code() is grpc.StatusCode.FAILED_PRECONDITION
     with private_redis.client() as client:
         assert client.xpending(queue_keys("default").stream, GROUP)["pending"] == 0
+    with stream_server.client() as http:
+        metrics = http.get("/metrics").text  # taken back by XAUTOCLAIM, not the SQL reaper
+    assert 'quorra_lease_expiries_xautoclaim_total{queue="default"} 1.0' in metrics
+    assert 'quorra_lease_expiries_total{queue="default"} 1.0' in metrics
 
 
 def test_stream_heartbeats_keep_a_long_job_on_one_attempt(

@@ -232,3 +232,26 @@ async def test_restart_from_stale_snapshot_is_detected_and_harmless(
         server.stop()
     assert sorted(executed) == sorted(set(executed)) and len(executed) == 400
     assert await _statuses(clean_db) == {"succeeded": 400}
+
+
+async def test_repair_sweep_keeps_to_its_share_of_the_server(
+        clean_db: str, private_redis: PrivateRedis) -> None:
+    """A sweep reads every pending job: the next one waits 19 times as long as it took, so
+    however large the backlog, sweeping takes at most 5 % of the server's time."""
+    async with open_broker(clean_db, private_redis.url, sweep_age=0.0) as broker:
+        assert isinstance(broker, RedisBroker)
+        await _enqueue(broker, 300)
+        with private_redis.client() as client:
+            client.delete(*client.keys("quorra:{q:*"))
+        started = time.monotonic()
+        assert await broker.repair() == 300
+        took = time.monotonic() - started
+        with private_redis.client() as client:
+            client.delete(*client.keys("quorra:{q:*"))
+        assert await broker.repair() == 0  # too soon: its turn comes later
+
+        async def swept() -> int:
+            return await broker.repair()
+
+        assert await eventually(swept, timeout=30 * took + 5, what="the next sweep") == 300
+        assert time.monotonic() - started >= 5 * took  # (19 times the sweep itself)
