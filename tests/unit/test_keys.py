@@ -138,3 +138,11 @@ def test_throttle_is_bounded() -> None:
     for n in range(10):
         throttle.failed(f"10.0.0.{n}")
     assert len(throttle._buckets) == 3
+
+
+def test_peer_addresses() -> None:
+    from quorra.rpc.auth import peer_address
+
+    assert peer_address("ipv4:127.0.0.1:5678") == "127.0.0.1"
+    assert peer_address("ipv6:[::1]:5678") == "::1"
+    assert peer_address("unix:/run/q.sock") == "/run/q.sock"
