@@ -15,6 +15,7 @@ import psycopg_pool
 from litestar import Litestar
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from quorra.archive.keys import KeyListener, PostgresKeys
 from quorra.archive.postgres import PostgresArchive
 from quorra.archive.schedules import PostgresSchedules
 from quorra.broker.handoff import Lessees
@@ -22,10 +23,13 @@ from quorra.broker.postgres import PostgresBroker
 from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamIndex
 from quorra.broker.redis import connect as connect_redis
 from quorra.core.errors import QuorraError, StoreUnavailable
+from quorra.core.keys import Keyring
 from quorra.core.sizes import grpc_message_bytes
+from quorra.core.throttle import FailureThrottle
 from quorra.db.migrate import apply_migrations
 from quorra.db.pool import Pool, connection, create_pool
 from quorra.http.app import create_app
+from quorra.keys import REFRESH_SECONDS, KeyService
 from quorra.liveness import DispatchWatchdog
 from quorra.metrics import Metrics
 from quorra.rpc.server import RpcServer, server_credentials
@@ -49,6 +53,7 @@ class Runtime:
     mode: str
     rpc: RpcServer
     workers: WorkerDirectory
+    keys: KeyService
 
 
 def _grpc_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -141,6 +146,17 @@ def _mode(broker: PostgresBroker | RedisBroker) -> str:
     return str(_dispatch_health(broker)["mode"])
 
 
+async def _keys(settings: Settings, pool: Pool, stack: contextlib.AsyncExitStack) -> KeyService:
+    """The keys this replica accepts: ``QUORRA_API_KEY`` (admin) and the stored keys, read now,
+    again on every change announced and every ``REFRESH_SECONDS`` (housekeeping)."""
+    keys = KeyService(PostgresKeys(pool), Keyring(settings.api_key))
+    await keys.refresh()
+    listener = KeyListener(settings.database_url, keys.refresh)
+    listener.start()
+    stack.push_async_callback(listener.close)
+    return keys
+
+
 @contextlib.asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[Runtime]:
     """Everything a server replica runs, started in order and stopped in reverse."""
@@ -173,6 +189,10 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         watchdog = DispatchWatchdog(service, workers, metrics, threshold=settings.dispatch_stall)
         housekeeping.add_chore("check_dispatch", watchdog.check, min(settings.dispatch_stall, 5.0))
         housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
+        keys = await _keys(settings, pool, stack)
+        housekeeping.add_chore("refresh_keys", keys.refresh, REFRESH_SECONDS)
+        throttle = FailureThrottle(limit=settings.auth_failure_limit,
+                                   window=settings.auth_failure_window)
         schedules = ScheduleService(PostgresSchedules(pool), service)
         housekeeping.add_chore("fire_schedules", schedules.fire_due, 1.0)
         housekeeping.start()
@@ -188,8 +208,9 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
             return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker),
                     **await _redis_config(broker)}
 
-        rpc = RpcServer(service, api_key=settings.api_key, host=settings.grpc_addr.host,
-                        port=settings.grpc_addr.port, directory=workers, limits=settings.limits,
+        rpc = RpcServer(service, api_key=keys.keyring, throttle=throttle,
+                        host=settings.grpc_addr.host, port=settings.grpc_addr.port,
+                        directory=workers, limits=settings.limits,
                         max_message_bytes=grpc_message_bytes(settings.max_body_bytes,
                                                              settings.limits.max_payload_bytes),
                         grace=settings.shutdown_grace, credentials=_grpc_credentials(settings))
@@ -199,6 +220,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                          readiness=readiness, liveness=watchdog.verdict, limits=settings.limits,
                          max_body_bytes=settings.max_body_bytes, workers=workers,
                          dispatch_mode=lambda: _mode(broker), throughput=throughput,
-                         schedules=schedules)
+                         schedules=schedules, keyring=keys.keyring, keys=keys,
+                         throttle=throttle, protect_metrics=settings.protect_metrics)
         yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker), rpc=rpc,
-                      workers=workers)
+                      workers=workers, keys=keys)

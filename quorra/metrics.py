@@ -41,6 +41,10 @@ class Metrics:
         self.registry = registry
         self.max_queues = max_queues
         self._labelled: set[str] = set()
+        self.auth_failures = Counter(
+            "quorra_auth_failures_total",
+            "Refused requests by front door (rest, grpc, dashboard) and reason (missing_key, "
+            "invalid_key, throttled, denied).", ["door", "reason"], registry=registry)
         self.created = Counter("quorra_jobs_created_total", "Jobs enqueued (committed).",
                                ["queue"], registry=registry)
         self.deduplicated = Counter(
@@ -102,6 +106,10 @@ class Metrics:
         self.task_failures = _TaskFailures(registry)
         self._queues_seen: set[str] = set()
         self._declare_signals(registry)
+
+    def auth_failed(self, door: str, reason: str) -> None:
+        """A refused request (never labelled with the key)."""
+        self.auth_failures.labels(door, reason).inc()
 
     def _declare_signals(self, registry: CollectorRegistry) -> None:
         """What operators alert on: expiries, redeliveries, refusals, mode changes, lifetimes."""

@@ -17,7 +17,12 @@ from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN, MAX_TIMEOUT_SECONDS, JobStatus
 from quorra.core.spec import Limits
 
-__all__ = ["Address", "Settings", "TlsSettings", "parse_address", "parse_duration"]
+__all__ = ["MIN_API_KEY_LENGTH", "SAMPLE_API_KEYS", "Address", "Settings", "TlsSettings",
+           "parse_address", "parse_duration"]
+
+MIN_API_KEY_LENGTH = 16
+# Placeholders shipped in deployments/ (and the examples): never accepted as a real key.
+SAMPLE_API_KEYS = frozenset({"REPLACE-with-a-long-random-secret"})
 
 T = TypeVar("T")
 
@@ -218,6 +223,9 @@ class Settings:
     retain_dead: float = 30 * 86400.0
     retention_interval: float = 60.0
     job_timeout: float = 0.0  # the time limit of jobs enqueued without one (0: none)
+    protect_metrics: bool = False  # /metrics and /readyz details need an operator/admin key
+    auth_failure_limit: int = 20  # failed authentications per client address or key id …
+    auth_failure_window: float = 60.0  # … per this many seconds, then 429/RESOURCE_EXHAUSTED
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
 
     @classmethod
@@ -256,6 +264,9 @@ class Settings:
             retain_dead=read.get("QUORRA_RETAIN_DEAD", "30d", _retention),
             retention_interval=read.get("QUORRA_RETENTION_INTERVAL", "60s", _positive_seconds),
             job_timeout=read.get("QUORRA_JOB_TIMEOUT", "0", _job_timeout),
+            protect_metrics=read.get("QUORRA_PROTECT_METRICS", "false", _flag),
+            auth_failure_limit=read.get("QUORRA_AUTH_FAILURE_LIMIT", "20", _positive_int),
+            auth_failure_window=read.get("QUORRA_AUTH_FAILURE_WINDOW", "1m", _positive_seconds),
             tls=_tls(read),
         )
 
@@ -270,6 +281,13 @@ class Settings:
             raise ConfigError("DATABASE_URL", "is required (a postgresql:// URL)")
         if not self.api_key:
             raise ConfigError("QUORRA_API_KEY", "is required (the key clients must present)")
+        if self.api_key.strip() in SAMPLE_API_KEYS:
+            raise ConfigError("QUORRA_API_KEY", "is the sample placeholder from deployments/; "
+                                                "set your own secret (openssl rand -hex 24)")
+        if len(self.api_key) < MIN_API_KEY_LENGTH:
+            raise ConfigError("QUORRA_API_KEY", f"is too short: use at least "
+                                                f"{MIN_API_KEY_LENGTH} characters (a long "
+                                                f"random secret: openssl rand -hex 24)")
         self.tls.check()
         if self.limits.max_payload_bytes > self.max_body_bytes:
             raise ConfigError("QUORRA_MAX_PAYLOAD_BYTES", "must not exceed QUORRA_MAX_BODY_BYTES")

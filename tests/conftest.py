@@ -49,7 +49,8 @@ async def clean_db(database_url: str) -> AsyncIterator[str]:
     """The test database, migrated and empty."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await apply_migrations(conn)
-        await conn.execute("TRUNCATE quorra_jobs, quorra_schedules, quorra_queues")
+        await conn.execute("TRUNCATE quorra_jobs, quorra_schedules, quorra_queues, "
+                           "quorra_api_keys")
     yield database_url
 
 

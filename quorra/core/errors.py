@@ -9,6 +9,10 @@
      ├── QueueNotFound        no job and no pause flag under that queue name
      ├── LeaseLost            wrong, expired or settled lease id; nothing changed
      ├── InvalidTransition    the job's state does not allow this (e.g. retry a job not dead)
+ ├── Unauthenticated      no key, or an unknown or revoked one
+ │    └── Throttled       too many failed authentications from that client or key id
+ ├── PermissionDenied     the key's role or queue patterns do not allow this
+ ├── KeyNotFound          no API key with that id
      └── Unavailable          a backing service cannot be reached
           ├── StoreUnavailable     PostgreSQL (the system of record)
           └── DispatchUnavailable  Redis (the dispatch index)
@@ -22,12 +26,16 @@ __all__ = [
     "InvalidInput",
     "InvalidTransition",
     "JobNotFound",
+    "KeyNotFound",
     "LeaseLost",
+    "PermissionDenied",
     "QueueNotFound",
     "QuorraError",
     "ScheduleNotFound",
     "StoreUnavailable",
+    "Throttled",
     "TooLarge",
+    "Unauthenticated",
     "Unavailable",
 ]
 
@@ -78,6 +86,26 @@ class LeaseLost(QuorraError):
 
 class InvalidTransition(QuorraError):
     """The job's current state does not allow this operation."""
+
+
+class Unauthenticated(QuorraError):
+    """Invalid or missing API key"""
+
+
+class Throttled(Unauthenticated):
+    """Too many failed authentications; retry later"""
+
+    def __init__(self, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Too many failed authentications; retry in {retry_after} s")
+
+
+class PermissionDenied(QuorraError):
+    """This API key may not do that."""
+
+
+class KeyNotFound(QuorraError):
+    """API key not found."""
 
 
 class Unavailable(QuorraError):

@@ -12,13 +12,18 @@ from litestar.openapi.spec import Components, SecurityScheme
 from prometheus_client import CollectorRegistry
 
 from quorra import __version__
+from quorra.core.keys import Keyring
 from quorra.core.spec import Limits
+from quorra.core.throttle import FailureThrottle
 from quorra.http.admin import AdminController
+from quorra.http.auth import attach_rules
 from quorra.http.dashboard import SessionSigner, dashboard_router, dashboard_templates
 from quorra.http.errors import EXCEPTION_HANDLERS
 from quorra.http.jobs import JobsController
+from quorra.http.keys import KeysController
 from quorra.http.schedules import SchedulesController
 from quorra.http.system import healthz, metrics, readyz
+from quorra.keys import KeyService
 from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.throughput import Throughput
@@ -41,16 +46,22 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
                workers: WorkerDirectory | None = None,
                dispatch_mode: Callable[[], str] = lambda: "postgres",
                throughput: Throughput | None = None,
-               schedules: ScheduleService | None = None) -> Litestar:
+               schedules: ScheduleService | None = None,
+               keyring: Keyring | None = None, keys: KeyService | None = None,
+               throttle: FailureThrottle | None = None,
+               protect_metrics: bool = False) -> Litestar:
+    """``keyring``: the keys accepted (default: ``api_key`` alone, as admin); ``keys``: the
+    admin API's service (``None``: ``/v1/keys`` answers 503); ``protect_metrics``: ``/metrics``
+    and ``/readyz``'s details need an operator or admin key."""
     openapi = OpenAPIConfig(
         title="Quorra", version=__version__,
         description="Distributed job queue: Redis speed with Postgres truth.",
         components=Components(security_schemes={"apiKey": SecurityScheme(
             type="apiKey", name="X-API-Key", security_scheme_in="header")}),
     )
-    return Litestar(
-        route_handlers=[JobsController, AdminController, SchedulesController, healthz, readyz,
-                        metrics, dashboard_router()],
+    app = Litestar(
+        route_handlers=[JobsController, AdminController, SchedulesController, KeysController,
+                        healthz, readyz, metrics, dashboard_router()],
         template_config=dashboard_templates(),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
@@ -60,6 +71,11 @@ def create_app(service: JobService, *, api_key: str, registry: CollectorRegistry
                      "workers": workers or WorkerDirectory(), "dispatch_mode": dispatch_mode,
                      "throughput": throughput or Throughput(service.metrics),
                      "session_signer": SessionSigner(api_key.encode()),
-                     "schedules": schedules}),
+                     "schedules": schedules, "key_service": keys,
+                     "keyring": keyring or Keyring(api_key), "metrics": service.metrics,
+                     "throttle": throttle or FailureThrottle(),
+                     "protect_metrics": protect_metrics}),
         debug=debug,
     )
+    attach_rules(app)
+    return app

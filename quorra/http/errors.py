@@ -14,11 +14,15 @@ from quorra.core.errors import (
     InvalidInput,
     InvalidTransition,
     JobNotFound,
+    KeyNotFound,
     LeaseLost,
+    PermissionDenied,
     QueueNotFound,
     QuorraError,
     ScheduleNotFound,
+    Throttled,
     TooLarge,
+    Unauthenticated,
     Unavailable,
 )
 from quorra.http.schemas import ErrorBody
@@ -28,6 +32,10 @@ __all__ = ["EXCEPTION_HANDLERS", "error_responses"]
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[QuorraError], int]] = [
+    (Throttled, 429),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (KeyNotFound, 404),
     (TooLarge, 413),
     (InvalidInput, 400),
     (JobNotFound, 404),
@@ -45,10 +53,16 @@ def _answer(status: int, message: str, field: str | None = None,
                     media_type=MediaType.JSON, headers=dict(headers or {}))
 
 
+def _retry_after(exc: QuorraError, status: int) -> dict[str, str] | None:
+    if isinstance(exc, Throttled):
+        return {"Retry-After": str(exc.retry_after)}
+    return {"Retry-After": "1"} if status == 503 else None
+
+
 def _quorra_error(_: Request[Any, Any, Any], exc: QuorraError) -> Response[ErrorBody]:
     for kind, status in _STATUS:
         if isinstance(exc, kind):
-            headers = {"Retry-After": "1"} if status == 503 else None
+            headers = _retry_after(exc, status)
             return _answer(status, exc.message, getattr(exc, "field", None), headers)
     return _internal(_, exc)
 
@@ -82,8 +96,12 @@ EXCEPTION_HANDLERS: dict[int | type[Exception], Any] = {
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error answers a route can give."""
     text = {400: "Invalid input (the field is named)", 401: "Invalid or missing API key",
-            404: "Job, queue or schedule not found",
+            403: "The key's role or queue patterns do not allow this",
+            429: "Too many failed authentications; see Retry-After",
+            404: "Job, queue, schedule or key not found",
             409: "Lease lost, the job's state does not allow it, or the name is taken",
             413: "Body, payload or batch too large",
             503: "Store unavailable; retry later"}
+    if 401 in statuses:  # a keyed route may also refuse the key's role, or throttle
+        statuses = tuple(sorted({*statuses, 403, 429}))
     return {s: ResponseSpec(data_container=ErrorBody, description=text[s]) for s in statuses}

@@ -22,7 +22,7 @@ from quorra.core.spec import (
     decode_body,
     decode_enqueue,
 )
-from quorra.http.auth import require_api_key
+from quorra.http.auth import PRINCIPAL, principal_of, require_api_key, require_queue_access
 from quorra.http.cursor import decode_cursor, encode_cursor
 from quorra.http.errors import error_responses
 from quorra.http.openapi import json_body_operation
@@ -93,6 +93,15 @@ def _service(state: State) -> JobService:
     return service
 
 
+async def _own_job(request: Request[Any, Any, Any], job_id: str) -> uuid.UUID:
+    """The job's id, once its queue is checked for a key limited to queue patterns."""
+    job_uuid = parse_job_id(job_id)
+    if principal_of(request).queues:
+        job = await _service(request.app.state).get(job_uuid)
+        require_queue_access(request, [job.queue])
+    return job_uuid
+
+
 class JobsController(Controller):
     path = "/v1"
     before_request = staticmethod(require_api_key)
@@ -106,6 +115,8 @@ class JobsController(Controller):
         # state read from the app, not injected: injection costs ~5% of a single-job enqueue
         state = request.app.state
         spec = decode_enqueue(await request.body(), state.limits)
+        if request.scope[PRINCIPAL].queues:  # type: ignore[literal-required]
+            require_queue_access(request, [spec.queue])
         (done,) = await _service(state).enqueue([spec])
         return Response(done, status_code=200 if done.duplicate else 201)
 
@@ -115,11 +126,14 @@ class JobsController(Controller):
     async def enqueue_batch(self, request: Request[Any, Any, Any]) -> EnqueuedList:
         state = request.app.state
         specs = decode_batch(await request.body(), state.limits)
+        require_queue_access(request, [spec.queue for spec in specs])
         return EnqueuedList(jobs=await _service(state).enqueue(specs))
 
     @get("/jobs/{job_id:str}", responses=error_responses(401, 404, 503), summary="Get a job")
-    async def get_job(self, job_id: FromPath[str], state: State) -> JobView:
-        return job_view(await _service(state).get(parse_job_id(job_id)))
+    async def get_job(self, job_id: FromPath[str], request: Request[Any, Any, Any]) -> JobView:
+        job = await _service(request.app.state).get(parse_job_id(job_id))
+        require_queue_access(request, [job.queue])
+        return job_view(job)
 
     @get("/jobs", responses=error_responses(400, 401, 503),
          summary="List jobs, newest first, with filters and cursor paging")
@@ -137,29 +151,34 @@ class JobsController(Controller):
     @post("/jobs/{job_id:str}/retry", status_code=200,
           responses=error_responses(401, 404, 409, 503),
           summary="Retry a dead job now (attempts reset, last error kept)")
-    async def retry(self, job_id: FromPath[str], state: State) -> JobView:
-        return job_view(await _service(state).retry(parse_job_id(job_id)))
+    async def retry(self, job_id: FromPath[str], request: Request[Any, Any, Any]) -> JobView:
+        job_uuid = await _own_job(request, job_id)
+        return job_view(await _service(request.app.state).retry(job_uuid))
 
     @post("/jobs/{job_id:str}/cancel", status_code=200,
           responses=error_responses(401, 404, 409, 503),
           summary="Cancel a pending or running job (idempotent; 409 once it succeeded or died)")
-    async def cancel(self, job_id: FromPath[str], state: State) -> JobView:
+    async def cancel(self, job_id: FromPath[str], request: Request[Any, Any, Any]) -> JobView:
         """A pending, delayed or backing-off job is cancelled at once and never leased; a
         running job's lease is void (its late ack is refused) and its worker is told to stop."""
-        return job_view(await _service(state).cancel(parse_job_id(job_id)))
+        job_uuid = await _own_job(request, job_id)
+        return job_view(await _service(request.app.state).cancel(job_uuid))
 
     @post("/jobs/cancel", status_code=200, operation_class=json_body_operation(CancelFilter),
           responses=error_responses(400, 401, 503),
           summary="Cancel every unfinished job of a queue and/or a type")
     async def cancel_many(self, request: Request[Any, Any, Any]) -> CancelledCount:
         where: CancelFilter = decode_body(await request.body(), CancelFilter)
+        if principal_of(request).queues:
+            require_queue_access(request, [where.queue or "*"])  # a limited key names a queue
         service = _service(request.app.state)
         return CancelledCount(cancelled=await service.cancel_many(where.queue, where.type))
 
     @delete("/jobs/{job_id:str}", responses=error_responses(401, 404, 409, 503),
             summary="Delete a job (not while a worker holds its lease)")
-    async def delete_job(self, job_id: FromPath[str], state: State) -> None:
-        await _service(state).delete(parse_job_id(job_id))
+    async def delete_job(self, job_id: FromPath[str], request: Request[Any, Any, Any]) -> None:
+        job_uuid = await _own_job(request, job_id)
+        await _service(request.app.state).delete(job_uuid)
 
     @get("/queues", responses=error_responses(401, 503),
          summary="Job counts by queue and status, the paused queues and the limited ones")

@@ -1,14 +1,35 @@
-"""Open endpoints: liveness, readiness and Prometheus metrics."""
+"""Open endpoints: liveness, readiness and Prometheus metrics. With ``QUORRA_PROTECT_METRICS``,
+``/metrics`` needs an operator or admin key and ``/readyz`` tells its details only to one (its
+status code stays open for load balancers and probes)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import MediaType, Response, get
+from litestar import MediaType, Request, Response, get
 from litestar.datastructures import State
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from quorra.core.errors import PermissionDenied
+from quorra.core.permissions import OPEN_ROUTES, authorize
+from quorra.http.auth import authenticate, denied
+
 __all__ = ["healthz", "metrics", "readyz"]
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _given(request: AnyRequest) -> bytes:
+    given = request.headers.get("x-api-key") or request.query_params.get("api_key") or ""
+    return str(given).encode("utf-8", "surrogatepass")
+
+
+def _check(request: AnyRequest, path: str) -> None:
+    principal = authenticate(request, _given(request))
+    try:
+        authorize(principal, OPEN_ROUTES[("GET", path)])
+    except PermissionDenied as exc:
+        raise denied(request, "rest", exc) from None
 
 
 @get("/healthz", media_type=MediaType.TEXT, tags=["system"],
@@ -21,11 +42,18 @@ async def healthz(state: State) -> Response[str]:
 
 
 @get("/readyz", tags=["system"], summary="Readiness: the store (and Redis when configured)")
-async def readyz(state: State) -> Response[dict[str, Any]]:
+async def readyz(request: AnyRequest, state: State) -> Response[dict[str, Any]]:
     report: dict[str, Any] = await state.readiness()
-    return Response(report, status_code=200 if report.get("ready") else 503)
+    status = 200 if report.get("ready") else 503
+    if state.protect_metrics and not _given(request):
+        return Response({"ready": bool(report.get("ready"))}, status_code=status)
+    if state.protect_metrics:
+        _check(request, "/readyz")
+    return Response(report, status_code=status)
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics(state: State) -> Response[bytes]:
+async def metrics(request: AnyRequest, state: State) -> Response[bytes]:
+    if state.protect_metrics:
+        _check(request, "/metrics")
     return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -15,7 +15,10 @@ from quorra.core.errors import (
     InvalidTransition,
     JobNotFound,
     LeaseLost,
+    PermissionDenied,
     QuorraError,
+    Throttled,
+    Unauthenticated,
     Unavailable,
 )
 
@@ -31,6 +34,9 @@ _CODES: list[tuple[type[QuorraError], grpc.StatusCode]] = [
     (LeaseLost, grpc.StatusCode.FAILED_PRECONDITION),
     (InvalidTransition, grpc.StatusCode.FAILED_PRECONDITION),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (Throttled, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
 ]
 
 

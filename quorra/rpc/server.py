@@ -21,7 +21,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from quorra.core.errors import ConfigError
+from quorra.core.keys import Keyring
 from quorra.core.spec import Limits
+from quorra.core.throttle import FailureThrottle
 from quorra.rpc.auth import ApiKeyInterceptor
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
@@ -53,10 +55,11 @@ def server_credentials(cert: bytes, key: bytes,
 
 
 class RpcServer:
-    def __init__(self, service: JobService, *, api_key: str, host: str, port: int,
+    def __init__(self, service: JobService, *, api_key: str | Keyring, host: str, port: int,
                  directory: WorkerDirectory, limits: Limits, max_message_bytes: int,
                  grace: float = 10.0,
-                 credentials: grpc.ServerCredentials | None = None) -> None:
+                 credentials: grpc.ServerCredentials | None = None,
+                 throttle: FailureThrottle | None = None) -> None:
         self.credentials = credentials  # None: plaintext
         self.stopping = asyncio.Event()
         self.grace = grace
@@ -66,7 +69,8 @@ class RpcServer:
         self.health = health.aio.HealthServicer()
         options = [*KEEPALIVE_OPTIONS, ("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]
-        self.server = grpc.aio.server(interceptors=[ApiKeyInterceptor(api_key)], options=options)
+        self.auth = ApiKeyInterceptor(api_key, throttle=throttle, metrics=service.metrics)
+        self.server = grpc.aio.server(interceptors=[self.auth], options=options)
         pb_grpc.add_WorkerServiceServicer_to_server(self.servicer, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

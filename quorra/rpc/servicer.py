@@ -13,6 +13,7 @@ import grpc
 from quorra.core.jobs import JobStatus
 from quorra.core.sizes import grpc_message_bytes
 from quorra.core.spec import Limits, check_worker_id
+from quorra.rpc.auth import allow_queues, current_principal
 from quorra.rpc.convert import (
     enqueued_to_pb,
     job_detail_to_pb,
@@ -85,6 +86,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     ) -> AsyncIterator[pb.Job]:
         try:
             queues = queues_of(request.queues, request.queue, limits=self.limits)
+            allow_queues(queues)
             check_worker_id(request.worker_id)
             feed = Feed(self.service, queues, worker_id=request.worker_id,
                         ttl=float(request.lease_ttl_seconds), stops=[self.stopping],
@@ -170,14 +172,18 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def EnqueueJobs(  # noqa: N802
         self, request: pb.EnqueueJobsRequest, context: Context
     ) -> pb.EnqueueJobsResponse:
-        done = await self.service.enqueue(specs_from_pb(request, self.limits))
+        specs = specs_from_pb(request, self.limits)
+        allow_queues([spec.queue for spec in specs])
+        done = await self.service.enqueue(specs)
         return pb.EnqueueJobsResponse(jobs=[enqueued_to_pb(item) for item in done])
 
     @translated
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:  # noqa: N802
         """The job; one stored before results were bounded may not fit in a message: a clear
         RESOURCE_EXHAUSTED then, instead of a transport error (REST still shows it)."""
-        job = job_detail_to_pb(await self.service.get(parse_id(request.id, "id")))
+        found = await self.service.get(parse_id(request.id, "id"))
+        allow_queues([found.queue])
+        job = job_detail_to_pb(found)
         if job.ByteSize() > self.max_message_bytes:
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                 f"job {request.id} is {job.ByteSize()} bytes, over the message "
@@ -189,8 +195,12 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def CancelJob(  # noqa: N802
         self, request: pb.CancelJobRequest, context: Context
     ) -> pb.Job:
-        """``POST /v1/jobs/{id}/cancel`` for producers: the job, now cancelled."""
-        return job_detail_to_pb(await self.service.cancel(parse_id(request.id, "id")))
+        """``POST /v1/jobs/{id}/cancel``: the job, now cancelled."""
+        job_id = parse_id(request.id, "id")
+        principal = current_principal.get()
+        if principal is None or principal.queues:
+            allow_queues([(await self.service.get(job_id)).queue])
+        return job_detail_to_pb(await self.service.cancel(job_id))
 
     async def Session(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: Context

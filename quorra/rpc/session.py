@@ -22,6 +22,7 @@ from quorra.core.errors import InvalidInput, QuorraError
 from quorra.core.jobs import Job
 from quorra.core.spec import check_worker_id
 from quorra.core.tasks import spawn
+from quorra.rpc.auth import allow_queues
 from quorra.rpc.batches import budget_of, session_responses
 from quorra.rpc.convert import MAX_LEASE_BATCH, job_to_pb, parse_id, parse_result, queues_of
 from quorra.rpc.convert import timestamp as to_timestamp
@@ -97,6 +98,7 @@ class Session:
         spec = first.open
         check_worker_id(spec.worker_id, "open.worker_id")
         queues = queues_of(spec.queues, limits=host.limits)
+        allow_queues(queues)
         feed = Feed(host.service, queues, worker_id=spec.worker_id,
                     ttl=float(spec.lease_ttl_seconds), stops=[host.stopping],
                     dispatcher=host.dispatcher)

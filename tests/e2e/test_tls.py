@@ -24,7 +24,7 @@ from tests.e2e.worker_processes import stop_process
 from tests.integration.restarts.handlers import RUNS_FILE_ENV
 from tests.support import require_tool, wait_until
 
-API_KEY = "e2e-key-tls"
+API_KEY = "e2e-key-tls-0123456789"
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 OTHER = "other-ca"

@@ -50,7 +50,8 @@ def _healthy(url: str) -> bool:
 
 def test_two_replicas_share_one_port(clean_db: str) -> None:
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": clean_db, "QUORRA_API_KEY": "k",
+    env = {**os.environ, "DATABASE_URL": clean_db,
+           "QUORRA_API_KEY": "reuse-port-key-0123456789",
            "QUORRA_HTTP_ADDR": f"127.0.0.1:{port}", "QUORRA_GRPC_ADDR": f"127.0.0.1:{free_port()}",
            "QUORRA_HTTP_REUSE_PORT": "true", "QUORRA_LOG_LEVEL": "warn"}
     procs = [subprocess.Popen([SERVER], env=env) for _ in range(2)]

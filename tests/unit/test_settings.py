@@ -94,3 +94,32 @@ def test_job_timeout_defaults_to_none_and_takes_units() -> None:
 def test_bad_job_timeout_names_the_variable(value: str) -> None:
     with pytest.raises(ConfigError, match="QUORRA_JOB_TIMEOUT"):
         Settings.from_env({"QUORRA_JOB_TIMEOUT": value})
+
+
+def test_admin_key_is_long_and_not_the_sample() -> None:
+    base = {"DATABASE_URL": "postgresql://x/y"}
+    with pytest.raises(ConfigError, match="QUORRA_API_KEY: is too short"):
+        Settings.from_env({**base, "QUORRA_API_KEY": "fifteen-chars-x"}).require_server()
+    with pytest.raises(ConfigError, match="sample placeholder"):
+        Settings.from_env({**base, "QUORRA_API_KEY": "REPLACE-with-a-long-random-secret"}
+                          ).require_server()
+    Settings.from_env({**base, "QUORRA_API_KEY": "sixteen-chars-xx"}).require_server()
+
+
+def test_sample_key_is_the_one_in_deployments() -> None:
+    from pathlib import Path
+
+    from quorra.settings import SAMPLE_API_KEYS
+
+    secret = Path(__file__).parents[2] / "deployments" / "k8s" / "secret.yaml"
+    (line,) = [x for x in secret.read_text().splitlines() if x.strip().startswith("api-key:")]
+    assert line.split(":", 1)[1].strip() in SAMPLE_API_KEYS
+
+
+def test_auth_settings() -> None:
+    settings = Settings.from_env({"QUORRA_PROTECT_METRICS": "true",
+                                  "QUORRA_AUTH_FAILURE_LIMIT": "5",
+                                  "QUORRA_AUTH_FAILURE_WINDOW": "30s"})
+    assert (settings.protect_metrics, settings.auth_failure_limit,
+            settings.auth_failure_window) == (True, 5, 30.0)
+    assert Settings().auth_failure_limit == 20 and not Settings().protect_metrics

@@ -10,7 +10,8 @@ from quorra.channels import ChannelTls
 from quorra.core.errors import ConfigError
 from quorra.settings import Settings
 
-BASE = {"DATABASE_URL": "postgresql://x/y", "QUORRA_API_KEY": "k"}
+BASE = {"DATABASE_URL": "postgresql://x/y",
+        "QUORRA_API_KEY": "tls-test-key-0123456789"}
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Who may use the dashboard: a valid session cookie, and for every state change a CSRF token
+"""Who may use the dashboard: a valid session cookie of a key still active, the permission the
+route needs for that key's role (``DASHBOARD_ROUTES``), and for every state change a CSRF token
 bound to that session plus a same-origin request."""
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from quorra.core.errors import PermissionDenied
+from quorra.core.keys import Keyring, Principal, Role
+from quorra.core.permissions import Rule, authorize
 from quorra.http.dashboard.session import SESSION_COOKIE, Session, SessionSigner
 
 __all__ = ["CSRF_HEADER", "current_session", "same_origin", "session_guard", "signer"]
@@ -26,7 +30,12 @@ def signer(connection: Connection) -> SessionSigner:
 
 
 def current_session(connection: Connection) -> Session | None:
-    return signer(connection).read(connection.cookies.get(SESSION_COOKIE))
+    """The session of the cookie, while its key is not revoked."""
+    session = signer(connection).read(connection.cookies.get(SESSION_COOKIE))
+    keyring: Keyring = connection.app.state.keyring
+    if session is None or not keyring.active(session.key_id):
+        return None
+    return session
 
 
 def same_origin(connection: Connection) -> bool:
@@ -44,6 +53,12 @@ async def session_guard(connection: Connection, _: BaseRouteHandler) -> None:
     session = current_session(connection)
     if session is None:
         raise NotAuthorizedException(detail="Log in to the dashboard first")
+    rule: Rule = connection.scope["route_handler"].opt["rule"]
+    try:
+        authorize(Principal(Role(session.role), key_id=session.key_id), rule)
+    except PermissionDenied as exc:
+        connection.app.state.metrics.auth_failed("dashboard", "denied")
+        raise PermissionDeniedException(detail=exc.message) from None
     if connection.scope.get("method", "GET") in _SAFE:
         return
     token = connection.headers.get(CSRF_HEADER)

@@ -14,7 +14,9 @@ from litestar.response import Redirect, Template
 
 from quorra.core.errors import JobNotFound
 from quorra.core.jobs import JobStatus
-from quorra.http.auth import equal_secrets
+from quorra.core.keys import Keyring, Permission, Principal, key_id_of
+from quorra.core.throttle import FailureThrottle
+from quorra.http.auth import client_address, equal_secrets
 from quorra.http.dashboard.guards import current_session, same_origin, signer
 from quorra.http.dashboard.session import SESSION_COOKIE
 from quorra.http.jobs import parse_job_id
@@ -73,12 +75,37 @@ async def login(request: AnyRequest) -> Template | Redirect:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not (same_origin(request) and expected and equal_secrets(nonce, expected)):
         return _login_form(request, "The login form expired; try again.", 403)
-    if not signer(request).key_matches(str(form.get("api_key", ""))):
-        return _login_form(request, "Invalid API key.", 401)
-    cookie = _cookie(request, SESSION_COOKIE, signer(request).issue(), "/",
-                     signer(request).max_age)
+    given = str(form.get("api_key", "")).encode("utf-8", "surrogatepass")
+    state = request.app.state
+    keyring: Keyring = state.keyring
+    principal = keyring.authenticate(given)
+    if principal is None:
+        return _login_failed(request, given)
+    if not _may_log_in(principal):
+        state.metrics.auth_failed("dashboard", "denied")
+        return _login_form(request, "This key may not use the dashboard (it needs the operator "
+                                    "or admin role, for every queue).", 403)
+    issued = signer(request).issue(principal.key_id, principal.role.value)
+    cookie = _cookie(request, SESSION_COOKIE, issued, "/", signer(request).max_age)
     gone = _cookie(request, LOGIN_COOKIE, "", LOGIN_PATH, 0)
     return Redirect("/dashboard", status_code=303, cookies=[cookie, gone])
+
+
+def _may_log_in(principal: Principal) -> bool:
+    return principal.may(Permission.DASHBOARD) and principal.every_queue
+
+
+def _login_failed(request: AnyRequest, given: bytes) -> Template:
+    """401, or 429 with ``Retry-After`` once this client or key id failed too often."""
+    throttle: FailureThrottle = request.app.state.throttle
+    wait = throttle.failed(client_address(request), key_id_of(given))
+    if wait is None:
+        request.app.state.metrics.auth_failed("dashboard", "invalid_key")
+        return _login_form(request, "Invalid API key.", 401)
+    request.app.state.metrics.auth_failed("dashboard", "throttled")
+    page = _login_form(request, f"Too many failed attempts; try again in {wait} s.", 429)
+    page.headers["Retry-After"] = str(wait)
+    return page
 
 
 @post("/dashboard/logout", include_in_schema=False, status_code=303)

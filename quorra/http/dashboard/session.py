@@ -3,6 +3,8 @@
 A session cookie is ``<payload>.<signature>``: the payload holds an expiry and a random nonce,
 the signature is an HMAC-SHA256 under ``secret = HMAC(api_key, "quorra dashboard session v1")``,
 so every replica with the same API key accepts it and changing the key ends every session.
+The payload also names the key id and role that logged in: a session of a revoked key is
+refused (``guards.current_session`` asks the keyring), and the role decides what it may do.
 The CSRF token is ``HMAC(secret, "csrf:" + nonce)``: bound to the session, never stored, and sent
 back by the page in a header (fetch) or a form field (logout)."""
 
@@ -28,6 +30,8 @@ SESSION_COOKIE = "quorra_session"
 class Session(msgspec.Struct, frozen=True):
     expires: int
     nonce: str
+    key_id: str = "env"
+    role: str = "admin"
 
 
 def _b64(data: bytes) -> str:
@@ -53,9 +57,10 @@ class SessionSigner:
     def _sign(self, data: bytes) -> str:
         return _b64(hmac.digest(self._secret, data, hashlib.sha256))
 
-    def issue(self) -> str:
-        """A new session cookie value."""
-        session = Session(expires=int(self._clock()) + self.max_age, nonce=secrets.token_hex(16))
+    def issue(self, key_id: str = "env", role: str = "admin") -> str:
+        """A new session cookie value for the key ``key_id`` of role ``role``."""
+        session = Session(expires=int(self._clock()) + self.max_age, nonce=secrets.token_hex(16),
+                          key_id=key_id, role=role)
         payload = _b64(msgspec.json.encode(session))
         return f"{payload}.{self._sign(payload.encode())}"
 

@@ -20,7 +20,7 @@ from quorra.scheduling import ScheduleService
 from quorra.service import JobService
 from quorra.workers import WorkerDirectory
 
-API_KEY = "test-key-issue5"
+API_KEY = "test-key-issue5-operator"
 
 
 @dataclass

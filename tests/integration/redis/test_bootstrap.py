@@ -12,10 +12,12 @@ from tests.contract.conftest import spec
 from tests.integration.redis.private_redis import PrivateRedis
 from tests.support import eventually, free_port
 
+KEY = "redis-test-key-0123456789"
+
 
 async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
                                                      private_redis: PrivateRedis) -> None:
-    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key=KEY,
                         grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         assert runtime.mode == "redis"
@@ -43,7 +45,7 @@ async def test_readyz_and_gauge_report_dispatch_mode(clean_db: str,
 
 
 async def test_postgres_only_without_redis_url(clean_db: str) -> None:
-    settings = Settings(database_url=clean_db, api_key="k",
+    settings = Settings(database_url=clean_db, api_key=KEY,
                         grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         ready = await runtime.app.state.readiness()
@@ -51,7 +53,7 @@ async def test_postgres_only_without_redis_url(clean_db: str) -> None:
 
 
 async def test_stream_leases_when_asked(clean_db: str, private_redis: PrivateRedis) -> None:
-    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key="k",
+    settings = Settings(database_url=clean_db, redis_url=private_redis.url, api_key=KEY,
                         redis_leases="stream", grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         ready = await runtime.app.state.readiness()

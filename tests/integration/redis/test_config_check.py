@@ -24,6 +24,8 @@ from tests.contract.conftest import spec
 from tests.integration.redis.private_redis import PrivateRedis
 from tests.support import eventually, free_port
 
+KEY = "redis-test-key-0123456789"
+
 CHECK_LOG = "quorra.broker.redis.config_check"
 GOOD = ("--maxmemory-policy", "noeviction", "--appendonly", "yes", "--appendfsync", "everysec")
 LRU = ("--maxmemory-policy", "allkeys-lru", "--appendonly", "yes")
@@ -47,7 +49,7 @@ def redis_with(tmp_path: Path) -> Iterator[Any]:
 
 @contextlib.asynccontextmanager
 async def _server(db: str, redis_url: str, leases: str = "stream") -> AsyncIterator[Runtime]:
-    settings = Settings(database_url=db, redis_url=redis_url, api_key="k", redis_leases=leases,
+    settings = Settings(database_url=db, redis_url=redis_url, api_key=KEY, redis_leases=leases,
                         grpc_addr=Address("127.0.0.1", free_port()))
     async with running(settings) as runtime:
         yield runtime
