@@ -15,6 +15,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from quorra.broker.redis.client import is_cluster
 from quorra.broker.redis.config_check import UNKNOWN, RedisConfig
 from quorra.broker.redis.keys import GROUP, TOKEN, WAKE_CHANNEL, queue_keys
 from quorra.core.errors import DispatchUnavailable
@@ -100,6 +101,9 @@ class RedisIndex:
     async def identity(self) -> Identity:
         with translate():
             token = await self.client.get(TOKEN)
+            if is_cluster(self.client):  # one node's run_id/replid do not name a cluster's data
+                return Identity(run_id=None, replid=None,
+                                token=None if token is None else str(token))
             try:
                 server = await self.client.info("server")
                 replication = await self.client.info("replication")
