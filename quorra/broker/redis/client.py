@@ -58,4 +58,4 @@ def _cluster(url: str, *, connect_timeout: float, timeout: float,
     return RedisCluster.from_url(
         plain, decode_responses=True, socket_connect_timeout=connect_timeout,
         socket_timeout=timeout, max_connections=max_connections, health_check_interval=0,
-        retry=Retry(NoBackoff(), 1), require_full_coverage=False, reinitialize_steps=1)
+        retry=Retry(NoBackoff(), 1), require_full_coverage=False, reinitialize_steps=0)

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from quorra.broker.redis.client import is_cluster
 from quorra.broker.redis.config_check import UNKNOWN, RedisConfig
@@ -68,7 +68,7 @@ class Identity:
 def translate() -> Any:
     try:
         yield
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:  # the latter: no node reachable
         raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:  # a socket error that escaped the client
         raise DispatchUnavailable(f"Redis is unavailable: {exc}") from exc
@@ -91,7 +91,7 @@ class RedisIndex:
             return await self._scripts[name](keys=list(keys), args=list(args))
 
     async def close(self) -> None:
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
+        with contextlib.suppress(RedisError, RedisClusterException, OSError, TimeoutError):
             async with asyncio.timeout(2.0):
                 await self.client.aclose()
 
@@ -231,6 +231,6 @@ class RedisIndex:
                 await pubsub.subscribe(WAKE_CHANNEL)
             yield pubsub
         finally:
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
+            with contextlib.suppress(RedisError, RedisClusterException, OSError, TimeoutError):
                 async with asyncio.timeout(1.0):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
