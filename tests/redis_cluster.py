@@ -28,6 +28,7 @@ class LocalCluster:
         self.dir = Path(tempfile.mkdtemp(prefix="quorra-cluster-"))
         self.ports: list[int] = []
         self.procs: list[subprocess.Popen[bytes]] = []
+        self._args: list[list[str]] = []
 
     @property
     def url(self) -> str:
@@ -52,13 +53,30 @@ class LocalCluster:
         node_dir = self.dir / str(i)
         node_dir.mkdir()
         self.ports.append(port)
-        self.procs.append(subprocess.Popen(
+        self._args.append(
             ["redis-server", "--port", str(port), "--cluster-port", str(bus),
              "--bind", "127.0.0.1", "--cluster-enabled", "yes",
              "--cluster-config-file", "nodes.conf",
              "--cluster-node-timeout", str(_NODE_TIMEOUT_MS), "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(node_dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(node_dir)])
+        self.procs.append(self._popen(i))
+
+    def _popen(self, i: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self._args[i], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+
+    def kill(self, port: int) -> None:
+        """SIGKILL one node: its replica takes over after the node timeout (2 s here)."""
+        proc = self.procs[self.ports.index(port)]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def restart(self, port: int, *, timeout: float = 30.0) -> None:
+        """Start a killed node again (empty: no persistence); it rejoins from its nodes.conf
+        as a replica of the master that took its slots. Waits until the cluster is whole."""
+        i = self.ports.index(port)
+        self.procs[i] = self._popen(i)
+        wait_until(self.ready, timeout=timeout, what=f"node {port} back as a replica")
 
     @staticmethod
     def _ping(port: int) -> bool:
@@ -115,6 +133,10 @@ class LocalCluster:
         wait_until(lambda: self._role(replica) == "master" and self.ready(), timeout=timeout,
                    what=f"failover to {replica}")
         return time.monotonic() - started
+
+    def wait_master(self, port: int, *, timeout: float = 30.0) -> None:
+        wait_until(lambda: self._role(port) == "master", timeout=timeout,
+                   what=f"{port} to become a master")
 
     def _role(self, port: int) -> str:
         with self.node(port) as client:

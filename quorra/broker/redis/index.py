@@ -101,9 +101,8 @@ class RedisIndex:
     async def identity(self) -> Identity:
         with translate():
             token = await self.client.get(TOKEN)
-            if is_cluster(self.client):  # one node's run_id/replid do not name a cluster's data
-                return Identity(run_id=None, replid=None,
-                                token=None if token is None else str(token))
+            if is_cluster(self.client):
+                return await self._cluster_identity(token)
             try:
                 server = await self.client.info("server")
                 replication = await self.client.info("replication")
@@ -114,6 +113,14 @@ class RedisIndex:
         return Identity(run_id=None if run_id is None else str(run_id),
                         replid=None if replid is None else str(replid),
                         token=None if token is None else str(token))
+
+    async def _cluster_identity(self, token: Any) -> Identity:
+        """On a cluster one node's ``run_id``/``replid`` do not name the data (a failover
+        changes them while keeping it): the token alone does. Every master is pinged, so a
+        master that stopped answering fails the probe as a standalone Redis would (and the
+        server falls back, then rebuilds once the cluster has failed over)."""
+        await self.client.ping(target_nodes=self.client.PRIMARIES)
+        return Identity(run_id=None, replid=None, token=None if token is None else str(token))
 
     async def config(self) -> RedisConfig:
         """The settings Quorra depends on (``config_check.py``): the eviction policy from CONFIG

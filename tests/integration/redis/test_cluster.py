@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 import psycopg
 import pytest
@@ -77,29 +78,28 @@ class _Load:
                 self.holding.discard(job.id)
 
 
-@pytest.mark.parametrize("leases", ["grant", "stream"])
-async def test_master_failover_under_load_loses_nothing(
-        clean_db: str, redis_cluster: LocalCluster, leases: str) -> None:
-    redis_cluster.flush()
-    async with open_broker(clean_db, redis_cluster.url, leases=leases, **FAST) as broker:
+async def _under_load(db: str, cluster: LocalCluster, leases: str,
+                      fault: Callable[[int], Awaitable[float]]) -> tuple[_Load, dict[str, float]]:
+    """Runs the load, and ``fault(master of the queue)`` once 500 jobs were handed out; returns
+    the load and its figures (in flight during the fault, fallbacks and rebuilds it caused)."""
+    cluster.flush()
+    async with open_broker(db, cluster.url, leases=leases, **FAST) as broker:
         assert isinstance(broker, RedisBroker) and broker.mode == "redis", broker.health()
         load = _Load(broker)
-        master = redis_cluster.master_of(queue_keys(QUEUE).ready)
-        replica = redis_cluster.replica_of(master)
         figures: dict[str, float] = {}
 
         async def chaos() -> None:
             await eventually(lambda: _true(len(load.handed) >= 500), timeout=30,
-                             what="500 jobs handed out before the failover")
+                             what="500 jobs handed out before the fault")
             figures["in_flight"] = len(load.holding)
             before = (broker.state.fallbacks, broker.state.rebuilds)
-            task = asyncio.create_task(asyncio.to_thread(redis_cluster.failover, replica))
-            while not task.done():  # the most jobs in flight while the failover runs
+            task = asyncio.create_task(fault(cluster.master_of(queue_keys(QUEUE).ready)))
+            while not task.done():  # the most jobs in flight while the fault lasts
                 figures["in_flight"] = max(figures["in_flight"], len(load.holding))
                 await asyncio.sleep(0.01)
-            figures["failover_s"] = task.result()
-            await eventually(lambda: _true(broker.mode == "redis"), timeout=15,
-                             what="Redis mode after the failover")
+            figures["fault_s"] = task.result()
+            await eventually(lambda: _true(broker.mode == "redis"), timeout=30,
+                             what="Redis mode after the fault")
             figures["fallbacks"] = broker.state.fallbacks - before[0]
             figures["rebuilds"] = broker.state.rebuilds - before[1]
             await asyncio.sleep(1)
@@ -111,16 +111,49 @@ async def test_master_failover_under_load_loses_nothing(
         await broker.settled()
         if hasattr(broker, "recorded"):
             await broker.recorded()
-    duplicates = sum(n - 1 for n in Counter(load.handed).values())
-    print(f"\n{leases}: {len(load.enqueued)} jobs, failover {figures['failover_s']:.2f}s, "
-          f"in flight {figures['in_flight']:.0f}, duplicates {duplicates}, refused acks "
+    figures["duplicates"] = sum(n - 1 for n in Counter(load.handed).values())
+    print(f"\n{leases}: {len(load.enqueued)} jobs, fault {figures['fault_s']:.2f}s, in flight "
+          f"{figures['in_flight']:.0f}, duplicates {figures['duplicates']:.0f}, refused acks "
           f"{load.refused}, fallbacks {figures['fallbacks']:.0f}, rebuilds "
           f"{figures['rebuilds']:.0f}")
-    assert redis_cluster.master_of(queue_keys(QUEUE).ready) == replica, "the replica took over"
     assert set(load.handed) == set(load.enqueued), "none lost"
-    assert await _statuses(clean_db) == {"succeeded": len(load.enqueued)}
-    assert duplicates <= figures["in_flight"], "duplicates bounded by the jobs in flight"
+    assert await _statuses(db) == {"succeeded": len(load.enqueued)}
+    assert figures["duplicates"] <= figures["in_flight"], "duplicates bounded by jobs in flight"
+    return load, figures
+
+
+@pytest.mark.parametrize("leases", ["grant", "stream"])
+async def test_master_failover_under_load_loses_nothing(
+        clean_db: str, redis_cluster: LocalCluster, leases: str) -> None:
+    """``CLUSTER FAILOVER`` on the replica of the queue's master: followed, not a new dataset."""
+    taken: list[int] = []
+
+    async def failover(master: int) -> float:
+        taken.append(redis_cluster.replica_of(master))
+        return await asyncio.to_thread(redis_cluster.failover, taken[0])
+
+    _, figures = await _under_load(clean_db, redis_cluster, leases, failover)
+    assert redis_cluster.master_of(queue_keys(QUEUE).ready) == taken[0], "the replica took over"
     assert figures["rebuilds"] <= figures["fallbacks"], "the failover was no new dataset"
+
+
+@pytest.mark.parametrize("leases", ["grant", "stream"])
+async def test_master_killed_under_load_loses_nothing(
+        clean_db: str, redis_cluster: LocalCluster, leases: str) -> None:
+    """SIGKILL of the queue's master: its replica takes over after the node timeout; the server
+    falls back to Postgres-only dispatch meanwhile and rebuilds (the designed failure path).
+    The killed node comes back empty as a replica."""
+
+    async def kill(master: int) -> float:
+        replica = redis_cluster.replica_of(master)
+        started = time.monotonic()
+        redis_cluster.kill(master)
+        await asyncio.to_thread(redis_cluster.wait_master, replica)
+        await asyncio.to_thread(redis_cluster.restart, master)
+        return time.monotonic() - started
+
+    _, figures = await _under_load(clean_db, redis_cluster, leases, kill)
+    assert figures["fallbacks"] >= 1 and figures["rebuilds"] >= 1
 
 
 async def test_token_survives_a_failover_of_its_master(redis_cluster: LocalCluster) -> None:
