@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from quorra.broker.redis.client import is_cluster
@@ -119,7 +120,7 @@ class RedisIndex:
         changes them while keeping it): the token alone does. Every master is pinged, so a
         master that stopped answering fails the probe as a standalone Redis would (and the
         server falls back, then rebuilds once the cluster has failed over)."""
-        await self.client.ping(target_nodes=self.client.PRIMARIES)
+        await self.client.ping(target_nodes=RedisCluster.PRIMARIES)
         return Identity(run_id=None, replid=None, token=None if token is None else str(token))
 
     async def config(self) -> RedisConfig:
