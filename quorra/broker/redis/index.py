@@ -233,6 +233,9 @@ class RedisIndex:
 
     @contextlib.asynccontextmanager
     async def subscription(self) -> AsyncIterator[aioredis.client.PubSub]:
+        if is_cluster(self.client):  # the cluster's pub/sub picks its node from the slot map
+            with translate():
+                await self.client.initialize()  # a no-op once the map is loaded
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             with translate():

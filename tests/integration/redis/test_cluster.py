@@ -181,3 +181,36 @@ async def test_unreachable_cluster_falls_back_at_once(clean_db: str) -> None:
         (leased,) = await broker.lease([QUEUE], worker_id="w", limit=1, ttl=30)
         assert leased.id == job.id
     assert time.monotonic() - started < 5
+
+
+async def test_wake_ups_published_on_every_master_reach_the_subscriber(
+        redis_cluster: LocalCluster) -> None:
+    """Classic pub/sub is cluster-wide: a ``PUBLISH`` in a script on any master reaches the one
+    subscription a server holds, whichever node it is connected to."""
+    from datetime import UTC, datetime
+
+    from quorra.broker.redis import RedisIndex
+    from quorra.broker.redis.index import Entry
+
+    redis_cluster.flush()
+    by_master: dict[int, str] = {}
+    for n in range(200):  # one queue per master
+        by_master.setdefault(redis_cluster.master_of(queue_keys(f"wq{n}").ready), f"wq{n}")
+        if len(by_master) == 3:
+            break
+    assert len(by_master) == 3
+    index = RedisIndex(connect(redis_cluster.url))
+    try:
+        async with index.subscription() as pubsub:
+            for queue in by_master.values():
+                entry = Entry(uuid.uuid4(), queue, 1, 0, datetime.now(UTC))
+                assert await index.dispatch(queue, [entry]) == 1
+            heard: set[str] = set()
+            deadline = time.monotonic() + 5
+            while heard != set(by_master.values()) and time.monotonic() < deadline:
+                message = await index.next_message(pubsub, 0.5)
+                if message is not None:
+                    heard.add(message)
+        assert heard == set(by_master.values())
+    finally:
+        await index.close()
