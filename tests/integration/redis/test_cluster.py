@@ -1,7 +1,9 @@
-"""Redis Cluster faults: a master failover (``CLUSTER FAILOVER`` on its replica) under load, in
-both lease paths — every job reaches a final state, none is lost, duplicates stay within the
-jobs in flight at the fault — and a cluster nobody answers for falls back at once. The cluster is
-the session's (``redis_cluster``, 3 masters + 3 replicas); the contract suite runs on it too."""
+"""Redis Cluster faults, on the session's cluster (``redis_cluster``: 3 masters + 3 replicas;
+the contract suite runs on it too). Under load, in both lease paths: a manual master failover
+(``CLUSTER FAILOVER`` on its replica) and a master killed (its replica promoted, the node back
+empty as a replica) — every job reaches a final state, none is lost, duplicates stay within the
+jobs in flight at the fault. Also: the token survives a failover, wake-ups published on every
+master reach one subscriber, and a cluster nobody answers for falls back at once."""
 
 from __future__ import annotations
 
