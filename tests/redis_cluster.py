@@ -134,6 +134,13 @@ class LocalCluster:
                    what=f"failover to {replica}")
         return time.monotonic() - started
 
+    def heal(self) -> None:
+        """Start every node that is not running, and wait until the cluster is whole."""
+        for i, proc in enumerate(self.procs):
+            if proc.poll() is not None:
+                self.procs[i] = self._popen(i)
+        wait_until(self.ready, timeout=30, what="the cluster whole again")
+
     def wait_master(self, port: int, *, timeout: float = 30.0) -> None:
         wait_until(lambda: self._role(port) == "master", timeout=timeout,
                    what=f"{port} to become a master")

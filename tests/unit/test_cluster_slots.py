@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+import pytest
 from redis.crc import key_slot
 
-from quorra.broker.redis.index import _SCRIPTS, Entry, Proposal
+from quorra.broker.redis.index import _SCRIPTS, Entry, Proposal, translate
 from quorra.broker.redis.keys import TOKEN, queue_keys
 from quorra.broker.redis.stream_index import _STREAM_SCRIPTS, BodyEntry, Held, StreamIndex
+from quorra.core.errors import DispatchUnavailable
 
 JOB, LEASE = uuid.uuid4(), uuid.uuid4()
 _TAG = re.compile(r"\{([^}]*)\}")
@@ -112,3 +114,16 @@ def test_queue_keys_share_the_queue_tag_and_token_stands_alone() -> None:
 def test_limits_transaction_stays_in_one_slot() -> None:
     keys = queue_keys("emails")
     assert len(_slots([keys.limits, keys.rate])) == 1  # StreamIndex.set_limits' MULTI
+
+
+
+async def test_client_internal_errors_are_dispatch_unavailable_ours_are_not() -> None:
+    """redis-py's cluster client may fail inside itself while a node dies (a connection closed
+    under a concurrent call): that is a failed Redis call; the same error in Quorra's code is a
+    bug and propagates."""
+    from redis.asyncio.connection import Connection
+
+    with pytest.raises(DispatchUnavailable), translate():
+        await Connection()._send_packed_command([b"PING"])  # no writer: raises inside redis-py
+    with pytest.raises(AttributeError), translate():
+        None.missing  # type: ignore[attr-defined]  # noqa: B018

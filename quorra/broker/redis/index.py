@@ -65,11 +65,27 @@ class Identity:
     token: str | None
 
 
+def _raised_in_client(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside redis-py itself (its innermost frame is there)."""
+    tb, module = exc.__traceback__, ""
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    return module.startswith("redis.")
+
+
 @contextlib.contextmanager
 def translate() -> Any:
     try:
         yield
     except (RedisError, RedisClusterException) as exc:  # the latter: no node reachable
+        raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+    except (AttributeError, KeyError) as exc:
+        # redis-py's cluster client, while a node dies, may close a connection another call is
+        # using (AttributeError on its writer) or miss a slot in its map (KeyError): a failed
+        # Redis call like any other. The same errors raised by Quorra's own code propagate.
+        if not _raised_in_client(exc):
+            raise
         raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:  # a socket error that escaped the client
         raise DispatchUnavailable(f"Redis is unavailable: {exc}") from exc

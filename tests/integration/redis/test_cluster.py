@@ -154,7 +154,10 @@ async def test_master_killed_under_load_loses_nothing(
         await asyncio.to_thread(redis_cluster.restart, master)
         return time.monotonic() - started
 
-    _, figures = await _under_load(clean_db, redis_cluster, leases, kill)
+    try:
+        _, figures = await _under_load(clean_db, redis_cluster, leases, kill)
+    finally:
+        redis_cluster.heal()  # whatever happened, the next test gets a whole cluster
     assert figures["fallbacks"] >= 1 and figures["rebuilds"] >= 1
 
 
