@@ -125,8 +125,10 @@ def _postgres_url(value: str) -> str:
 
 
 def _redis_url(value: str) -> str:
-    if value and not value.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError("expected a redis:// URL (or leave empty for Postgres-only mode)")
+    if value and not value.startswith(("redis://", "rediss://", "unix://", "redis+cluster://",
+                                       "rediss+cluster://")):
+        raise ValueError("expected a redis:// URL, redis+cluster:// for a Redis Cluster (or "
+                         "leave empty for Postgres-only mode)")
     return value
 
 

@@ -5,6 +5,7 @@ A missing service skips locally and fails in CI (``CI=true``)."""
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 from psycopg import sql
 
 from quorra.db.migrate import apply_migrations
+from tests.redis_cluster import LocalCluster
 from tests.support import DATABASE_URL, DROP_SCHEMA, REDIS_URL
 
 for _name in [k for k in os.environ if k.startswith("QUORRA_")]:
@@ -57,3 +59,16 @@ async def clean_db(database_url: str) -> AsyncIterator[str]:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalCluster]:
+    """A private Redis Cluster (3 masters, 3 replicas) for this session: started on first use,
+    stopped at the end. Without ``redis-server`` it skips locally and fails in CI."""
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        _unavailable("Redis Cluster", RuntimeError("redis-server or redis-cli not installed"))
+    cluster = LocalCluster()
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

@@ -24,6 +24,7 @@ from quorra.archive.base import Archive
 from quorra.broker.base import Broker
 from quorra.core.jobs import JobSpec
 from quorra.core.spec import EnqueueRequest, Limits, to_spec
+from tests.redis_cluster import LocalCluster
 from tests.support import free_port
 
 POLL_INTERVAL = 60.0  # the brokers' polling backup, out of reach of every test
@@ -293,9 +294,28 @@ async def _stream_harness(clean_db: str, client: Any) -> AsyncIterator[Harness]:
         await pool.close()
 
 
+@pytest.fixture
+async def cluster_harness(clean_db: str, redis_cluster: LocalCluster) -> AsyncIterator[Harness]:
+    """The Redis broker (``grant`` leases) on a Redis Cluster (3 masters, 3 replicas)."""
+    from quorra.broker.redis import connect
+
+    async for harness in _redis_harness(clean_db, connect(redis_cluster.url)):
+        yield harness
+
+
+@pytest.fixture
+async def cluster_stream_harness(clean_db: str, redis_cluster: LocalCluster
+                                 ) -> AsyncIterator[Harness]:
+    """The Redis broker with ``stream`` leases on a Redis Cluster."""
+    from quorra.broker.redis import connect
+
+    async for harness in _stream_harness(clean_db, connect(redis_cluster.url)):
+        yield harness
+
+
 HARNESSES = ["postgres_harness", "postgres_single_commit_harness", "redis_fallback_harness",
              "stream_fallback_harness", "redis_harness", "fakeredis_harness", "stream_harness",
-             "fakeredis_stream_harness"]
+             "fakeredis_stream_harness", "cluster_harness", "cluster_stream_harness"]
 
 
 #: (harness, test) pairs known to fail, each a bug to fix in the driver: strict, so the fix

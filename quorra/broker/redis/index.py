@@ -13,8 +13,10 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
+from quorra.broker.redis.client import is_cluster
 from quorra.broker.redis.config_check import UNKNOWN, RedisConfig
 from quorra.broker.redis.keys import GROUP, TOKEN, WAKE_CHANNEL, queue_keys
 from quorra.core.errors import DispatchUnavailable
@@ -63,11 +65,27 @@ class Identity:
     token: str | None
 
 
+def _raised_in_client(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside redis-py itself (its innermost frame is there)."""
+    tb, module = exc.__traceback__, ""
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        tb = tb.tb_next
+    return module.startswith("redis.")
+
+
 @contextlib.contextmanager
 def translate() -> Any:
     try:
         yield
-    except RedisError as exc:
+    except (RedisError, RedisClusterException) as exc:  # the latter: no node reachable
+        raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
+    except (AttributeError, KeyError) as exc:
+        # redis-py's cluster client, while a node dies, may close a connection another call is
+        # using (AttributeError on its writer) or miss a slot in its map (KeyError): a failed
+        # Redis call like any other. The same errors raised by Quorra's own code propagate.
+        if not _raised_in_client(exc):
+            raise
         raise DispatchUnavailable(f"Redis is unavailable: {type(exc).__name__}: {exc}") from exc
     except OSError as exc:  # a socket error that escaped the client
         raise DispatchUnavailable(f"Redis is unavailable: {exc}") from exc
@@ -90,7 +108,7 @@ class RedisIndex:
             return await self._scripts[name](keys=list(keys), args=list(args))
 
     async def close(self) -> None:
-        with contextlib.suppress(RedisError, OSError, TimeoutError):
+        with contextlib.suppress(RedisError, RedisClusterException, OSError, TimeoutError):
             async with asyncio.timeout(2.0):
                 await self.client.aclose()
 
@@ -100,6 +118,8 @@ class RedisIndex:
     async def identity(self) -> Identity:
         with translate():
             token = await self.client.get(TOKEN)
+            if is_cluster(self.client):
+                return await self._cluster_identity(token)
             try:
                 server = await self.client.info("server")
                 replication = await self.client.info("replication")
@@ -110,6 +130,14 @@ class RedisIndex:
         return Identity(run_id=None if run_id is None else str(run_id),
                         replid=None if replid is None else str(replid),
                         token=None if token is None else str(token))
+
+    async def _cluster_identity(self, token: Any) -> Identity:
+        """On a cluster one node's ``run_id``/``replid`` do not name the data (a failover
+        changes them while keeping it): the token alone does. Every master is pinged, so a
+        master that stopped answering fails the probe as a standalone Redis would (and the
+        server falls back, then rebuilds once the cluster has failed over)."""
+        await self.client.ping(target_nodes=RedisCluster.PRIMARIES)
+        return Identity(run_id=None, replid=None, token=None if token is None else str(token))
 
     async def config(self) -> RedisConfig:
         """The settings Quorra depends on (``config_check.py``): the eviction policy from CONFIG
@@ -221,12 +249,15 @@ class RedisIndex:
 
     @contextlib.asynccontextmanager
     async def subscription(self) -> AsyncIterator[aioredis.client.PubSub]:
+        if is_cluster(self.client):  # the cluster's pub/sub picks its node from the slot map
+            with translate():
+                await self.client.initialize()  # a no-op once the map is loaded
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             with translate():
                 await pubsub.subscribe(WAKE_CHANNEL)
             yield pubsub
         finally:
-            with contextlib.suppress(RedisError, OSError, TimeoutError):
+            with contextlib.suppress(RedisError, RedisClusterException, OSError, TimeoutError):
                 async with asyncio.timeout(1.0):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from quorra.broker.redis.client import is_cluster
 from quorra.broker.redis.index import Entry, RedisIndex, translate
 from quorra.broker.redis.keys import GROUP, WAKE_CHANNEL, queue_keys
 from quorra.core.jobs import LEASE_TTL_MAX, Job, JobStatus
@@ -214,12 +215,18 @@ class StreamIndex(RedisIndex):
         with translate():
             if not fresh and await self.client.hgetall(keys.limits) == fields:
                 return
+            # On a cluster a transaction may hold only commands of one slot: PUBLISH (no key)
+            # follows it there instead of riding in it.
+            cluster = is_cluster(self.client)
             async with self.client.pipeline(transaction=True) as pipe:
                 pipe.delete(keys.limits, keys.rate)
                 if fields:
                     pipe.hset(keys.limits, mapping=dict(fields))  # type: ignore[arg-type]
-                pipe.publish(WAKE_CHANNEL, queue)
+                if not cluster:
+                    pipe.publish(WAKE_CHANNEL, queue)
                 await pipe.execute()
+            if cluster:
+                await self.client.publish(WAKE_CHANNEL, queue)
 
     async def fence(self, queue: str, pairs: Sequence[tuple[uuid.UUID, uuid.UUID]]
                     ) -> list[Held | None]:
