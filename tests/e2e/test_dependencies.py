@@ -18,31 +18,19 @@ import pytest
 
 import quorra
 from tests.e2e.dependency_handlers import RUNS_FILE_ENV
+from tests.e2e.test_time_limits import runs, server  # fixtures: a server in each of 3 modes
 from tests.e2e.worker_processes import (
     API_KEY,
     BIN,
     Server,
     Workers,
     process_env,
-    start_server,
     stop_process,
 )
 from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-MODES = ["postgres", "grant", "stream"]
-
-
-@pytest.fixture(params=MODES)
-def server(request: pytest.FixtureRequest, clean_db: str, tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(clean_db, tmp_path, leases=request.param, QUORRA_SHUTDOWN_GRACE="2s")
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def runs(tmp_path: Path) -> Path:
-    return tmp_path / "runs.txt"
+__all__ = ["runs", "server"]  # the fixtures, used by name below
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 leases) and four ``quorra-worker`` processes of 20 slots each: a queue limited to 3 at once
 never runs more than 3 jobs at once, one limited to 50 per second starts them at 50 per second
 (within 10 %), and a queue without limits beside them is unaffected. Limits are set with
-``quorractl``; runs are noted by the handlers (``limit_handlers.py``), outside Quorra."""
+``quorractl``; runs are noted by the handlers (``dependency_handlers.py``), outside Quorra."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.limit_handlers import RUNS_FILE_ENV
+from tests.e2e.dependency_handlers import RUNS_FILE_ENV  # "step" notes its start and end
 from tests.e2e.test_pause import ctl, statuses
 from tests.e2e.test_prefetch import most_at_once
 from tests.e2e.test_time_limits import runs, server  # fixtures: a server in each of 3 modes
@@ -27,7 +27,7 @@ __all__ = ["runs", "server"]  # the fixtures, used by name below
 def four_workers(server: Server, tmp_path: Path, runs: Path) -> Iterator[Workers]:
     pool = Workers(server, tmp_path)
     for i in range(4):
-        pool.start(f"w-limits-{i}", QUORRA_WORKER_HANDLERS="tests.e2e.limit_handlers",
+        pool.start(f"w-limits-{i}", QUORRA_WORKER_HANDLERS="tests.e2e.dependency_handlers",
                    QUORRA_WORKER_QUEUES="capped,rated,free", QUORRA_WORKER_MAX_JOBS="20",
                    PYTHONPATH=str(ROOT), **{RUNS_FILE_ENV: str(runs)})
     yield pool
@@ -48,9 +48,10 @@ def test_concurrency_and_rate_limits_hold_across_workers(
     assert "3 at once" in ctl(server, "limits", "capped", "--max-concurrency", "3")
     assert "50 per 1s" in ctl(server, "limits", "rated", "--rate", "50/1")
     assert "3 at once" in ctl(server, "queues")
-    capped = set(enqueue(server, [{"type": "capped", "queue": "capped"} for _ in range(45)]))
-    rated = set(enqueue(server, [{"type": "rated", "queue": "rated"} for _ in range(300)]))
-    enqueue(server, [{"type": "rated", "queue": "free"} for _ in range(300)])
+    capped = set(enqueue(server, [{"type": "step", "queue": "capped", "payload": {"seconds": 0.1}}
+                                   for _ in range(45)]))
+    rated = set(enqueue(server, [{"type": "step", "queue": "rated"} for _ in range(300)]))
+    enqueue(server, [{"type": "step", "queue": "free"} for _ in range(300)])
     leased_samples = []
 
     def capped_done() -> bool:
