@@ -72,6 +72,7 @@ async def _exercise(index: StreamIndex, queue: str) -> None:
     await index.init()
     await super(StreamIndex, index).dispatch(queue, [entry])
     await index.dispatch(queue, [BodyEntry(JOB, queue, 1, 0, now, body="[]")])
+    await index.rescore([BodyEntry(JOB, queue, 1, 5, now, body="[]")], {JOB: 0})
     await index.cancel(queue, [entry])
     await super(StreamIndex, index).lease(queue, "c", 1)
     await index.lease(queue, "c", 1)
