@@ -89,7 +89,8 @@ def test_flushdb_with_5000_jobs_in_flight_through_workers(
     try:
         for n in range(4):
             procs.append(pools[n % 2].start(f"f{n}", QUORRA_WORKER_MAX_JOBS="10"))
-        enqueue(redis_servers[0], [{"type": "test_job", "payload": {"n": i}}
+        # 10 ms each, 40 at a time: over a second of work is left when the flush comes
+        enqueue(redis_servers[0], [{"type": "sleep", "payload": {"seconds": 0.01, "n": i}}
                                    for i in range(total)])
         wait_until(lambda: counts(clean_db).get("succeeded", 0) >= 500, timeout=60,
                    interval=0.05, what="500 jobs done before the flush")
