@@ -36,7 +36,7 @@ test: install ## Run the whole test suite (needs local Postgres and Redis)
 test-fast: install ## Unit tests only (no services)
 	$(VENV)/bin/python -m pytest -q tests/unit
 
-lint: install ## ruff, mypy --strict and the import-layer contracts
+lint: install ## ruff, mypy --strict (quorra, tests, bench) and the import-layer contracts
 	$(VENV)/bin/ruff check quorra tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

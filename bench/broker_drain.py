@@ -63,7 +63,8 @@ def _run(db: str, redis_url: str | None, jobs: int) -> float:
         results.append(json.loads(out.splitlines()[-1]))
     done = sum(len(r["executed"]) for r in results)
     assert done == jobs, f"{done} executions for {jobs} jobs"
-    return jobs / max(r["seconds"] for r in results)
+    slowest: float = max(r["seconds"] for r in results)
+    return jobs / slowest
 
 
 def compare_modes(run: Callable[[str, str | None, int], float]) -> None:

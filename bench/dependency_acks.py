@@ -48,7 +48,7 @@ def _fresh(url: str, upto: int) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         for version, _, text in available_migrations():
             if version <= upto:
-                script: LiteralString = text  # type: ignore[assignment]
+                script: LiteralString = text
                 conn.execute(script)
 
 
@@ -69,7 +69,7 @@ def _batches(conn: psycopg.Connection[Any], query: str, n: int) -> float:
     for start in range(0, n, BATCH):
         acks = [{"id": str(j), "lease_id": str(lease), "result": None}
                 for j, lease in leases[start:start + BATCH]]
-        conn.execute(query, {"acks": msgspec.json.encode(acks).decode()})  # type: ignore[arg-type]
+        conn.execute(query, {"acks": msgspec.json.encode(acks).decode()})
     return (time.perf_counter() - started) / n * 1e6
 
 
@@ -77,7 +77,7 @@ def _singles(conn: psycopg.Connection[Any], query: str, n: int) -> float:
     leases = _leased(conn, n)
     started = time.perf_counter()
     for job_id, lease in leases:
-        conn.execute(query, {"id": job_id, "lease_id": lease,  # type: ignore[arg-type]
+        conn.execute(query, {"id": job_id, "lease_id": lease,
                              "result": None})
     return (time.perf_counter() - started) / n * 1e6
 

@@ -23,7 +23,8 @@ def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bo
     before = h.db_counters()  # costs per job cover its whole life: enqueue, lease, ack
     memory = [h.redis_memory_kib()] if redis else []  # before, with the backlog, drained
     extra = {"QUORRA_REDIS_LEASES": leases} if redis else {}
-    with h.quorra_server(processes=servers, redis=redis, variant=variant, **extra) as srv:
+    with h.quorra_server(processes=servers, redis=redis, variant=variant, log=None,
+                         **extra) as srv:
         h.enqueue_batches(srv.url, jobs)
         if h.count_jobs("pending") != jobs:
             raise SystemExit("pre-enqueue did not store every job")

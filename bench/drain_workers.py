@@ -9,6 +9,7 @@ time until every job succeeded. Prints each run and the medians:
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,10 +17,13 @@ from pathlib import Path
 import psycopg
 import redis
 
-from bench.broker_drain import compare_modes
 from tests.e2e.test_workers import counts, enqueue
 from tests.e2e.worker_processes import API_KEY, Server, Workers, process_env, stop_process
 from tests.support import free_port, wait_until
+
+# its sibling by the name the other bench scripts use (they run from bench/), also under -m
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from broker_drain import compare_modes
 
 
 def _server(db: str, redis_url: str | None, tmp: Path) -> Server:

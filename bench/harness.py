@@ -29,7 +29,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 BIN = Path(sys.executable).parent
-API_KEY = "bench-api-key"
+API_KEY = "bench-api-key-0123456789"
 DATABASE_URL = os.environ.get("QUORRA_BENCH_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/quorra_bench")
 REDIS_URL = os.environ.get("QUORRA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")

@@ -24,8 +24,9 @@ from quorra.broker.postgres.broker import QUERIES
 
 
 def enqueue(conn: Any, n: int) -> None:
-    jobs = [{"id": str(uuid.uuid4()), "type": "bench.noop", "queue": "scan", "payload": {},
-             "priority": 0, "max_retries": 3, "run_at": None, "delay": 0} for _ in range(n)]
+    jobs: list[dict[str, Any]] = [
+        {"id": str(uuid.uuid4()), "type": "bench.noop", "queue": "scan", "payload": {},
+         "priority": 0, "max_retries": 3, "run_at": None, "delay": 0} for _ in range(n)]
     conn.execute(QUERIES["enqueue"], {"jobs": json.dumps(jobs)}).fetchall()
 
 

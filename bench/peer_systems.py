@@ -373,7 +373,7 @@ class PgQueuer(System):
                                                 settings.statistics_table)]
         with psycopg.connect(PG_PGQUEUER, autocommit=True) as conn, \
                 contextlib.suppress(psycopg.errors.UndefinedTable):
-            conn.execute("TRUNCATE " + ", ".join(tables))  # type: ignore[arg-type]
+            conn.execute("TRUNCATE " + ", ".join(tables))
 
     def prefill(self, body: str, n: int) -> None:
         async def fill() -> None:

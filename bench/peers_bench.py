@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from typing import Any
 
@@ -58,7 +57,7 @@ class Counter:
     def marks(self) -> list[tuple[int, float]]:
         out = []
         for raw in self.r.lrange(jb.K_MARKS, 0, -1):
-            count, ts = raw.decode().split(":", 1)
+            count, ts = (raw.decode() if isinstance(raw, bytes) else raw).split(":", 1)
             out.append((int(count), float(ts)))
         return out
 
@@ -408,4 +407,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

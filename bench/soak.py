@@ -46,7 +46,7 @@ from tests.integration.restarts.handlers import RUNS_FILE_ENV  # noqa: E402
 from tests.support import free_port, wait_until  # noqa: E402
 
 BIN = Path(sys.executable).parent
-API_KEY = "soak-api-key"
+API_KEY = "soak-api-key-0123456789"
 RESULTS = ROOT / "bench" / "results"
 FAULT_EFFECT = 15.0  # s: a latency sample or a duplicate this soon after a fault is its
 
@@ -294,12 +294,13 @@ def cluster(logs: Path, runs: Path) -> Iterator[tuple[Cluster, str]]:
         database = postgres.create_database("quorra_soak")
         servers = [Server(i, database, redis.url, logs) for i in range(2)]
         workers = [Worker(i, servers[i % 2], runs, logs) for i in range(8)]
+        parts: list[Server | Worker] = [*servers, *workers]
         try:
-            for part in (*servers, *workers):
+            for part in parts:
                 part.start()
             yield Cluster(postgres, redis, servers, workers), database
         finally:
-            for part in (*workers, *servers):
+            for part in reversed(parts):
                 _stop(part.proc)
             redis.stop()
 

@@ -16,7 +16,12 @@ from typing import Any
 
 from quorra.broker.postgres.broker import PostgresBroker
 from quorra.broker.redis.broker import RedisBroker
+from quorra.broker.redis.index import Proposal
+from quorra.core.jobs import Job
+from quorra.core.keys import Principal
 from quorra.rpc import session
+from quorra.rpc.auth import job_message
+from quorra.rpc.proto import quorra_pb2 as pb
 
 STAMPS: dict[str, dict[str, float]] = {}
 
@@ -33,7 +38,6 @@ def install() -> None:
     propose = RedisBroker._propose_inserted
     grant = RedisBroker._grant
     lease = PostgresBroker.lease
-    to_pb = session.job_to_pb
 
     async def timed_insert(self: PostgresBroker, specs: Sequence[Any]) -> Any:
         done = await insert(self, specs)
@@ -45,9 +49,10 @@ def install() -> None:
         await propose(self, specs, done)
         mark("proposed", (s.id for s in specs))
 
-    async def timed_grant(self: RedisBroker, proposals: Sequence[Any], *args: Any) -> Any:
+    async def timed_grant(self: RedisBroker, proposals: Sequence[Proposal], worker_id: str,
+                          ttl: float) -> list[Job]:
         mark("grant_sent", (p.job_id for p in proposals))
-        jobs = await grant(self, proposals, *args)
+        jobs = await grant(self, proposals, worker_id, ttl)
         mark("granted", (j.id for j in jobs))
         return jobs
 
@@ -58,15 +63,16 @@ def install() -> None:
         mark("granted", (j.id for j in jobs))
         return jobs
 
-    def timed_to_pb(job: Any) -> Any:
+    def timed_message(job: Job, principal: Principal | None) -> pb.Job:
         mark("to_stream", (job.id,))
-        return to_pb(job)
+        return job_message(job, principal)
 
     PostgresBroker._insert = timed_insert  # type: ignore[method-assign]
     RedisBroker._propose_inserted = timed_propose  # type: ignore[method-assign]
     RedisBroker._grant = timed_grant  # type: ignore[method-assign]
     PostgresBroker.lease = timed_lease  # type: ignore[method-assign]
-    session.job_to_pb = timed_to_pb
+    # the session calls job_message by the name it imported (not re-exported)
+    session.job_message = timed_message  # type: ignore[attr-defined]
     atexit.register(_write)
 
 

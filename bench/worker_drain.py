@@ -32,7 +32,7 @@ from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-KEY = "bench-key"
+KEY = "bench-key-0123456789"
 DB = os.environ["DATABASE_URL"]
 
 
@@ -44,7 +44,7 @@ def port() -> int:
 
 def sql(query: str) -> list[tuple[object, ...]]:
     with psycopg.connect(DB, autocommit=True) as conn:
-        cur = conn.execute(query)  # type: ignore[arg-type]
+        cur = conn.execute(query)
         return cur.fetchall() if cur.description else []
 
 

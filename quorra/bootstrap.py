@@ -6,7 +6,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,19 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 
 from quorra.archive.keys import KeyListener, PostgresKeys
 from quorra.archive.postgres import PostgresArchive
+from quorra.archive.replicas import PostgresReplicas
 from quorra.archive.schedules import PostgresSchedules
+from quorra.archive.webhooks import PostgresWebhooks
+from quorra.broker.base import Broker
 from quorra.broker.handoff import Lessees
 from quorra.broker.postgres import PostgresBroker
-from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamIndex
+from quorra.broker.redis import (
+    RedisBroker,
+    RedisIndex,
+    StreamBroker,
+    StreamIndex,
+    recorded_lease_mode,
+)
 from quorra.broker.redis import connect as connect_redis
 from quorra.core.errors import QuorraError, StoreUnavailable
 from quorra.core.keys import Keyring
@@ -32,13 +42,17 @@ from quorra.http.app import create_app
 from quorra.keys import REFRESH_SECONDS, KeyService
 from quorra.liveness import DispatchWatchdog
 from quorra.metrics import Metrics
+from quorra.replicas import Cluster, new_identity
 from quorra.rpc.server import RpcServer, server_credentials
 from quorra.scheduler import Housekeeping
 from quorra.scheduling import ScheduleService
 from quorra.service import JobService
-from quorra.settings import Settings
+from quorra.settings import DEFAULT_REDIS_LEASES, Settings
 from quorra.throughput import Throughput
-from quorra.workers import WorkerDirectory
+from quorra.tokens import TokenVerifier
+from quorra.webhook_delivery import DeliveryLoop
+from quorra.webhook_service import WebhookService
+from quorra.worker_directory import WorkerDirectory
 
 __all__ = ["Runtime", "migrate", "running"]
 
@@ -54,6 +68,7 @@ class Runtime:
     rpc: RpcServer
     workers: WorkerDirectory
     keys: KeyService
+    cluster: Cluster
 
 
 def _grpc_credentials(settings: Settings) -> grpc.ServerCredentials | None:
@@ -92,69 +107,56 @@ def _registry() -> CollectorRegistry:
     return registry
 
 
-def _broker(settings: Settings, pool: Pool) -> PostgresBroker | RedisBroker:
+async def _broker(settings: Settings, pool: Pool) -> Broker:
     """Redis dispatch when REDIS_URL is set (falling back to Postgres at run time), with
-    PostgreSQL granting each lease (``grant``) or leases held in Redis (``stream``); else
-    Postgres-only dispatch."""
+    PostgreSQL granting each lease (``grant``) or leases held in Redis (``stream``): as
+    ``QUORRA_REDIS_LEASES`` says, else as the dataset records, else ``grant``. Without
+    REDIS_URL, Postgres-only dispatch."""
     postgres = PostgresBroker(pool, settings.database_url, default_timeout=settings.job_timeout)
     if not settings.redis_url:
         return postgres
     client = connect_redis(settings.redis_url)
-    if settings.redis_leases == "stream":  # leases live in Redis (QUORRA_REDIS_LEASES=stream)
+    leases = settings.redis_leases or await recorded_lease_mode(client) or DEFAULT_REDIS_LEASES
+    if leases == "stream":  # leases live in Redis
         return StreamBroker(postgres, pool, StreamIndex(client))
     return RedisBroker(postgres, pool, RedisIndex(client))
 
 
-def _dispatch_chores(
-    broker: PostgresBroker | RedisBroker,
-) -> list[tuple[str, Callable[[], Awaitable[object]], float]]:
-    if not isinstance(broker, RedisBroker):
-        return []
-    return [("dispatch_repair_sweep", broker.repair, 5.0),
-            ("dispatch_reclaim", broker.reclaim, 5.0),
-            ("check_redis_config", broker.redis_config.check, 10.0)]
-
-
-def _dispatch_health(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
-    if isinstance(broker, RedisBroker):
-        return broker.health()
-    return {"mode": "postgres", "redis": "not configured"}
-
-
-async def _redis_config(broker: PostgresBroker | RedisBroker) -> dict[str, Any]:
-    """``/readyz``'s ``redis_config`` section: eviction policy and AOF, with warnings (never a
-    reason to be unready: see ``quorra/broker/redis/config_check.py``)."""
-    if isinstance(broker, RedisBroker):
-        return {"redis_config": await broker.redis_config.report()}
-    return {}
-
-
-def _watch(broker: PostgresBroker | RedisBroker, metrics: Metrics) -> None:
-    """Wire the broker's events to metrics: jobs unblocked, every mode switch (the first rebuild
-    too), the Redis configuration checks, stream leases lost with Redis."""
-    postgres = broker.postgres if isinstance(broker, RedisBroker) else broker
-    postgres.dependents.on_unblocked(metrics.jobs_unblocked)  # last parent succeeded
-    if isinstance(broker, RedisBroker):
-        broker.state.on_change = metrics.mode_changed
-        broker.redis_config.on_result = lambda config: metrics.set_redis_config(config.checks())
-    if isinstance(broker, StreamBroker):
-        broker.on_leases_lost = metrics.leases_lost_with_redis.inc
-        broker.on_expired = metrics.expired_in_redis
-
-
-def _mode(broker: PostgresBroker | RedisBroker) -> str:
-    return str(_dispatch_health(broker)["mode"])
+def _mode(broker: Broker) -> str:
+    return str(broker.health()["mode"])
 
 
 async def _keys(settings: Settings, pool: Pool, stack: contextlib.AsyncExitStack) -> KeyService:
     """The keys this replica accepts: ``QUORRA_API_KEY`` (admin) and the stored keys, read now,
     again on every change announced and every ``REFRESH_SECONDS`` (housekeeping)."""
-    keys = KeyService(PostgresKeys(pool), Keyring(settings.api_key))
+    tokens = TokenVerifier(settings.jwt) if settings.jwt.enabled else None
+    keys = KeyService(PostgresKeys(pool), Keyring(settings.api_key, tokens=tokens))
     await keys.refresh()
     listener = KeyListener(settings.database_url, keys.refresh)
     listener.start()
     stack.push_async_callback(listener.close)
     return keys
+
+
+def _webhooks(settings: Settings, pool: Pool, service: JobService,
+              stack: contextlib.AsyncExitStack) -> WebhookService:
+    """The webhook API's service, and this replica's delivery loop (stopped before the broker
+    and the pool it uses)."""
+    store = PostgresWebhooks(pool)
+    config = settings.webhooks
+    loop = DeliveryLoop(service, store, timeout=config.timeout, concurrency=config.concurrency,
+                        ca_file=config.ca_file)
+    loop.start()
+    stack.push_async_callback(loop.close)
+    return WebhookService(store, allow_http=config.allow_http)
+
+
+async def _leave(cluster: Cluster) -> None:
+    """A replica that stops deletes its row (the others stop showing it at once)."""
+    try:
+        await cluster.leave()
+    except QuorraError as exc:
+        log.warning("could not remove this replica's row: %s", exc)
 
 
 @contextlib.asynccontextmanager
@@ -167,10 +169,10 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         async with connection(pool) as conn:
             await apply_migrations(conn)
         archive = PostgresArchive(pool)
-        broker = _broker(settings, pool)
+        broker = await _broker(settings, pool)
         registry = _registry()
         metrics = Metrics(registry, max_queues=settings.metrics_max_queues)
-        _watch(broker, metrics)
+        broker.report_to(metrics)
         await broker.start()
         stack.push_async_callback(broker.close)
         metrics.set_dispatch_mode(_mode(broker))
@@ -183,12 +185,15 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         housekeeping = Housekeeping(service, reap_interval=settings.reap_interval,
                                     retention=settings.retention(),
                                     retention_interval=settings.retention_interval)
-        for name, chore, every in _dispatch_chores(broker):
+        for name, chore, every in broker.chores():
             housekeeping.add_chore(name, chore, every)
         throughput = Throughput(metrics)
         watchdog = DispatchWatchdog(service, workers, metrics, threshold=settings.dispatch_stall)
         housekeeping.add_chore("check_dispatch", watchdog.check, min(settings.dispatch_stall, 5.0))
         housekeeping.add_chore("sample_throughput", throughput.sample, 1.0)
+        cluster = Cluster(new_identity(time.time()), workers, throughput, PostgresReplicas(pool),
+                          interval=settings.replica_heartbeat)
+        housekeeping.add_chore("replica_heartbeat", cluster.heartbeat, settings.replica_heartbeat)
         keys = await _keys(settings, pool, stack)
         housekeeping.add_chore("refresh_keys", keys.refresh, REFRESH_SECONDS)
         throttle = FailureThrottle(limit=settings.auth_failure_limit,
@@ -196,7 +201,9 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         schedules = ScheduleService(PostgresSchedules(pool), service)
         housekeeping.add_chore("fire_schedules", schedules.fire_due, 1.0)
         housekeeping.start()
+        stack.push_async_callback(_leave, cluster)
         stack.callback(housekeeping.shutdown)
+        webhooks = _webhooks(settings, pool, service, stack)
 
         async def readiness() -> dict[str, Any]:
             try:
@@ -205,8 +212,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
             except QuorraError as exc:
                 store = exc.message
             # Redis trouble is not unreadiness: dispatch falls back to Postgres.
-            return {"ready": store == "ok", "postgres": store, **_dispatch_health(broker),
-                    **await _redis_config(broker)}
+            return {"ready": store == "ok", "postgres": store, **broker.health(),
+                    **await broker.config_report()}
 
         rpc = RpcServer(service, api_key=keys.keyring, throttle=throttle,
                         host=settings.grpc_addr.host, port=settings.grpc_addr.port,
@@ -221,6 +228,7 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
                          max_body_bytes=settings.max_body_bytes, workers=workers,
                          dispatch_mode=lambda: _mode(broker), throughput=throughput,
                          schedules=schedules, keyring=keys.keyring, keys=keys,
-                         throttle=throttle, protect_metrics=settings.protect_metrics)
+                         throttle=throttle, protect_metrics=settings.protect_metrics,
+                         webhooks=webhooks, cluster=cluster)
         yield Runtime(settings=settings, service=service, app=app, mode=_mode(broker), rpc=rpc,
-                      workers=workers, keys=keys)
+                      workers=workers, keys=keys, cluster=cluster)

@@ -11,13 +11,13 @@ Read from ``QUORRA_TLS_CA`` (a PEM bundle to trust), ``QUORRA_TLS_CLIENT_CERT`` 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import grpc
 
+from quorra.core.env import EnvReader
 from quorra.core.errors import ConfigError
 from quorra.settings import parse_address
 
@@ -57,13 +57,13 @@ class ChannelTls:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ChannelTls:
-        env = os.environ if env is None else env
-        ca = _pem("QUORRA_TLS_CA", env.get("QUORRA_TLS_CA", "").strip())
-        cert = _pem("QUORRA_TLS_CLIENT_CERT", env.get("QUORRA_TLS_CLIENT_CERT", "").strip())
-        key = _pem("QUORRA_TLS_CLIENT_KEY", env.get("QUORRA_TLS_CLIENT_KEY", "").strip())
+        read = EnvReader(env)
+        ca = _pem("QUORRA_TLS_CA", read.text("QUORRA_TLS_CA"))
+        cert = _pem("QUORRA_TLS_CLIENT_CERT", read.text("QUORRA_TLS_CLIENT_CERT"))
+        key = _pem("QUORRA_TLS_CLIENT_KEY", read.text("QUORRA_TLS_CLIENT_KEY"))
         if (cert is None) != (key is None):
             raise ConfigError("QUORRA_TLS_CLIENT_CERT", "and QUORRA_TLS_CLIENT_KEY go together")
-        flag = env.get("QUORRA_GRPC_TLS", "").strip().lower() in _TRUE
+        flag = read.text("QUORRA_GRPC_TLS").lower() in _TRUE
         return cls(enabled=flag or ca is not None or cert is not None, ca=ca,
                    client_cert=cert, client_key=key)
 
@@ -92,3 +92,4 @@ def grpc_target(raw: str) -> str:
         raise ConfigError("QUORRA_GRPC_ADDR", f"invalid value {raw!r}: {exc}") from None
     host = "localhost" if raw.strip().startswith(":") else address.host
     return f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+

@@ -36,12 +36,16 @@ class KeyService:
     def __init__(self, store: KeyStore, keyring: Keyring) -> None:
         self.store = store
         self.keyring = keyring
+        self._changes = 0  # keys created or revoked here (a refresh read meanwhile is stale)
 
-    async def create(self, name: str, role: Role, queues: list[str]) -> NewKey:
-        made = new_key(name, role, queues, created_at=datetime.now(UTC))
+    async def create(self, name: str, role: Role, queues: list[str],
+                     tenant: str | None = None) -> NewKey:
+        made = new_key(name, role, queues, created_at=datetime.now(UTC), tenant=tenant)
         await self.store.create(made)
         self.keyring.add(made.key, made.digest)
-        log.info("API key %s (%s, %s) created", made.key.id, made.key.name, made.key.role)
+        self._changes += 1
+        log.info("API key %s (%s, %s, tenant %s) created", made.key.id, made.key.name,
+                 made.key.role, made.key.tenant)
         return made
 
     async def list_keys(self) -> list[ApiKey]:
@@ -50,8 +54,14 @@ class KeyService:
     async def revoke(self, key_id: str) -> ApiKey:
         revoked = await self.store.revoke(key_id)
         self.keyring.remove(key_id)
+        self._changes += 1
         log.info("API key %s revoked", key_id)
         return revoked
 
     async def refresh(self) -> None:
-        self.keyring.replace(await self.store.active())
+        """Read the stored keys again; a read that a change made here may have overtaken (its
+        commit landing after the read began) is dropped: the next refresh takes its place."""
+        seen = self._changes
+        active = await self.store.active()
+        if seen == self._changes:
+            self.keyring.replace(active)

@@ -15,7 +15,7 @@ import time
 from quorra.core.errors import QuorraError
 from quorra.metrics import Metrics
 from quorra.service import JobService
-from quorra.workers import ConnectedWorker, WorkerDirectory
+from quorra.worker_directory import ConnectedWorker, WorkerDirectory
 
 __all__ = ["DispatchWatchdog"]
 

@@ -13,7 +13,7 @@ from prometheus_client.registry import Collector
 from quorra.core import tasks
 from quorra.core.jobs import JobStatus, QueueCount
 from quorra.core.limits import QueueLimits
-from quorra.workers import WorkerDirectory
+from quorra.worker_directory import WorkerDirectory
 
 __all__ = ["DISPATCH_MODES", "OTHER_QUEUES", "Metrics", "counter_total"]
 
@@ -167,6 +167,9 @@ class Metrics:
         """The hook for whoever switches dispatch (``postgres``, ``redis``, ``rebuilding``)."""
         for known in {*DISPATCH_MODES, mode}:
             self.dispatch_mode.labels(known).set(1 if known == mode else 0)
+
+    def leases_lost(self, count: int) -> None:
+        self.leases_lost_with_redis.inc(count)
 
     def expired_in_redis(self, queue: str, count: int) -> None:
         self.xautoclaim_expiries.labels(self.queue(queue)).inc(count)

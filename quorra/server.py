@@ -10,6 +10,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import uvicorn
@@ -19,6 +20,8 @@ from quorra.bootstrap import migrate, running
 from quorra.core.errors import QuorraError
 from quorra.http.drain import DrainRefusedBody
 from quorra.settings import LOG_LEVELS, Settings
+from quorra.tracing.config import TracingConfig
+from quorra.tracing.setup import setup_tracing
 
 __all__ = ["main"]
 
@@ -86,6 +89,14 @@ def _settings() -> Settings:
     return settings
 
 
+def _tracing() -> Any:
+    """The tracer provider, when tracing is on (README "Tracing")."""
+    try:
+        return setup_tracing(TracingConfig.from_env("quorra-server"))
+    except QuorraError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
 def _run(coro_factory: object) -> None:
     try:
         # uvloop: the same event loop API at about half the per-request cost (see README,
@@ -126,7 +137,12 @@ def main(ctx: click.Context, dev: bool, dev_dir: str) -> None:
         settings = _settings()
         if not settings.database_url:
             raise click.ClickException(NO_DATABASE)
-        _run(serve(settings))
+        tracer_provider = _tracing()
+        try:
+            _run(serve(settings))
+        finally:
+            if tracer_provider is not None:
+                tracer_provider.shutdown()  # exports the spans still batched
 
 
 @main.command("migrate")

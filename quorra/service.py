@@ -18,6 +18,7 @@ from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus, QueueCount, clam
 from quorra.core.limits import QueueLimits, check_limits
 from quorra.core.spec import check_queue, clean_error
 from quorra.metrics import Metrics
+from quorra.tracing.spans import enqueue_span, queued_spans
 
 __all__ = ["CANCEL_BATCH", "MAX_CANCEL_BATCHES", "JobService"]
 
@@ -38,7 +39,8 @@ class JobService:
         return clamp_lease_ttl(ttl) if ttl > 0 else self.default_lease_ttl
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
-        done = await self.broker.enqueue(specs)
+        with enqueue_span(specs):
+            done = await self.broker.enqueue(specs)
         created = collections.Counter(  # a retried id is not a new job
             spec.queue for spec, item in zip(specs, done, strict=True) if item.created)
         for queue, count in created.items():
@@ -74,6 +76,7 @@ class JobService:
         return jobs
 
     def _count_leased(self, jobs: Sequence[Job]) -> None:
+        queued_spans(jobs)
         now = datetime.now(UTC)
         for job in jobs:
             label = self.metrics.queue(job.queue)

@@ -10,21 +10,21 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
+from quorra.core.env import EnvReader, parse_duration
 from quorra.core.errors import ConfigError
 from quorra.core.jobs import LEASE_TTL_MAX, LEASE_TTL_MIN, MAX_TIMEOUT_SECONDS, JobStatus
 from quorra.core.spec import Limits
 
-__all__ = ["MIN_API_KEY_LENGTH", "SAMPLE_API_KEYS", "Address", "Settings", "TlsSettings",
+__all__ = ["DEFAULT_REDIS_LEASES", "JWT_ALGORITHMS", "MIN_API_KEY_LENGTH", "SAMPLE_API_KEYS",
+           "Address", "JwtSettings", "Settings", "TlsSettings", "WebhookSettings",
            "parse_address", "parse_duration"]
 
 MIN_API_KEY_LENGTH = 16
 # Placeholders shipped in deployments/ (and the examples): never accepted as a real key.
 SAMPLE_API_KEYS = frozenset({"REPLACE-with-a-long-random-secret"})
 
-T = TypeVar("T")
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
               "warning": logging.WARNING, "error": logging.ERROR}
@@ -45,18 +45,6 @@ def parse_address(value: str) -> Address:
     if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError("expected HOST:PORT or :PORT with a port in 0-65535")
     return Address(host.strip("[]") or "0.0.0.0", int(port_text))
-
-
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(value: str) -> float:
-    """Go-style durations: ``30s``, ``1m``, ``500ms``, ``1h``; a bare number means seconds."""
-    text = value.strip().lower()
-    for unit in ("ms", "s", "m", "h"):
-        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
-            return float(text[: -len(unit)]) * _UNITS[unit]
-    return float(text)
 
 
 def _positive_int(value: str) -> int:
@@ -133,31 +121,14 @@ def _redis_url(value: str) -> str:
 
 
 REDIS_LEASE_MODES = ("grant", "stream")
+DEFAULT_REDIS_LEASES = "grant"  # when neither the setting nor the Redis dataset names a mode
 
 
 def _redis_leases(value: str) -> str:
     text = value.strip().lower()
-    if text not in REDIS_LEASE_MODES:
+    if text and text not in REDIS_LEASE_MODES:
         raise ValueError(f"must be one of {', '.join(REDIS_LEASE_MODES)}")
     return text
-
-
-class _Reader:
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def get(self, name: str, default: str, parse: Callable[[str], T]) -> T:
-        raw = self.env.get(name, "")
-        raw = raw if raw.strip() else default
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            raise ConfigError(name, f"invalid value {_shown(name, raw)}: {exc}") from None
-
-
-def _shown(name: str, raw: str) -> str:
-    secret = "KEY" in name or "URL" in name
-    return "(hidden)" if secret else repr(raw)
 
 
 def _readable(value: str) -> str:
@@ -191,7 +162,7 @@ class TlsSettings:
             raise ConfigError("QUORRA_GRPC_TLS_CLIENT_CA", "needs QUORRA_GRPC_TLS_CERT and _KEY")
 
 
-def _tls(read: _Reader) -> TlsSettings:
+def _tls(read: EnvReader) -> TlsSettings:
     files = {name: read.get(f"QUORRA_{name.upper()}", "", _readable) for name in (
         "grpc_tls_cert", "grpc_tls_key", "grpc_tls_client_ca", "http_tls_cert", "http_tls_key")}
     return TlsSettings(
@@ -201,11 +172,113 @@ def _tls(read: _Reader) -> TlsSettings:
         forwarded_allow_ips=read.get("QUORRA_FORWARDED_ALLOW_IPS", "", str))
 
 
+# Asymmetric algorithms only: never "none", never HS* (a public key is no shared secret).
+JWT_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                  "ES512", "EdDSA")
+MAX_JWT_LEEWAY = 300.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JwtSettings:
+    """Bearer JWTs, verified against a static public key (PEM) or a JWKS URL; off when neither
+    is set. Issuer and audience are required with either; ``exp`` is always required."""
+
+    public_key: str = ""
+    jwks_url: str = ""
+    issuer: str = ""
+    audience: str = ""
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway: float = 30.0
+    claim_prefix: str = ""
+    jwks_cache: float = 300.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_key or self.jwks_url)
+
+    def check(self) -> None:
+        if not self.enabled:
+            return
+        if self.public_key and self.jwks_url:
+            raise ConfigError("QUORRA_JWT_JWKS_URL", "set either it or QUORRA_JWT_PUBLIC_KEY")
+        for name, value in (("QUORRA_JWT_ISSUER", self.issuer),
+                            ("QUORRA_JWT_AUDIENCE", self.audience)):
+            if not value:
+                raise ConfigError(name, "is required when JWTs are accepted")
+
+
+def _jwt_algorithms(value: str) -> tuple[str, ...]:
+    found = tuple(dict.fromkeys(a.strip() for a in value.split(",") if a.strip()))
+    bad = [a for a in found if a not in JWT_ALGORITHMS]
+    if bad or not found:
+        raise ValueError(f"allowed: {', '.join(JWT_ALGORITHMS)} (never none or HS*)")
+    return found
+
+
+def _jwt_leeway(value: str) -> float:
+    seconds = parse_duration(value)
+    if not 0 <= seconds <= MAX_JWT_LEEWAY:
+        raise ValueError(f"must be between 0s and {MAX_JWT_LEEWAY:g}s")
+    return seconds
+
+
+def _jwks_url(value: str) -> str:
+    if value and not value.startswith(("https://", "http://")):
+        raise ValueError("expected an https:// URL (http:// on a trusted network only)")
+    return value
+
+
+def _public_key(read: EnvReader) -> str:
+    text = read.get("QUORRA_JWT_PUBLIC_KEY", "", str)
+    path = read.get("QUORRA_JWT_PUBLIC_KEY_FILE", "", _readable)
+    if text and path:
+        raise ConfigError("QUORRA_JWT_PUBLIC_KEY_FILE", "set either it or QUORRA_JWT_PUBLIC_KEY")
+    if path:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    if text and "-----BEGIN PUBLIC KEY-----" not in text:
+        raise ConfigError("QUORRA_JWT_PUBLIC_KEY", "expected a PEM public key "
+                                                   "(-----BEGIN PUBLIC KEY-----)")
+    return text
+
+
+def _jwt(read: EnvReader) -> JwtSettings:
+    return JwtSettings(
+        public_key=_public_key(read),
+        jwks_url=read.get("QUORRA_JWT_JWKS_URL", "", _jwks_url),
+        issuer=read.get("QUORRA_JWT_ISSUER", "", str),
+        audience=read.get("QUORRA_JWT_AUDIENCE", "", str),
+        algorithms=read.get("QUORRA_JWT_ALGORITHMS", "RS256,ES256", _jwt_algorithms),
+        leeway=read.get("QUORRA_JWT_LEEWAY", "30s", _jwt_leeway),
+        claim_prefix=read.get("QUORRA_JWT_CLAIM_PREFIX", "", str),
+        jwks_cache=read.get("QUORRA_JWT_JWKS_CACHE", "5m", _positive_seconds))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Webhook deliveries: plain http targets (development only), the request timeout, the
+    deliveries one replica sends at once, a CA bundle receivers' certificates are checked
+    against (default: the system's)."""
+
+    allow_http: bool = False
+    timeout: float = 10.0
+    concurrency: int = 8
+    ca_file: str = ""
+
+
+def _webhooks(read: EnvReader) -> WebhookSettings:
+    return WebhookSettings(
+        allow_http=read.get("QUORRA_WEBHOOK_ALLOW_HTTP", "false", _flag),
+        timeout=read.get("QUORRA_WEBHOOK_TIMEOUT", "10s", _positive_seconds),
+        concurrency=read.get("QUORRA_WEBHOOK_CONCURRENCY", "8", _positive_int),
+        ca_file=read.get("QUORRA_WEBHOOK_CA_FILE", "", _readable))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = ""
     redis_url: str = ""
-    redis_leases: str = "grant"
+    redis_leases: str = ""  # "": the mode the Redis dataset records, else DEFAULT_REDIS_LEASES
     api_key: str = ""
     http_addr: Address = Address("0.0.0.0", 8080)
     grpc_addr: Address = Address("0.0.0.0", 50051)
@@ -219,6 +292,7 @@ class Settings:
     reap_interval: float = 1.0
     shutdown_grace: float = 10.0
     dispatch_stall: float = 60.0
+    replica_heartbeat: float = 2.0
     metrics_max_queues: int = 100
     retain_succeeded: float = 7 * 86400.0  # 0: keep forever
     retain_cancelled: float = 7 * 86400.0
@@ -229,14 +303,16 @@ class Settings:
     auth_failure_limit: int = 20  # failed authentications per client address or key id …
     auth_failure_window: float = 60.0  # … per this many seconds, then 429/RESOURCE_EXHAUSTED
     tls: TlsSettings = dataclasses.field(default_factory=TlsSettings)
+    jwt: JwtSettings = dataclasses.field(default_factory=JwtSettings)
+    webhooks: WebhookSettings = dataclasses.field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        read = _Reader(os.environ if env is None else env)
+        read = EnvReader(env)
         return cls(
             database_url=read.get("DATABASE_URL", "", _postgres_url),
             redis_url=read.get("REDIS_URL", "", _redis_url),
-            redis_leases=read.get("QUORRA_REDIS_LEASES", "grant", _redis_leases),
+            redis_leases=read.get("QUORRA_REDIS_LEASES", "", _redis_leases),
             api_key=read.get("QUORRA_API_KEY", "", str),
             http_addr=read.get("QUORRA_HTTP_ADDR", ":8080", parse_address),
             grpc_addr=read.get("QUORRA_GRPC_ADDR", ":50051", parse_address),
@@ -260,6 +336,7 @@ class Settings:
             reap_interval=read.get("QUORRA_REAP_INTERVAL", "1s", _positive_seconds),
             shutdown_grace=read.get("QUORRA_SHUTDOWN_GRACE", "10s", _positive_seconds),
             dispatch_stall=read.get("QUORRA_DISPATCH_STALL", "60s", _positive_seconds),
+            replica_heartbeat=read.get("QUORRA_REPLICA_HEARTBEAT", "2s", _positive_seconds),
             metrics_max_queues=read.get("QUORRA_METRICS_MAX_QUEUES", "100", _positive_int),
             retain_succeeded=read.get("QUORRA_RETAIN_SUCCEEDED", "7d", _retention),
             retain_cancelled=read.get("QUORRA_RETAIN_CANCELLED", "7d", _retention),
@@ -270,6 +347,8 @@ class Settings:
             auth_failure_limit=read.get("QUORRA_AUTH_FAILURE_LIMIT", "20", _positive_int),
             auth_failure_window=read.get("QUORRA_AUTH_FAILURE_WINDOW", "1m", _positive_seconds),
             tls=_tls(read),
+            jwt=_jwt(read),
+            webhooks=_webhooks(read),
         )
 
     def retention(self) -> dict[JobStatus, float]:
@@ -291,5 +370,6 @@ class Settings:
                                                 f"{MIN_API_KEY_LENGTH} characters (a long "
                                                 f"random secret: openssl rand -hex 24)")
         self.tls.check()
+        self.jwt.check()
         if self.limits.max_payload_bytes > self.max_body_bytes:
             raise ConfigError("QUORRA_MAX_PAYLOAD_BYTES", "must not exceed QUORRA_MAX_BODY_BYTES")

@@ -35,6 +35,9 @@ class Throughput:
         self._metrics = metrics
         self._clock = clock
         self._samples: deque[_Sample] = deque(maxlen=keep_seconds + 1)
+        # the totals at start: what finishes before the first chore's sample counts too (a
+        # burst in a replica's first second was missing from every rate)
+        self._samples.append(self._read())
 
     def _read(self) -> _Sample:
         m = self._metrics

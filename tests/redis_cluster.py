@@ -5,6 +5,7 @@ fixture (``tests/conftest.py``) and stopped after it."""
 
 from __future__ import annotations
 
+import functools
 import shutil
 import signal
 import subprocess
@@ -39,7 +40,7 @@ class LocalCluster:
         for i in range(_NODES):
             self._spawn(i, free_port(), free_port())
         for port in self.ports:
-            wait_until(lambda port=port: self._ping(port), timeout=10,
+            wait_until(functools.partial(self._ping, port), timeout=10,
                        what=f"redis-server on port {port}")
         subprocess.run(
             ["redis-cli", "--cluster", "create",
@@ -112,8 +113,9 @@ class LocalCluster:
 
     def master_of(self, key: str) -> int:
         """Port of the master that serves ``key``'s slot now."""
-        with RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in self.ports],
-                          decode_responses=True) as client:
+        # redis-py leaves ClusterNode.__init__ unannotated
+        nodes = [ClusterNode("127.0.0.1", p) for p in self.ports]  # type: ignore[no-untyped-call]
+        with RedisCluster(startup_nodes=nodes, decode_responses=True) as client:
             node = client.get_node_from_key(key)
             return int(node.port)
 

@@ -141,3 +141,16 @@ async def listening(db: str, connections: int, channel: str = "quorra_cancel") -
                                  "AND datname = current_database()", (f"LISTEN {channel}",))
         row = await cur.fetchone()
     return row is not None and row[0] >= connections
+
+
+async def flush_test_redis() -> None:
+    """Empty the tests' Redis DB index, or skip the test when Redis is not there."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await client.flushdb()
+    except aioredis.RedisError as exc:
+        pytest.skip(f"Redis unavailable: {exc}")
+    finally:
+        await client.aclose()

@@ -17,11 +17,16 @@ __all__ = ["Archive", "JobFilter", "JobPage", "ScheduleStore", "Ticks", "page_of
 
 
 class JobFilter(msgspec.Struct, frozen=True):
-    """Which jobs to list: every given field must match (``None``: any)."""
+    """Which jobs to list: every given field must match (``None``: any); ``prefix``: the
+    stored queue name starts with it (a tenant's ``<tenant>~``); ``payload``: JSON text of an
+    object the payload contains (``@>``); ``ids``: the inclusive range of ids (an id prefix)."""
 
     queue: str | None = None
     status: JobStatus | None = None
     type: str | None = None
+    prefix: str | None = None
+    payload: str | None = None
+    ids: tuple[uuid.UUID, uuid.UUID] | None = None
 
 
 class JobPage(msgspec.Struct, frozen=True):

@@ -12,7 +12,7 @@ import psycopg
 
 from quorra.core.errors import InvalidTransition, KeyNotFound, Unavailable
 from quorra.core.keys import ApiKey, NewKey, Role
-from quorra.core.tasks import supervise
+from quorra.core.tasks import raise_if_cancelling, supervise
 from quorra.db.pool import Pool, connection
 from quorra.db.sqlfiles import load_queries
 
@@ -24,8 +24,8 @@ KEYS_CHANNEL = "quorra_keys"
 
 
 def _key(row: tuple[Any, ...]) -> ApiKey:
-    key_id, name, role, queues, created_at, revoked_at = row[:6]
-    return ApiKey(key_id, name, Role(role), tuple(queues), created_at, revoked_at)
+    key_id, name, role, queues, created_at, revoked_at, tenant = row[:7]
+    return ApiKey(key_id, name, Role(role), tuple(queues), created_at, revoked_at, tenant)
 
 
 class PostgresKeys:
@@ -38,7 +38,7 @@ class PostgresKeys:
             cur = await conn.execute(QUERIES["create"], {
                 "id": key.id, "name": key.name, "role": key.role.value,
                 "queues": list(key.queues), "key_hash": new.digest,
-                "created_at": key.created_at})
+                "created_at": key.created_at, "tenant": key.tenant})
             if await cur.fetchone() is None:
                 raise InvalidTransition("that key id is taken; try again")
         return key
@@ -51,7 +51,7 @@ class PostgresKeys:
     async def active(self) -> list[tuple[ApiKey, bytes]]:
         async with connection(self._pool) as conn:
             cur = await conn.execute(QUERIES["active"])
-            return [(_key(row), bytes(row[6])) for row in await cur.fetchall()]
+            return [(_key(row), bytes(row[7])) for row in await cur.fetchall()]
 
     async def revoke(self, key_id: str) -> ApiKey:
         async with connection(self._pool) as conn:
@@ -85,6 +85,7 @@ class KeyListener:
         does: the periodic refresh keeps working once the store is back)."""
         delay = 0.5
         while True:
+            raise_if_cancelling()  # close() must end it, whatever swallowed its cancel
             try:
                 conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
                 async with conn:

@@ -44,6 +44,9 @@ class PostgresArchive:
                         after: tuple[datetime, uuid.UUID] | None = None,
                         max_bytes: int | None = None) -> JobPage:
         params = {"queue": where.queue, "type": where.type, "limit": limit + 1,
+                  "prefix": where.prefix, "payload": where.payload,
+                  "id_low": where.ids[0] if where.ids else None,
+                  "id_high": where.ids[1] if where.ids else None,
                   "status": where.status.value if where.status else None,
                   "after_at": after[0] if after else None, "after_id": after[1] if after else None,
                   "max_bytes": max_bytes or UNBOUNDED}

@@ -3,31 +3,29 @@
 -- name: get
 -- With its parents (as enqueued) and the jobs that depend on it (at most %(max_dependents)s,
 -- in id order; an empty list when none).
-SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
-       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at, timeout_seconds, unique_key, depends_on,
+SELECT {{job_columns}}, unique_key, depends_on,
        CASE WHEN has_dependents THEN ARRAY(
            SELECT d.job_id FROM quorra_job_deps d WHERE d.parent_id = quorra_jobs.id
            ORDER BY d.job_id LIMIT %(max_dependents)s) END
 FROM quorra_jobs WHERE id = %(id)s;
 
 -- name: recent
-SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
-       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at, timeout_seconds
+SELECT {{job_columns}}
 FROM quorra_jobs ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: list_jobs
 -- Keyset paging over quorra_jobs_recent, or over quorra_jobs_status_recent /
 -- quorra_jobs_queue_status_recent when status (and queue) are given, so a filter that matches
 -- nothing reads no rows (the caller plans it for its values). Every filter is optional (NULL
--- matches all). Bounded by bytes too: ``before`` is the stored size of the payloads and results
--- of the rows ahead of this one; a row that starts past %(max_bytes)s comes without them (never
--- read from TOAST) and ``over`` set: the page ends before it.
+-- matches all; prefix: a tenant's queues; payload: containment, answered by the GIN index
+-- quorra_jobs_payload; id_low/id_high: an id prefix as a range of the primary key).
+-- Bounded by bytes too: ``before`` is the stored size of the payloads and results of the rows
+-- ahead of this one; a row that starts past %(max_bytes)s comes without them (never read from
+-- TOAST) and ``over`` set: the page ends before it.
 SELECT id, type, CASE WHEN NOT over THEN payload END, queue, priority, status, attempts,
        max_retries, last_error, CASE WHEN NOT over THEN result END, run_at, created_at,
        updated_at, lease_id, leased_at, leased_by, lease_expires_at, finished_at,
-       timeout_seconds, over
+       timeout_seconds, traceparent, over
 FROM (
   SELECT *, coalesce(sum(pg_column_size(payload) + coalesce(pg_column_size(result), 0))
                        OVER (ORDER BY created_at DESC, id DESC
@@ -37,6 +35,9 @@ FROM (
   WHERE (%(queue)s::text IS NULL OR queue = %(queue)s::text)
     AND (%(status)s::text IS NULL OR status = %(status)s::text)
     AND (%(type)s::text IS NULL OR type = %(type)s::text)
+    AND (%(prefix)s::text IS NULL OR starts_with(queue, %(prefix)s::text))
+    AND (%(payload)s::jsonb IS NULL OR payload @> %(payload)s::jsonb)
+    AND (%(id_low)s::uuid IS NULL OR id BETWEEN %(id_low)s::uuid AND %(id_high)s::uuid)
     AND (%(after_at)s::timestamptz IS NULL
          OR (created_at, id) < (%(after_at)s::timestamptz, %(after_id)s::uuid))
   ORDER BY created_at DESC, id DESC

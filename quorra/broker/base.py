@@ -9,7 +9,7 @@ job, delete a job) raise ``InvalidTransition`` when the job's state does not all
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ from quorra.broker.handoff import Lessees
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.core.limits import QueueLimits
 
-__all__ = ["Broker", "CancelHook", "Cancelled", "Settled"]
+__all__ = ["Broker", "BrokerEvents", "CancelHook", "Cancelled", "Chore", "Settled"]
 
 
 class Settled(msgspec.Struct, frozen=True):
@@ -53,7 +53,49 @@ CancelHook = Callable[[uuid.UUID, uuid.UUID], None]
 """Told ``(job_id, lease_id)`` of every lease a cancel voided, on any replica."""
 
 
+Chore = tuple[str, Callable[[], Awaitable[object]], float]
+"""A periodic chore of a driver: its name, the call, every how many seconds (housekeeping)."""
+
+
+class BrokerEvents(Protocol):
+    """What a driver reports while it runs (``quorra.metrics.Metrics`` implements it); a driver
+    calls only those its mode has."""
+
+    def jobs_unblocked(self, jobs: Iterable[tuple[object, str]]) -> None:
+        """``(job id, queue)`` of jobs a parent's success made pending here."""
+
+    def mode_changed(self, mode: str) -> None:
+        """Dispatch switched to ``mode`` (``redis``, ``postgres``, ``rebuilding``)."""
+
+    def set_redis_config(self, checks: Mapping[str, bool]) -> None:
+        """The Redis configuration check's verdicts, by check."""
+
+    def leases_lost(self, count: int) -> None:
+        """Leases held only in Redis that a rebuild could not recover."""
+
+    def expired_in_redis(self, queue: str, count: int) -> None:
+        """Leases of ``queue`` taken back by their deadline in Redis."""
+
+
 class Broker(Protocol):
+    async def start(self) -> None:
+        """Start the driver's own tasks (listeners, the Redis supervisor)."""
+
+    async def close(self) -> None:
+        """Stop them and close the clients the driver owns."""
+
+    def chores(self) -> list[Chore]:
+        """The driver's periodic chores, which housekeeping runs on every replica."""
+
+    def health(self) -> dict[str, Any]:
+        """``/readyz``'s dispatch section: ``mode`` and ``redis``."""
+
+    async def config_report(self) -> dict[str, Any]:
+        """Extra ``/readyz`` sections about the driver's backing store (never unreadiness)."""
+
+    def report_to(self, events: BrokerEvents) -> None:
+        """Send the driver's events (mode switches, unblocked jobs…) to ``events``."""
+
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
         """Store jobs durably (committed on return), in order; all or none."""
 

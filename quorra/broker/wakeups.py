@@ -8,6 +8,8 @@ import asyncio
 import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 
+from quorra.core.waiting import wait_event
+
 __all__ = ["Wakeups"]
 
 
@@ -32,10 +34,7 @@ class Wakeups:
 
     @staticmethod
     async def until(woken: asyncio.Event, timeout: float) -> None:
-        if woken.is_set():
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(woken.wait(), max(timeout, 0.0))
+        await wait_event(woken, timeout)
 
     def wake(self, queues: Iterable[str] | None) -> None:
         """Wake waiters on these queues (``None``: everyone)."""

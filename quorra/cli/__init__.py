@@ -7,6 +7,7 @@ from quorra.cli.dlq import dlq
 from quorra.cli.keys import keys
 from quorra.cli.schedules import schedules
 from quorra.cli.streams import enqueue_bulk, watch
+from quorra.cli.webhooks import webhooks
 
 __all__ = ["main"]
 
@@ -15,3 +16,4 @@ main.add_command(enqueue_bulk)
 main.add_command(keys)
 main.add_command(schedules)
 main.add_command(watch)
+main.add_command(webhooks)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, TextIO
 
-from quorra.cli.client import Client
+from quorra.cli.rest import RestClient
 
 if TYPE_CHECKING:  # loaded by ``--via grpc`` only: other commands start without gRPC
     from quorra.client import Client as ProducerClient
@@ -29,7 +29,7 @@ class BadLine(Exception):
         self.number = number
 
 
-def rest_sender(client: Client) -> Sender:
+def rest_sender(client: RestClient) -> Sender:
     """Send through ``POST /v1/jobs/batch``."""
     def send(jobs: list[Json]) -> int:
         return len(client.create_batch(jobs))

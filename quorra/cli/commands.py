@@ -32,7 +32,8 @@ def _dev_key() -> str:
 @click.option("--server", envvar="QUORRA_URL", default=DEFAULT_SERVER, show_default=True,
               show_envvar=True, help="Base URL of a Quorra server.")
 @click.option("--api-key", envvar="QUORRA_API_KEY", show_envvar=True,
-              help="API key (default: the dev-mode key in ./.quorra-dev, if any).")
+              help="API key or bearer JWT (default: the dev-mode key in ./.quorra-dev, "
+                   "if any).")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Tables for people, JSON for scripts.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
@@ -135,13 +136,16 @@ main.add_command(create, "enqueue")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Jobs per page.")
 @click.option("--cursor", help="Continue after a previous page (its next_cursor).")
+@click.option("--payload", metavar="JSON",
+              help='Only jobs whose payload contains this JSON object, e.g. \'{"user": 42}\'.')
+@click.option("--id-prefix", metavar="HEX", help="Only jobs whose id starts with these digits.")
 @pass_ctl
 def list_jobs(ctl: Ctl, queue: str | None, status: str | None, type_: str | None, limit: int,
-              cursor: str | None) -> None:
+              cursor: str | None, payload: str | None, id_prefix: str | None) -> None:
     """List jobs, newest first, with filters."""
     with ctl.client() as client:
         page = client.list_jobs(queue=queue, status=status, type_=type_, limit=limit,
-                                cursor=cursor)
+                                cursor=cursor, payload=payload, id_prefix=id_prefix)
     if ctl.render.json_mode:
         ctl.render.json(page)
         return

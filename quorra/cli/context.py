@@ -8,8 +8,8 @@ from typing import Any
 
 import click
 
-from quorra.cli.client import ApiError, Client
 from quorra.cli.render import Renderer
+from quorra.cli.rest import ApiError, RestClient
 
 __all__ = ["ApiGroup", "Ctl", "InputError", "JsonObject", "output_option", "pass_ctl"]
 
@@ -28,8 +28,8 @@ class Ctl:
     render: Renderer
     ca_cert: str | None = None  # a PEM bundle to trust for https:// (else the system's)
 
-    def client(self) -> Client:
-        return Client(self.server, self.api_key, timeout=self.timeout, ca_cert=self.ca_cert)
+    def client(self) -> RestClient:
+        return RestClient(self.server, self.api_key, timeout=self.timeout, ca_cert=self.ca_cert)
 
 
 pass_ctl = click.make_pass_decorator(Ctl)

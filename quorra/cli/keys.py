@@ -22,10 +22,11 @@ def _show(ctl: Ctl, rows: list[dict[str, Any]]) -> None:
         ctl.render.json(rows)
         return
     table = Table(title="API keys", title_justify="left")
-    for column in ("Id", "Name", "Role", "Queues", "Created", "Revoked"):
+    for column in ("Id", "Name", "Role", "Tenant", "Queues", "Created", "Revoked"):
         table.add_column(column)
     for row in rows:
         table.add_row(escape(str(row["id"])), escape(str(row["name"])), escape(str(row["role"])),
+                      escape(str(row.get("tenant") or "")),
                       escape(", ".join(row.get("queues") or []) or "every queue"),
                       when(row.get("created_at")), when(row.get("revoked_at")) or "")
     ctl.render.out.print(table if rows else "No API keys.")
@@ -45,7 +46,7 @@ def keys(ctx: click.Context) -> None:
 @keys.command("list")
 @pass_ctl
 def list_keys(ctl: Ctl) -> None:
-    """List API keys (ids, names, roles, queue patterns; never a secret)."""
+    """List API keys (ids, names, roles, tenants, queue patterns; never a secret)."""
     with ctl.client() as client:
         _show(ctl, client.request("GET", "/v1/keys")["keys"])
 
@@ -57,12 +58,17 @@ def list_keys(ctl: Ctl) -> None:
 @click.option("--queue", "queues", multiple=True, metavar="PATTERN",
               help="A queue pattern the key is limited to (glob: orders, mail.*); repeat it. "
                    "None: every queue.")
+@click.option("--tenant", default=None, metavar="TENANT",
+              help="The tenant the key belongs to: it sees only that tenant's queues. None: "
+                   "every tenant's.")
 @pass_ctl
-def create(ctl: Ctl, name: str, role: str, queues: tuple[str, ...]) -> None:
+def create(ctl: Ctl, name: str, role: str, queues: tuple[str, ...], tenant: str | None) -> None:
     """Create a key NAME; its secret is printed this once (store it now)."""
+    body: dict[str, Any] = {"name": name, "role": role, "queues": list(queues)}
+    if tenant is not None:
+        body["tenant"] = tenant
     with ctl.client() as client:
-        made = client.request("POST", "/v1/keys",
-                              body={"name": name, "role": role, "queues": list(queues)})
+        made = client.request("POST", "/v1/keys", body=body)
     if ctl.render.json_mode:
         ctl.render.json(made)
         return

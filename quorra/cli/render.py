@@ -127,14 +127,14 @@ class Renderer:
 
     def workers(self, workers: Sequence[dict[str, Any]]) -> None:
         table = Table(title="Connected workers", title_justify="left")
-        for name in ("Worker", "Queues", "In flight", "Connected", "Last seen"):
+        for name in ("Worker", "Queues", "In flight", "Server", "Connected", "Last seen"):
             table.add_column(name)
         for worker in workers:
             table.add_row(
                 escape(str(worker.get("worker_id", ""))),
                 escape(",".join(str(q) for q in worker.get("queues", []))),
-                str(worker.get("in_flight", 0)), when(worker.get("connected_at")),
-                when(worker.get("last_seen")),
+                str(worker.get("in_flight", 0)), escape(str(worker.get("replica") or "")),
+                when(worker.get("connected_at")), when(worker.get("last_seen")),
             )
         self.out.print(table if workers else "No workers connected.")
 

@@ -26,9 +26,9 @@ from quorra.cli.bulk import (
     rest_sender,
     send_all,
 )
-from quorra.cli.client import ApiError
 from quorra.cli.context import Ctl, InputError, pass_ctl
 from quorra.cli.render import when
+from quorra.cli.rest import ApiError
 from quorra.core.errors import QuorraError
 
 __all__ = ["enqueue_bulk", "watch"]

@@ -21,8 +21,10 @@ from quorra.client.batching import Chunk, chunks
 from quorra.client.config import CHANNEL_OPTIONS, ClientConfig
 from quorra.client.errors import ClientError, error_from
 from quorra.client.types import Enqueued, JobInfo, NewJob, enqueued_from_pb, info_from_pb, to_pb
+from quorra.core.keys import auth_metadata
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from quorra.tracing.context import trace_metadata
 
 __all__ = ["AsyncClient", "JobInput"]
 
@@ -46,7 +48,7 @@ class AsyncClient:
         self.config = ClientConfig.resolve(target, api_key, env, timeout=timeout,
                                            retry_for=retry_for, batch_size=batch_size,
                                            concurrency=concurrency)
-        self._metadata = (("x-api-key", self.config.api_key),)
+        self._metadata = auth_metadata(self.config.api_key)
         self._channel: grpc.aio.Channel | None = None
         self._stub: pb_grpc.WorkerServiceStub | None = None
 
@@ -73,15 +75,18 @@ class AsyncClient:
                       max_retries: int | None = None, id: str | None = None,
                       timeout: float | None = None, unique_key: str | None = None,
                       unique_for: float | None = None,
-                      depends_on: Sequence[str] = ()) -> Enqueued:
+                      depends_on: Sequence[str] = (), traceparent: str | None = None
+                      ) -> Enqueued:
         """Store one job; returns once it is committed (its id, status and run_at).
         ``timeout``: each attempt's time limit in seconds (unset: the server's default). With
         ``unique_key`` held in the queue, stores nothing and returns the job holding it
         (``duplicate`` set). ``depends_on``: ids of jobs that must succeed first (the job is
-        ``blocked`` until then; cancelled if one ends dead or cancelled)."""
+        ``blocked`` until then; cancelled if one ends dead or cancelled). The call carries the
+        current OpenTelemetry span's ``traceparent``, if any; ``traceparent`` overrides it."""
         job = NewJob(type, payload, queue=queue, priority=priority, delay=delay, run_at=run_at,
                      max_retries=max_retries, id=id, timeout=timeout, unique_key=unique_key,
-                     unique_for=unique_for, depends_on=tuple(depends_on))
+                     unique_for=unique_for, depends_on=tuple(depends_on),
+                     traceparent=traceparent)
         request = pb.EnqueueJobsRequest(jobs=[to_pb(job)])
         answer = await self._call(lambda s, **kw: s.EnqueueJobs(request, **kw), ("", 0))
         return enqueued_from_pb(answer.jobs[0])
@@ -147,7 +152,7 @@ class AsyncClient:
         pause = 0.05
         while True:
             try:
-                return await send(self._service(), metadata=self._metadata,
+                return await send(self._service(), metadata=self._metadata + trace_metadata(),
                                   timeout=self.config.timeout)
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in _RETRYABLE or time.monotonic() + pause > give_up:

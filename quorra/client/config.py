@@ -6,11 +6,11 @@ worker SDK."""
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from quorra.channels import CLIENT_OPTIONS, DEFAULT_MAX_MESSAGE_BYTES, ChannelTls, grpc_target
+from quorra.core.env import EnvReader
 from quorra.core.errors import ConfigError
 
 __all__ = ["CHANNEL_OPTIONS", "DEFAULT_TARGET", "ClientConfig"]
@@ -51,16 +51,16 @@ class ClientConfig:
     def resolve(cls, target: str | None = None, api_key: str | None = None,
                 env: Mapping[str, str] | None = None, **options: float) -> ClientConfig:
         """Arguments first, then the environment, then the defaults."""
-        env = os.environ if env is None else env
+        read = EnvReader(env)
         if target is None:
-            if env.get("QUORRA_GRPC_ADDR", "").strip():
-                target = grpc_target(env["QUORRA_GRPC_ADDR"])
-            elif env.get("QUORRA_URL", "").strip():
-                target = _from_url(env["QUORRA_URL"].strip())
+            if read.text("QUORRA_GRPC_ADDR"):
+                target = grpc_target(read.env["QUORRA_GRPC_ADDR"])
+            elif read.text("QUORRA_URL"):
+                target = _from_url(read.text("QUORRA_URL"))
             else:
                 target = DEFAULT_TARGET
-        key = api_key if api_key is not None else env.get("QUORRA_API_KEY", "")
-        config = cls(target=target, api_key=key, tls=ChannelTls.from_env(env),
+        key = api_key if api_key is not None else read.env.get("QUORRA_API_KEY", "")
+        config = cls(target=target, api_key=key, tls=ChannelTls.from_env(read.env),
                      **options)  # type: ignore[arg-type]
         config.check()
         return config

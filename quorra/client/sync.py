@@ -65,14 +65,14 @@ class Client:
                 max_retries: int | None = None, id: str | None = None,
                 timeout: float | None = None, unique_key: str | None = None,
                 unique_for: float | None = None,
-                depends_on: Sequence[str] = ()) -> Enqueued:
+                depends_on: Sequence[str] = (), traceparent: str | None = None) -> Enqueued:
         """Store one job; returns once it is committed (its id, status and run_at).
         ``timeout``: each attempt's time limit in seconds (unset: the server's default)."""
         return self._run(self._async.enqueue(type, payload, queue=queue, priority=priority,
                                              delay=delay, run_at=run_at,
                                              max_retries=max_retries, id=id, timeout=timeout,
                                              unique_key=unique_key, unique_for=unique_for,
-                                             depends_on=depends_on))
+                                             depends_on=depends_on, traceparent=traceparent))
 
     def enqueue_many(self, jobs: Iterable[JobInput]) -> list[Enqueued]:
         """Store any number of jobs, many per message; returns them in the order given."""

@@ -21,7 +21,7 @@ __all__ = ["Enqueued", "JobInfo", "NewJob", "enqueued_from_pb", "info_from_pb", 
 _encode = msgspec.json.encode
 _KEYS = {"type", "payload", "queue", "priority", "delay", "delay_seconds", "run_at",
          "max_retries", "id", "timeout", "timeout_seconds", "unique_key", "unique_for",
-         "unique_for_seconds", "depends_on"}
+         "unique_for_seconds", "depends_on", "traceparent"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -32,7 +32,8 @@ class NewJob:
     ``unique_key``: while a job of the queue holds it, the enqueue stores nothing and answers
     that job (``duplicate``); held ``unique_for`` seconds, or (unset) until the job finishes.
     ``depends_on``: ids of jobs (stored already, or sent earlier or in the same call) that must
-    succeed first; until then the job is ``blocked``."""
+    succeed first; until then the job is ``blocked``. ``traceparent``: a W3C trace context
+    for this job; unset, the call carries the current OpenTelemetry span's (if any)."""
 
     type: str
     payload: Mapping[str, Any] | None = None
@@ -46,6 +47,7 @@ class NewJob:
     unique_key: str | None = None
     unique_for: float | None = None
     depends_on: Sequence[str] = ()
+    traceparent: str | None = None
 
     @classmethod
     def from_mapping(cls, job: Mapping[str, Any], field: str = "") -> NewJob:
@@ -99,6 +101,7 @@ class JobInfo:
     unique_key: str = ""
     depends_on: tuple[str, ...] = ()  # the jobs it waits for
     dependents: tuple[str, ...] = ()  # the jobs waiting for it (at most 1,000)
+    traceparent: str = ""  # the producer's W3C traceparent ("": none)
 
 
 def _stamp(value: datetime, field: str) -> Timestamp:
@@ -125,6 +128,7 @@ def to_pb(job: NewJob, field: str = "") -> pb.JobSpec:
         for name, value in (("priority", job.priority), ("delay_seconds", job.delay),
                             ("max_retries", job.max_retries), ("timeout_seconds", job.timeout),
                             ("unique_key", job.unique_key),
+                            ("traceparent", job.traceparent),
                             ("unique_for_seconds", job.unique_for)):
             if value is not None:  # unset stays unset: the server's default applies
                 setattr(message, name, value)
@@ -160,4 +164,5 @@ def info_from_pb(message: pb.Job) -> JobInfo:
         unique_key=message.unique_key,
         depends_on=tuple(message.depends_on),
         dependents=tuple(message.dependents),
+        traceparent=message.traceparent,
     )

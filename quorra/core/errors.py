@@ -13,9 +13,11 @@
  │    └── Throttled       too many failed authentications from that client or key id
  ├── PermissionDenied     the key's role or queue patterns do not allow this
  ├── KeyNotFound          no API key with that id
+ ├── WebhookNotFound      no webhook subscription with that id
      └── Unavailable          a backing service cannot be reached
           ├── StoreUnavailable     PostgreSQL (the system of record)
           └── DispatchUnavailable  Redis (the dispatch index)
+               └── LeaseModeConflict  that Redis is used with the other lease mode
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "JobNotFound",
     "KeyNotFound",
     "LeaseLost",
+    "LeaseModeConflict",
     "PermissionDenied",
     "QueueNotFound",
     "QuorraError",
@@ -37,6 +40,7 @@ __all__ = [
     "TooLarge",
     "Unauthenticated",
     "Unavailable",
+    "WebhookNotFound",
 ]
 
 
@@ -108,6 +112,10 @@ class KeyNotFound(QuorraError):
     """API key not found."""
 
 
+class WebhookNotFound(QuorraError):
+    """Webhook not found."""
+
+
 class Unavailable(QuorraError):
     """A backing service is unavailable."""
 
@@ -118,3 +126,8 @@ class StoreUnavailable(Unavailable):
 
 class DispatchUnavailable(Unavailable):
     """The dispatch index (Redis) is unavailable."""
+
+
+class LeaseModeConflict(DispatchUnavailable):
+    """The Redis dataset is used with the other ``QUORRA_REDIS_LEASES`` mode: dispatching to it
+    would mix grant proposals and stream leases, so this replica dispatches from PostgreSQL."""

@@ -29,7 +29,6 @@ __all__ = [
     "JobSpec",
     "JobStatus",
     "QueueCount",
-    "backoff_seconds",
     "clamp_lease_ttl",
     "round_timeout",
 ]
@@ -45,7 +44,6 @@ MAX_DEPENDENCIES = 100  # parents one job may list in depends_on
 MAX_UNIQUE_FOR_SECONDS = 366 * 24 * 3600  # a unique key's window: up to a (leap) year
 LEASE_TTL_MIN = 1.0
 LEASE_TTL_MAX = 24 * 3600.0
-BACKOFF_CAP_SECONDS = 3600
 MAX_TIMEOUT_SECONDS = 7 * 24 * 3600.0  # a job's time limit: more than 0, at most 7 days
 TIMED_OUT = "timed out"  # last_error of an attempt whose lease ran out at the job's deadline
 
@@ -80,6 +78,9 @@ class JobSpec(msgspec.Struct, frozen=True):
     unique_for: float | None = None
     # Parents: jobs already stored or in the same batch; blocked until every one succeeded.
     depends_on: tuple[uuid.UUID, ...] = ()
+    # The producer's W3C traceparent (normal form, version 00): its trace goes on in the
+    # server's and the worker's spans for this job.
+    traceparent: str | None = None
 
 
 class Enqueued(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -121,19 +122,13 @@ class Job(msgspec.Struct, frozen=True):
     unique_key: str | None = None
     depends_on: list[uuid.UUID] | None = None  # the reads that show a job
     dependents: list[uuid.UUID] | None = None  # GET of one job: who depends on it
+    traceparent: str | None = None  # the producer's W3C traceparent, if it sent one
 
 
 class QueueCount(msgspec.Struct, frozen=True):
     queue: str
     status: JobStatus
     count: int
-
-
-def backoff_seconds(failed_attempts: int) -> int:
-    """Wait after the n-th failed attempt: ``min(2**n, 3600)`` seconds (README "Guarantees",
-    Retries; docs/architecture.md "Job states")."""
-    exponent: int = min(max(failed_attempts, 0), 12)
-    return min(1 << exponent, BACKOFF_CAP_SECONDS)
 
 
 def round_timeout(seconds: float) -> float:

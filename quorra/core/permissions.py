@@ -13,6 +13,10 @@ Queue sources (``Scope``):
 - ``JOB``: the queue of the job named in the path or message, checked once it is read.
 - ``REQUEST``: the queues a lease stream or session asks for.
 - ``LEASE``: the lease id names a job leased by a stream that was allowed on its queue.
+
+Tenants: a rule with ``tenants=False`` is refused to a principal of a tenant (schedules, keys,
+metrics and the dashboard span every tenant); the others are served to it through its own
+queues only (``quorra.tenancy``).
 """
 
 from __future__ import annotations
@@ -43,12 +47,14 @@ class Scope(enum.Enum):
 class Rule:
     permission: Permission
     scope: Scope = Scope.NONE
+    tenants: bool = True  # False: refused to a tenant's principal
 
 
 P = Permission
 _JOB = "/v1/jobs/{job_id:str}"
 _QUEUE = "/v1/queues/{queue:str}"
 _SCHEDULE = "/v1/schedules/{name:str}"
+_WEBHOOK = "/v1/webhooks/{webhook_id:str}"
 
 REST_ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/jobs"): Rule(P.ENQUEUE, Scope.BODY),
@@ -62,29 +68,36 @@ REST_ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/queues"): Rule(P.READ_ALL, Scope.ALL),
     ("GET", "/v1/recent"): Rule(P.READ_ALL, Scope.ALL),
     ("GET", "/v1/workers"): Rule(P.READ_ALL, Scope.ALL),
+    ("GET", "/v1/replicas"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
     ("POST", f"{_QUEUE}/retry-dead"): Rule(P.MANAGE_JOBS, Scope.PATH),
     ("POST", f"{_QUEUE}/pause"): Rule(P.QUEUES, Scope.PATH),
     ("POST", f"{_QUEUE}/resume"): Rule(P.QUEUES, Scope.PATH),
     ("PUT", f"{_QUEUE}/limits"): Rule(P.QUEUES, Scope.PATH),
     ("GET", f"{_QUEUE}/limits"): Rule(P.READ_ALL, Scope.PATH),
     ("DELETE", f"{_QUEUE}/limits"): Rule(P.QUEUES, Scope.PATH),
-    ("POST", "/v1/schedules"): Rule(P.SCHEDULES, Scope.ALL),
-    ("PUT", _SCHEDULE): Rule(P.SCHEDULES, Scope.ALL),
-    ("GET", "/v1/schedules"): Rule(P.READ_ALL, Scope.ALL),
-    ("GET", _SCHEDULE): Rule(P.READ_ALL, Scope.ALL),
-    ("DELETE", _SCHEDULE): Rule(P.SCHEDULES, Scope.ALL),
-    ("POST", f"{_SCHEDULE}/pause"): Rule(P.SCHEDULES, Scope.ALL),
-    ("POST", f"{_SCHEDULE}/resume"): Rule(P.SCHEDULES, Scope.ALL),
-    ("POST", "/v1/keys"): Rule(P.KEYS, Scope.ALL),
-    ("GET", "/v1/keys"): Rule(P.KEYS, Scope.ALL),
-    ("DELETE", "/v1/keys/{key_id:str}"): Rule(P.KEYS, Scope.ALL),
+    ("POST", "/v1/schedules"): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("PUT", _SCHEDULE): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("GET", "/v1/schedules"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
+    ("GET", _SCHEDULE): Rule(P.READ_ALL, Scope.ALL, tenants=False),
+    ("DELETE", _SCHEDULE): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("POST", f"{_SCHEDULE}/pause"): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("POST", f"{_SCHEDULE}/resume"): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("POST", "/v1/keys"): Rule(P.KEYS, Scope.ALL, tenants=False),
+    ("GET", "/v1/keys"): Rule(P.KEYS, Scope.ALL, tenants=False),
+    ("DELETE", "/v1/keys/{key_id:str}"): Rule(P.KEYS, Scope.ALL, tenants=False),
+    ("POST", "/v1/webhooks"): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
+    ("GET", "/v1/webhooks"): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
+    ("GET", _WEBHOOK): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
+    ("PATCH", _WEBHOOK): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
+    ("DELETE", _WEBHOOK): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
+    ("GET", f"{_WEBHOOK}/deliveries"): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
 }
 
 # Open unless QUORRA_PROTECT_METRICS is set: then /metrics needs this rule, and /readyz answers
 # its details only to such a key (its status code stays open for probes).
 OPEN_ROUTES: dict[tuple[str, str], Rule] = {
-    ("GET", "/metrics"): Rule(P.READ_ALL, Scope.ALL),
-    ("GET", "/readyz"): Rule(P.READ_ALL, Scope.ALL),
+    ("GET", "/metrics"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
+    ("GET", "/readyz"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
 }
 
 # The dashboard's JSON endpoints (session cookie; logging in needs DASHBOARD and every queue).
@@ -92,17 +105,18 @@ _DJOB = "/dashboard/api/jobs/{job_id:str}"
 _DQUEUE = "/dashboard/api/queues/{queue:str}"
 _DSCHEDULE = "/dashboard/api/schedules/{name:str}"
 DASHBOARD_ROUTES: dict[tuple[str, str], Rule] = {
-    ("GET", "/dashboard/api/overview"): Rule(P.READ_ALL, Scope.ALL),
-    ("GET", "/dashboard/api/jobs"): Rule(P.READ_ALL, Scope.ALL),
-    ("POST", f"{_DJOB}/retry"): Rule(P.MANAGE_JOBS, Scope.ALL),
-    ("POST", f"{_DJOB}/cancel"): Rule(P.MANAGE_JOBS, Scope.ALL),
-    ("DELETE", _DJOB): Rule(P.MANAGE_JOBS, Scope.ALL),
-    ("POST", f"{_DQUEUE}/retry-dead"): Rule(P.MANAGE_JOBS, Scope.ALL),
-    ("POST", f"{_DQUEUE}/pause"): Rule(P.QUEUES, Scope.ALL),
-    ("POST", f"{_DQUEUE}/resume"): Rule(P.QUEUES, Scope.ALL),
-    ("GET", "/dashboard/api/schedules"): Rule(P.READ_ALL, Scope.ALL),
-    ("POST", f"{_DSCHEDULE}/pause"): Rule(P.SCHEDULES, Scope.ALL),
-    ("POST", f"{_DSCHEDULE}/resume"): Rule(P.SCHEDULES, Scope.ALL),
+    ("GET", "/dashboard/api/overview"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
+    ("GET", "/dashboard/api/jobs"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
+    ("POST", f"{_DJOB}/retry"): Rule(P.MANAGE_JOBS, Scope.ALL, tenants=False),
+    ("POST", f"{_DJOB}/cancel"): Rule(P.MANAGE_JOBS, Scope.ALL, tenants=False),
+    ("DELETE", _DJOB): Rule(P.MANAGE_JOBS, Scope.ALL, tenants=False),
+    ("POST", f"{_DQUEUE}/retry-dead"): Rule(P.MANAGE_JOBS, Scope.ALL, tenants=False),
+    ("POST", f"{_DQUEUE}/pause"): Rule(P.QUEUES, Scope.ALL, tenants=False),
+    ("POST", f"{_DQUEUE}/resume"): Rule(P.QUEUES, Scope.ALL, tenants=False),
+    ("GET", "/dashboard/api/schedules"): Rule(P.READ_ALL, Scope.ALL, tenants=False),
+    ("POST", f"{_DSCHEDULE}/pause"): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("POST", f"{_DSCHEDULE}/resume"): Rule(P.SCHEDULES, Scope.ALL, tenants=False),
+    ("GET", "/dashboard/api/webhooks"): Rule(P.WEBHOOKS, Scope.ALL, tenants=False),
 }
 
 _RPC = "/quorra.WorkerService/"
@@ -123,6 +137,8 @@ def authorize(principal: Principal, rule: Rule) -> None:
     where their queue is known (``authorize_queues``)."""
     if not principal.may(rule.permission):
         raise PermissionDenied(f"a {principal.role} key may not {rule.permission.value}")
+    if principal.tenant is not None and not rule.tenants:
+        raise PermissionDenied("this spans every tenant: not for a tenant's key")
     if rule.scope is Scope.ALL and not principal.every_queue:
         raise PermissionDenied("this needs a key for every queue")
 

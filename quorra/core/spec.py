@@ -32,6 +32,7 @@ from quorra.core.jobs import (
     JobSpec,
     round_timeout,
 )
+from quorra.core.traceparent import MAX_TRACEPARENT_CHARS, check_traceparent
 
 __all__ = [
     "MAX_ERROR_CHARS",
@@ -57,7 +58,8 @@ __all__ = [
 ]
 
 _TYPE_PATTERN = r"^[^\x00-\x1f\x7f]+$"
-_QUEUE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
+# A queue name, optionally stored under a tenant: ``<tenant>~<queue>`` (quorra.core.tenancy).
+_QUEUE_PATTERN = r"^(?:[A-Za-z0-9][A-Za-z0-9_.-]{0,63}~)?[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 JobType = Annotated[str, msgspec.Meta(min_length=1, max_length=255, pattern=_TYPE_PATTERN)]
 QueueName = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_QUEUE_PATTERN)]
@@ -70,6 +72,7 @@ UniqueKey = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_UNIQUE_KEY_
 UniqueFor = Annotated[float, msgspec.Meta(gt=0, le=MAX_UNIQUE_FOR_SECONDS)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 Parents = Annotated[list[uuid.UUID], msgspec.Meta(max_length=MAX_DEPENDENCIES)]
+TraceParent = Annotated[str, msgspec.Meta(min_length=55, max_length=MAX_TRACEPARENT_CHARS)]
 
 
 class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,6 +96,9 @@ class EnqueueRequest(msgspec.Struct, forbid_unknown_fields=True):
     # Jobs this one waits for (stored already, or in the same batch): it is "blocked" until
     # every one succeeded, and cancelled when one ends dead or cancelled.
     depends_on: Parents | None = None
+    # The producer's W3C trace context (https://www.w3.org/TR/trace-context/); the request's
+    # `traceparent` header applies to jobs without one.
+    traceparent: TraceParent | None = None
 
 
 class BatchRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -255,6 +261,8 @@ def to_spec(req: EnqueueRequest, limits: Limits, field: str = "") -> JobSpec:
         unique_key=req.unique_key,
         unique_for=req.unique_for_seconds,
         depends_on=parents,
+        traceparent=(None if req.traceparent is None
+                     else check_traceparent(req.traceparent, f"{prefix}traceparent")),
     )
 
 

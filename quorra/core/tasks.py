@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["FAILURES", "Backoff", "report_failure", "spawn", "supervise"]
+__all__ = ["FAILURES", "Backoff", "raise_if_cancelling", "report_failure", "spawn", "supervise"]
 
 log = logging.getLogger("quorra.tasks")
 
@@ -47,6 +47,15 @@ class Backoff:
         self.delay = self.first
 
 
+def raise_if_cancelling() -> None:
+    """Stop a loop whose task was asked to stop even if the cancel itself was lost on the way
+    (a library's ``asyncio.wait_for`` on Python 3.11, e.g. psycopg_pool's wait for a free
+    connection, can return normally instead of raising it)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def report_failure(name: str, exc: BaseException, action: str) -> None:
     """Log a background failure at ERROR (with its traceback) and count it."""
     FAILURES[name] += 1
@@ -62,6 +71,11 @@ async def _supervised(name: str, body: Callable[[], Awaitable[None]], backoff: B
             await body()
             return
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # the cancel became an error inside the body (a library translated it): the
+                # task was asked to stop, so it stops instead of restarting the body for ever
+                raise asyncio.CancelledError from exc
             if loop.time() - started >= healthy_after:
                 backoff.reset()
             delay = backoff.next()

@@ -1,4 +1,8 @@
-"""Named SQL blocks: a ``-- name: <query>`` line starts each block of a ``.sql`` file."""
+"""Named SQL blocks: a ``-- name: <query>`` line starts each block of a ``.sql`` file.
+
+``{{job_columns}}`` in a block stands for the job columns every job read selects, in the order
+``row_to_job`` unpacks them (``quorra/db/rows.py``, their one list); ``{{job_columns j}}`` for
+the same columns of the table aliased ``j``."""
 
 from __future__ import annotations
 
@@ -6,9 +10,22 @@ import re
 from importlib import resources
 from typing import LiteralString
 
+from quorra.db.rows import JOB_COLUMNS
+
 __all__ = ["load_queries"]
 
 _HEADER = re.compile(r"^-- name: (?P<name>[a-z_]+)\s*$", re.MULTILINE)
+_ALIASED: LiteralString = ", ".join(["j." + column for column in JOB_COLUMNS])
+_MACROS: tuple[tuple[LiteralString, LiteralString], ...] = (
+    ("{{job_columns}}", ", ".join(JOB_COLUMNS)), ("{{job_columns j}}", _ALIASED))
+
+
+def _expanded(block: LiteralString) -> LiteralString:
+    for macro, columns in _MACROS:
+        block = block.replace(macro, columns)
+    if "{{" in block:
+        raise ValueError(f"unknown macro in {block[:80]!r}")
+    return block
 
 
 def parse_queries(text: str) -> dict[str, LiteralString]:
@@ -19,7 +36,7 @@ def parse_queries(text: str) -> dict[str, LiteralString]:
         name = match.group("name")
         if name in queries:
             raise ValueError(f"duplicate query name {name!r}")
-        queries[name] = text[match.end() : end].strip()
+        queries[name] = _expanded(text[match.end() : end].strip())
     return queries
 
 

@@ -8,6 +8,8 @@ order; the jobs are kept for the next start."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import os
 import shutil
 import sys
@@ -21,8 +23,8 @@ from quorra.devmode.embedded import (
     DevModeError,
     EmbeddedPostgres,
     EmbeddedRedis,
-    check_reachable,
-    load_or_create_key,
+    dev_key,
+    postgres_dir,
 )
 from quorra.devmode.supervisor import Child, Plan, supervise
 from quorra.settings import Address, parse_address
@@ -40,6 +42,14 @@ def _address(env: Mapping[str, str], name: str, default: str) -> Address:
         return parse_address(raw)
     except ValueError as exc:
         raise DevModeError(f"{name}: invalid value {raw!r}: {exc}") from None
+
+
+def _loopback(address: Address) -> bool:
+    """Only this machine can connect: the documented development key is then good enough."""
+    host = address.host.strip("[]")
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host).is_loopback
+    return host == "localhost"
 
 
 def _client_host(address: Address) -> str:
@@ -89,7 +99,8 @@ def _banner(data_dir: Path, http: Address, grpc: Address, key: str, key_source: 
 def _plan(data_dir: Path, environ: dict[str, str], http: Address, grpc: Address,
           database: str, redis_url: str, embedded: tuple[bool, bool]) -> Plan:
     from_env = bool(environ.get("QUORRA_API_KEY"))
-    key = environ.get("QUORRA_API_KEY") or load_or_create_key(data_dir / "api-key")
+    loopback = _loopback(http) and _loopback(grpc)
+    key = environ.get("QUORRA_API_KEY") or dev_key(data_dir / "api-key", loopback=loopback)
     key_source = "from QUORRA_API_KEY" if from_env else f"saved in {data_dir / 'api-key'}"
     server_env = {"QUORRA_LOG_LEVEL": "warn", **environ, "DATABASE_URL": database,
                   "REDIS_URL": redis_url, "QUORRA_API_KEY": key,
@@ -112,10 +123,8 @@ def run(data_dir: Path, env: Mapping[str, str] | None = None) -> int:
     data_dir = data_dir.expanduser().resolve()
     http = _address(environ, "QUORRA_HTTP_ADDR", "127.0.0.1:8080")
     grpc = _address(environ, "QUORRA_GRPC_ADDR", "127.0.0.1:50051")
-    postgres = None if environ.get("DATABASE_URL") else EmbeddedPostgres(data_dir / "postgres")
+    postgres = None if environ.get("DATABASE_URL") else EmbeddedPostgres(postgres_dir(data_dir))
     redis = None if environ.get("REDIS_URL") else EmbeddedRedis(data_dir / "redis")
-    if postgres is not None:
-        check_reachable(data_dir / "postgres")
     data_dir.mkdir(parents=True, exist_ok=True)
     try:
         database = postgres.start() if postgres else environ["DATABASE_URL"]

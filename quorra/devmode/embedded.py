@@ -4,13 +4,16 @@ one data directory so the jobs survive a restart.
 A new data directory gets PostgreSQL 18; one created earlier by PostgreSQL 16 (the wheel ships
 both) keeps running on 16, so an existing ``.quorra-dev/`` still opens.
 
-As root, the wheel runs PostgreSQL as a system user ``pgserver``, chowns its data directory to it
-and makes the parent directories traversable; ``check_reachable`` refuses a directory that user
-could not reach (for example under ``/root``) instead of opening it up."""
+As root, the wheel runs PostgreSQL as a system user ``pgserver`` and chowns its data directory
+to it, so every parent of that directory must be enterable by other users. When one is not (a
+``mktemp -d`` directory, ``/root``), ``postgres_dir`` keeps PostgreSQL's data under
+``/var/tmp/quorra-dev-postgres/`` instead, linked from the data directory, rather than opening
+the user's directories up."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import secrets
@@ -28,10 +31,12 @@ from psycopg import sql
 
 from quorra.core.errors import QuorraError
 
-__all__ = ["DevModeError", "EmbeddedPostgres", "EmbeddedRedis", "check_reachable",
-           "load_or_create_key"]
+__all__ = ["DEVELOPMENT_KEY", "DevModeError", "EmbeddedPostgres", "EmbeddedRedis", "dev_key",
+           "load_or_create_key", "postgres_dir", "reachable"]
 
 DATABASE = "quorra"
+DEVELOPMENT_KEY = "dev-api-key-change-in-production"  # the README's (and GoQuorra's) examples
+ELSEWHERE = Path("/var/tmp/quorra-dev-postgres")  # as root, when pgserver cannot reach the dir
 _EXTRA_HINT = "dev mode needs the dev-mode extra: pip install 'quorra[dev-mode]'"
 
 
@@ -39,16 +44,42 @@ class DevModeError(QuorraError):
     """Dev mode cannot start (the message says why and what to do)."""
 
 
-def check_reachable(path: Path) -> None:
-    """As root, every existing parent of ``path`` must be enterable by other users."""
+def reachable(path: Path) -> bool:
+    """Not root, or every existing parent of ``path`` is enterable by other users."""
     if os.geteuid() != 0:
-        return
-    for parent in path.parents:
-        if parent.exists() and not parent.stat().st_mode & stat.S_IXOTH:
-            raise DevModeError(
-                f"dev mode runs PostgreSQL as the system user 'pgserver' when started as root, "
-                f"and that user cannot enter {parent}. Keep the data directory elsewhere, e.g. "
-                f"QUORRA_DEV_DIR=/var/tmp/quorra-dev (or --dev-dir).")
+        return True
+    return all(not p.exists() or p.stat().st_mode & stat.S_IXOTH for p in path.parents)
+
+
+def postgres_dir(data_dir: Path) -> Path:
+    """Where the embedded PostgreSQL keeps its data: ``<data_dir>/postgres``, or, as root when
+    the ``pgserver`` user cannot reach it, a directory of its own under ``ELSEWHERE`` named after
+    the data directory and linked from ``<data_dir>/postgres``, so the next start finds it."""
+    local = data_dir / "postgres"
+    if local.is_symlink():
+        return local.resolve()
+    if reachable(local):
+        return local
+    if local.exists():
+        raise DevModeError(f"{local} exists but the system user 'pgserver' (PostgreSQL, when "
+                           f"started as root) cannot enter one of its parents; move it, or "
+                           f"make its parents enterable (chmod o+x)")
+    target = ELSEWHERE / hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    ELSEWHERE.mkdir(exist_ok=True)
+    ELSEWHERE.chmod(0o755)  # entered by pgserver; the wheel chowns target to it
+    data_dir.mkdir(parents=True, exist_ok=True)
+    local.symlink_to(target, target_is_directory=True)
+    return target
+
+
+def dev_key(path: Path, *, loopback: bool) -> str:
+    """The key dev mode gives the server: on loopback the documented development key (so the
+    README's examples work as written), else a random one kept in ``path``; either way it is
+    written to ``path`` (mode 0600), where ``quorractl`` finds it."""
+    if not loopback:
+        return load_or_create_key(path)
+    _write_private(path, DEVELOPMENT_KEY)
+    return DEVELOPMENT_KEY
 
 
 def load_or_create_key(path: Path) -> str:
@@ -58,10 +89,14 @@ def load_or_create_key(path: Path) -> str:
         if key:
             return key
     key = secrets.token_urlsafe(24)
+    _write_private(path, key)
+    return key
+
+
+def _write_private(path: Path, key: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
-    return key
 
 
 class EmbeddedPostgres:

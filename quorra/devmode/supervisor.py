@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
+from quorra.core.waiting import wait_event
+
 __all__ = ["Child", "Plan", "supervise"]
 
 PR_SET_PDEATHSIG = 1
@@ -68,8 +70,7 @@ async def _ready(url: str, server: asyncio.subprocess.Process, stop: asyncio.Eve
             if time.monotonic() > deadline:
                 _say(f"the server was not ready after {timeout:g}s")
                 return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.1)
+            await wait_event(stop, 0.1)
     return False
 
 

@@ -1,18 +1,16 @@
 """``/v1`` operator routes beyond single jobs: retry a queue's dead jobs, pause and resume a
-queue, list workers."""
+queue, its limits (the workers and replicas: ``quorra.http.cluster``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.datastructures import State
 from litestar.params import FromPath
 
 from quorra.core.limits import QueueLimits
 from quorra.core.spec import decode_body
-from quorra.http.auth import require_api_key
+from quorra.http.auth import principal_of, require_api_key
 from quorra.http.errors import error_responses
 from quorra.http.openapi import json_body_operation
 from quorra.http.schemas import (
@@ -20,17 +18,10 @@ from quorra.http.schemas import (
     QueueLimitsView,
     QueueState,
     Retried,
-    WorkerList,
-    WorkerView,
 )
-from quorra.service import JobService
-from quorra.workers import ConnectedWorker, WorkerDirectory
+from quorra.tenancy import Jobs, jobs_for
 
-__all__ = ["AdminController", "limits_view", "worker_list"]
-
-
-def _at(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
+__all__ = ["AdminController", "limits_view"]
 
 
 def limits_view(queue: str, limits: QueueLimits) -> QueueLimitsView:
@@ -38,41 +29,35 @@ def limits_view(queue: str, limits: QueueLimits) -> QueueLimitsView:
                            rate_limit=limits.rate_limit, rate_period=limits.rate_period)
 
 
-def worker_list(directory: WorkerDirectory) -> WorkerList:
-    def view(w: ConnectedWorker) -> WorkerView:
-        return WorkerView(worker_id=w.worker_id, queues=w.queues, in_flight=w.in_flight,
-                          connected_at=_at(w.connected_at), last_seen=_at(w.last_seen))
-
-    return WorkerList(workers=[view(w) for w in directory.snapshot()])
+def _jobs(request: Request[Any, Any, Any]) -> Jobs:
+    return jobs_for(request.app.state.service, principal_of(request))
 
 
 class AdminController(Controller):
     path = "/v1"
     before_request = staticmethod(require_api_key)
-    security = [{"apiKey": []}]  # noqa: RUF012
+    security = [{"apiKey": []}, {"bearer": []}]  # noqa: RUF012
     tags = ["operators"]  # noqa: RUF012
 
     @post("/queues/{queue:str}/retry-dead", status_code=200,
           responses=error_responses(401, 503), summary="Retry every dead job of a queue")
-    async def retry_dead(self, queue: FromPath[str], state: State) -> Retried:
-        service: JobService = state.service
-        return Retried(retried=await service.retry_dead(queue))
+    async def retry_dead(self, queue: FromPath[str], request: Request[Any, Any, Any]
+                         ) -> Retried:
+        return Retried(retried=await _jobs(request).retry_dead(queue))
 
     @post("/queues/{queue:str}/pause", status_code=200,
           responses=error_responses(400, 401, 404, 503),
           summary="Pause a queue: no job of it is leased, on any replica, until resumed "
                   "(enqueues are still accepted; idempotent)")
-    async def pause(self, queue: FromPath[str], state: State) -> QueueState:
-        service: JobService = state.service
-        await service.set_paused(queue, True)
+    async def pause(self, queue: FromPath[str], request: Request[Any, Any, Any]) -> QueueState:
+        await _jobs(request).set_paused(queue, True)
         return QueueState(queue=queue, paused=True)
 
     @post("/queues/{queue:str}/resume", status_code=200,
           responses=error_responses(400, 401, 404, 503),
           summary="Resume a paused queue and wake waiting workers (idempotent)")
-    async def resume(self, queue: FromPath[str], state: State) -> QueueState:
-        service: JobService = state.service
-        await service.set_paused(queue, False)
+    async def resume(self, queue: FromPath[str], request: Request[Any, Any, Any]) -> QueueState:
+        await _jobs(request).set_paused(queue, False)
         return QueueState(queue=queue, paused=False)
 
     @put("/queues/{queue:str}/limits", status_code=200,
@@ -85,22 +70,16 @@ class AdminController(Controller):
         body: LimitsBody = decode_body(await request.body(), LimitsBody)
         limits = QueueLimits(max_concurrency=body.max_concurrency, rate_limit=body.rate_limit,
                              rate_period=body.rate_period)
-        service: JobService = request.app.state.service
-        return limits_view(queue, await service.set_limits(queue, limits))
+        return limits_view(queue, await _jobs(request).set_limits(queue, limits))
 
     @get("/queues/{queue:str}/limits", responses=error_responses(400, 401, 503),
          summary="A queue's limits (null: none)")
-    async def get_limits(self, queue: FromPath[str], state: State) -> QueueLimitsView:
-        service: JobService = state.service
-        return limits_view(queue, await service.get_limits(queue))
+    async def get_limits(self, queue: FromPath[str], request: Request[Any, Any, Any]
+                         ) -> QueueLimitsView:
+        return limits_view(queue, await _jobs(request).get_limits(queue))
 
     @delete("/queues/{queue:str}/limits", status_code=200,
             responses=error_responses(400, 401, 503), summary="Remove a queue's limits")
-    async def remove_limits(self, queue: FromPath[str], state: State) -> QueueLimitsView:
-        service: JobService = state.service
-        return limits_view(queue, await service.set_limits(queue, QueueLimits()))
-
-    @get("/workers", responses=error_responses(401),
-         summary="Workers connected to this server replica")
-    async def workers(self, state: State) -> WorkerList:
-        return worker_list(state.workers)
+    async def remove_limits(self, queue: FromPath[str], request: Request[Any, Any, Any]
+                            ) -> QueueLimitsView:
+        return limits_view(queue, await _jobs(request).set_limits(queue, QueueLimits()))

@@ -35,7 +35,8 @@ class DrainRefusedBody:
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start" and not body.ended:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(body.discard(self.limit), self.seconds)
+                    async with asyncio.timeout(self.seconds):
+                        await body.discard(self.limit)
             await send(message)
 
         await self.app(scope, body.receive, answer)

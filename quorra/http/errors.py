@@ -24,6 +24,7 @@ from quorra.core.errors import (
     TooLarge,
     Unauthenticated,
     Unavailable,
+    WebhookNotFound,
 )
 from quorra.http.schemas import ErrorBody
 
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[QuorraError], int]] = [
     (Unauthenticated, 401),
     (PermissionDenied, 403),
     (KeyNotFound, 404),
+    (WebhookNotFound, 404),
     (TooLarge, 413),
     (InvalidInput, 400),
     (JobNotFound, 404),

@@ -1,5 +1,5 @@
 """``/v1/keys``: scoped API keys (admin). The secret is in the creation's answer only; listings
-show ids, names, roles, queue patterns and dates, never a key nor its hash."""
+show ids, names, roles, queue patterns, tenants and dates, never a key nor its hash."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class KeyBody(msgspec.Struct, forbid_unknown_fields=True):
     name: str
     role: Role
     queues: list[str] = msgspec.field(default_factory=list)
+    tenant: str | None = None  # none: the key sees every tenant's queues
 
 
 class KeyView(msgspec.Struct):
@@ -35,6 +36,7 @@ class KeyView(msgspec.Struct):
     queues: list[str]
     created_at: datetime
     revoked_at: datetime | None = None
+    tenant: str | None = None
 
 
 class CreatedKey(KeyView):
@@ -47,7 +49,7 @@ class KeyList(msgspec.Struct):
 
 def key_view(key: ApiKey) -> KeyView:
     return KeyView(id=key.id, name=key.name, role=key.role.value, queues=list(key.queues),
-                   created_at=key.created_at, revoked_at=key.revoked_at)
+                   created_at=key.created_at, revoked_at=key.revoked_at, tenant=key.tenant)
 
 
 def _keys(state: State) -> KeyService:
@@ -60,7 +62,7 @@ def _keys(state: State) -> KeyService:
 class KeysController(Controller):
     path = "/v1/keys"
     before_request = staticmethod(require_api_key)
-    security = [{"apiKey": []}]  # noqa: RUF012
+    security = [{"apiKey": []}, {"bearer": []}]  # noqa: RUF012
     tags = ["keys"]  # noqa: RUF012
 
     @post("/", status_code=201, operation_class=json_body_operation(KeyBody),
@@ -68,7 +70,8 @@ class KeysController(Controller):
           summary="Create an API key (the answer holds the key: it is never shown again)")
     async def create(self, request: Request[Any, Any, Any]) -> CreatedKey:
         body: KeyBody = decode_body(await request.body(), KeyBody)
-        made = await _keys(request.app.state).create(body.name, body.role, body.queues)
+        made = await _keys(request.app.state).create(body.name, body.role, body.queues,
+                                                     body.tenant)
         view = key_view(made.key)
         return CreatedKey(**msgspec.structs.asdict(view), key=made.secret)
 

@@ -8,11 +8,24 @@ import re
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    RequestBody,
+    Schema,
+)
 
 __all__ = ["json_body_operation"]
 
 _SNAKE = re.compile(r"(?<!^)(?=[A-Z])")
+_TRACEPARENT = Parameter(
+    name="traceparent", param_in="header", required=False,
+    description="The producer's W3C trace context (https://www.w3.org/TR/trace-context/): "
+                "stored with each job that has no traceparent of its own (README \"Tracing\"). "
+                "Malformed: 400.",
+    schema=Schema(type=OpenAPIType.STRING, max_length=512))
 
 
 def _schema(node: dict[str, Any], defs: dict[str, Any]) -> Schema:
@@ -31,8 +44,10 @@ def _schema(node: dict[str, Any], defs: dict[str, Any]) -> Schema:
     return Schema(**fields)
 
 
-def json_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
-    """An ``operation_class`` documenting a JSON body of type ``struct``."""
+def json_body_operation(struct: type[msgspec.Struct], *,
+                        traceparent: bool = False) -> type[Operation]:
+    """An ``operation_class`` documenting a JSON body of type ``struct`` (and, with
+    ``traceparent``, the optional ``traceparent`` header)."""
     generated = msgspec.json.schema(struct)
     body = _schema(generated, generated.get("$defs", {}))
 
@@ -42,5 +57,7 @@ def json_body_operation(struct: type[msgspec.Struct]) -> type[Operation]:
             self.request_body = RequestBody(
                 required=True, content={"application/json": OpenAPIMediaType(schema=body)}
             )
+            if traceparent:
+                self.parameters = [*(self.parameters or []), _TRACEPARENT]
 
     return _Operation

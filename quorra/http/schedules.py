@@ -34,7 +34,7 @@ def schedule_service(state: State) -> ScheduleService:
 class SchedulesController(Controller):
     path = "/v1/schedules"
     before_request = staticmethod(require_api_key)
-    security = [{"apiKey": []}]  # noqa: RUF012
+    security = [{"apiKey": []}, {"bearer": []}]  # noqa: RUF012
     tags = ["schedules"]  # noqa: RUF012
 
     @post("/", status_code=201, operation_class=json_body_operation(ScheduleRequest),

@@ -22,6 +22,9 @@ __all__ = [
     "JobView",
     "QueueList",
     "QueueState",
+    "RateView",
+    "ReplicaList",
+    "ReplicaView",
     "Retried",
     "WorkerList",
     "WorkerView",
@@ -53,6 +56,7 @@ class JobView(msgspec.Struct, omit_defaults=True):
     unique_key: str | None = None
     depends_on: list[uuid.UUID] | None = None  # the jobs it waits for (as enqueued)
     dependents: list[uuid.UUID] | None = None  # GET /v1/jobs/{id}: the jobs waiting for it
+    traceparent: str | None = None  # the producer's W3C traceparent, if it sent one
 
 
 def job_view(job: Job) -> JobView:
@@ -72,6 +76,7 @@ def job_view(job: Job) -> JobView:
         unique_key=job.unique_key,
         depends_on=job.depends_on,
         dependents=job.dependents,
+        traceparent=job.traceparent,
     )
 
 
@@ -111,10 +116,38 @@ class WorkerView(msgspec.Struct):
     in_flight: int
     connected_at: datetime
     last_seen: datetime
+    replica: str | None = None  # the server replica it is connected to
 
 
 class WorkerList(msgspec.Struct):
     workers: list[WorkerView]
+
+
+class RateView(msgspec.Struct):
+    """Jobs per second over the second ending at ``at``."""
+
+    at: datetime
+    enqueued: float
+    succeeded: float
+    failed: float
+
+
+class ReplicaView(msgspec.Struct):
+    """A server replica as recorded: ``live`` while its heartbeat is recent."""
+
+    id: str
+    host: str
+    pid: int
+    version: str
+    started_at: datetime
+    heartbeat_at: datetime
+    live: bool
+    workers: list[WorkerView]
+    throughput: RateView | None  # its latest second
+
+
+class ReplicaList(msgspec.Struct):
+    replicas: list[ReplicaView]
 
 
 class QueueList(msgspec.Struct):

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from quorra.core.errors import PermissionDenied
 from quorra.core.permissions import OPEN_ROUTES, authorize
-from quorra.http.auth import authenticate, denied
+from quorra.http.auth import authenticate, denied, header_credential
 
 __all__ = ["healthz", "metrics", "readyz"]
 
@@ -20,12 +20,12 @@ AnyRequest = Request[Any, Any, Any]
 
 
 def _given(request: AnyRequest) -> bytes:
-    given = request.headers.get("x-api-key") or request.query_params.get("api_key") or ""
-    return str(given).encode("utf-8", "surrogatepass")
+    return header_credential(request.scope["headers"]) or str(
+        request.query_params.get("api_key") or "").encode("utf-8", "surrogatepass")
 
 
-def _check(request: AnyRequest, path: str) -> None:
-    principal = authenticate(request, _given(request))
+async def _check(request: AnyRequest, path: str) -> None:
+    principal = await authenticate(request, _given(request))
     try:
         authorize(principal, OPEN_ROUTES[("GET", path)])
     except PermissionDenied as exc:
@@ -48,12 +48,12 @@ async def readyz(request: AnyRequest, state: State) -> Response[dict[str, Any]]:
     if state.protect_metrics and not _given(request):
         return Response({"ready": bool(report.get("ready"))}, status_code=status)
     if state.protect_metrics:
-        _check(request, "/readyz")
+        await _check(request, "/readyz")
     return Response(report, status_code=status)
 
 
 @get("/metrics", include_in_schema=False)
 async def metrics(request: AnyRequest, state: State) -> Response[bytes]:
     if state.protect_metrics:
-        _check(request, "/metrics")
+        await _check(request, "/metrics")
     return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,4 +1,5 @@
-"""API key in metadata ``x-api-key``, found in the replica's ``Keyring``; the method's rule
+"""API key in metadata ``x-api-key`` or ``authorization: Bearer <key or JWT>``, found in the
+replica's ``Keyring`` (a JWT verified by its token verifier); the method's rule
 from ``quorra.core.permissions``. Health checks and reflection need no key.
 
 A refused call gets a handler of the same kind that answers UNAUTHENTICATED (no or unknown
@@ -11,19 +12,23 @@ known (the request's queues, the jobs of a batch, the job read)."""
 from __future__ import annotations
 
 import contextvars
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, TypeAlias
 
 import grpc
 
 from quorra.core.errors import PermissionDenied
-from quorra.core.keys import Keyring, Principal, key_id_of
+from quorra.core.jobs import Job
+from quorra.core.keys import Keyring, Principal, key_id_of, looks_like_jwt
 from quorra.core.permissions import RPC_METHODS, authorize, authorize_queues
+from quorra.core.tenancy import shown_queue, stored_queues
 from quorra.core.throttle import FailureThrottle
 from quorra.metrics import Metrics
+from quorra.rpc.convert import job_to_pb
+from quorra.rpc.proto import quorra_pb2 as pb
 
-__all__ = ["EXEMPT_PREFIXES", "INVALID_KEY", "ApiKeyInterceptor", "allow_queues",
-           "current_principal", "peer_address"]
+__all__ = ["EXEMPT_PREFIXES", "INVALID_KEY", "ApiKeyInterceptor", "allow_queues", "credential",
+           "current_principal", "job_message", "peer_address", "tenant_queues"]
 
 INVALID_KEY = "Invalid or missing API key"
 EXEMPT_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -44,6 +49,34 @@ def allow_queues(queues: list[str]) -> None:
         raise PermissionDenied("no authenticated key")
     if principal.queues:
         authorize_queues(principal, queues)
+
+
+def tenant_queues(queues: list[str]) -> list[str]:
+    """The stored names of ``queues`` as the calling principal names them (its tenant's)."""
+    principal = current_principal.get()
+    if principal is None or principal.tenant is None:
+        return queues
+    return stored_queues(principal, queues)
+
+
+def job_message(job: Job, principal: Principal | None) -> pb.Job:
+    """A leased job's message, its queue named as ``principal`` sees it."""
+    message = job_to_pb(job)
+    if principal is not None and principal.tenant is not None:
+        message.queue = shown_queue(principal, job.queue)
+    return message
+
+
+def credential(metadata: Iterable[tuple[str, str | bytes]]) -> bytes:
+    """``authorization: Bearer …`` if sent, else the last ``x-api-key``."""
+    key: bytes = b""
+    for name, value in metadata:
+        raw = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
+        if name == "x-api-key":
+            key = raw
+        elif name == "authorization" and raw[:7].lower() == b"bearer ":
+            return raw[7:].strip()
+    return key
 
 
 def peer_address(peer: str) -> str:
@@ -113,11 +146,8 @@ class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or details.method.startswith(EXEMPT_PREFIXES):
             return handler
-        given = b""
-        for key, value in details.invocation_metadata or ():
-            if key == "x-api-key":
-                given = value.encode("utf-8", "surrogatepass") if isinstance(value, str) else value
-        principal = self.keyring.authenticate(given)
+        given = credential(details.invocation_metadata or ())
+        principal = await self.keyring.verify(given)
         if principal is None:
             return _refusing(handler, lambda context: self._unauthenticated(context, given))
         rule = RPC_METHODS.get(details.method)
@@ -135,7 +165,8 @@ class ApiKeyInterceptor(grpc.aio.ServerInterceptor):
     async def _unauthenticated(self, context: Context, given: bytes) -> None:
         wait = self.throttle.failed(peer_address(context.peer() or ""), key_id_of(given))
         if wait is None:
-            self._count("missing_key" if not given else "invalid_key")
+            self._count("missing_key" if not given else "invalid_token" if looks_like_jwt(given)
+                        else "invalid_key")
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, INVALID_KEY)
         self._count("throttled")
         context.set_trailing_metadata((("retry-after", str(wait)),))

@@ -21,6 +21,7 @@ __all__ = [
     "enqueued_to_pb",
     "job_detail_to_pb",
     "job_to_pb",
+    "metadata_value",
     "parse_id",
     "parse_result",
     "queues_of",
@@ -54,6 +55,8 @@ def job_to_pb(job: Job) -> pb.Job:
         run_at=timestamp(job.run_at), created_at=timestamp(job.created_at),
         leased_at=timestamp(job.leased_at), lease_expires_at=timestamp(job.lease_expires_at),
     )
+    if job.traceparent is not None:
+        message.traceparent = job.traceparent
     if job.timeout_seconds is not None:
         message.timeout_seconds = job.timeout_seconds
         deadline = timestamp(job.deadline)
@@ -115,6 +118,15 @@ def queues_of(queues: Sequence[str], queue: str = "", *, limits: Limits) -> list
     return chosen
 
 
+def metadata_value(context: Any, key: str) -> str | None:
+    """The last value of a call's text metadata ``key`` (lower case), or None."""
+    found = None
+    for item_key, value in context.invocation_metadata() or ():
+        if item_key == key and isinstance(value, str):
+            found = value
+    return found
+
+
 def window_of(max_jobs: int) -> int:
     return min(max(max_jobs, 1), MAX_LEASE_BATCH)
 
@@ -131,6 +143,8 @@ def _spec_fields(message: pb.JobSpec, index: int) -> dict[str, Any]:
         fields["unique_key"] = message.unique_key
     if message.depends_on:
         fields["depends_on"] = list(message.depends_on)
+    if message.traceparent:
+        fields["traceparent"] = message.traceparent
     for name in ("priority", "delay_seconds", "max_retries", "timeout_seconds",
                  "unique_for_seconds"):
         if message.HasField(name):

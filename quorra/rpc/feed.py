@@ -1,6 +1,6 @@
-"""Leasing for open streams, through one ``Dispatcher`` per server.
+"""Leasing for open streams, through one ``LeaseTurns`` per server.
 
-The dispatcher keeps one wake-up watcher per set of queues (however many streams lease from
+It keeps one wake-up watcher per set of queues (however many streams lease from
 it): it waits on the service's wake-up (enqueues and releases in this process at once, other
 replicas through LISTEN/NOTIFY, a bounded polling backup for delays and lost notifications) and
 hands the turn to the longest-waiting stream only. That stream leases; when it filled its whole
@@ -25,7 +25,7 @@ from quorra.core.jobs import Job
 from quorra.core.tasks import Backoff, supervise
 from quorra.service import JobService
 
-__all__ = ["Dispatcher", "Feed", "Window", "first_of"]
+__all__ = ["Feed", "LeaseTurns", "Window", "first_of"]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,10 @@ class _Group:
                 return
 
 
-class Dispatcher:
+class LeaseTurns:
+    """One wake-up watcher per set of queues; each wake-up is the lease turn of the stream that
+    waited longest (see the module's docstring)."""
+
     def __init__(self, service: JobService) -> None:
         self.service = service
         self._groups: dict[frozenset[str], _Group] = {}
@@ -102,13 +105,13 @@ class Feed:
 
     def __init__(self, service: JobService, queues: Sequence[str], *, worker_id: str,
                  ttl: float, stops: Iterable[asyncio.Event],
-                 dispatcher: Dispatcher | None = None) -> None:
+                 turns: LeaseTurns | None = None) -> None:
         self.service = service
         self.queues = list(queues)
         self.worker_id = worker_id
         self.ttl = ttl
         self.stops = list(stops)
-        self.dispatcher = dispatcher or Dispatcher(service)
+        self.turns = turns or LeaseTurns(service)
         self._group: _Group | None = None
 
     def stopped(self) -> bool:
@@ -116,12 +119,12 @@ class Feed:
 
     def close(self) -> None:
         if self._group is not None:
-            self.dispatcher.leave(self._group)
+            self.turns.leave(self._group)
             self._group = None
 
     async def take(self, limit: int) -> list[Job]:
         if self._group is None:
-            self._group = self.dispatcher.join(self.queues)
+            self._group = self.turns.join(self.queues)
         group = self._group
         backoff = Backoff(first=0.1, cap=2.0)
         while not self.stopped():

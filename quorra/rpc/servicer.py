@@ -13,11 +13,12 @@ import grpc
 from quorra.core.jobs import JobStatus
 from quorra.core.sizes import grpc_message_bytes
 from quorra.core.spec import Limits, check_worker_id
-from quorra.rpc.auth import allow_queues, current_principal
+from quorra.core.traceparent import TRACEPARENT, inherit_traceparent
+from quorra.rpc.auth import allow_queues, current_principal, job_message, tenant_queues
 from quorra.rpc.convert import (
     enqueued_to_pb,
     job_detail_to_pb,
-    job_to_pb,
+    metadata_value,
     parse_id,
     parse_result,
     queues_of,
@@ -26,13 +27,14 @@ from quorra.rpc.convert import (
     window_of,
 )
 from quorra.rpc.errors import abort_with, translated
-from quorra.rpc.feed import Dispatcher, Feed, Window, first_of
+from quorra.rpc.feed import Feed, LeaseTurns, Window, first_of
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.rpc.session import Session
 from quorra.rpc.settle import Settle, Windows, settle
 from quorra.service import JobService
-from quorra.workers import WorkerDirectory
+from quorra.tenancy import Jobs, jobs_for
+from quorra.worker_directory import WorkerDirectory
 
 __all__ = ["WorkerServicer"]
 
@@ -63,7 +65,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         self.stopping = stopping
         self.session_grace = session_grace
         self.windows = Windows()
-        self.dispatcher = Dispatcher(service)
+        self.turns = LeaseTurns(service)
         self.holders: dict[uuid.UUID, Session] = {}  # lease id -> the session holding it
         service.on_cancel(self._lease_cancelled)
 
@@ -87,10 +89,11 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         try:
             queues = queues_of(request.queues, request.queue, limits=self.limits)
             allow_queues(queues)
+            queues = tenant_queues(queues)
             check_worker_id(request.worker_id)
             feed = Feed(self.service, queues, worker_id=request.worker_id,
                         ttl=float(request.lease_ttl_seconds), stops=[self.stopping],
-                        dispatcher=self.dispatcher)
+                        turns=self.turns)
             window = window_of(request.max_jobs)
             if not request.follow:
                 jobs = await self.service.lease(queues, worker_id=request.worker_id,
@@ -134,11 +137,12 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def _deliver(self, feed: Feed, jobs: list[Any]) -> AsyncIterator[pb.Job]:
         """Yield jobs; those never handed to the transport are released in the end."""
         delivered = 0
+        principal = current_principal.get()
         try:
             for job in jobs:
                 if self.stopping.is_set():
                     break
-                yield job_to_pb(job)
+                yield job_message(job, principal)
                 delivered += 1
         finally:
             await feed.give_back(jobs[delivered:])
@@ -146,6 +150,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     @translated
     async def AckJob(self, request: pb.JobAck, context: Context) -> pb.JobAckResponse:  # noqa: N802
         """GoQuorra's ack; ``success=false`` counts as a failed attempt."""
+        await self._tenant_owns(request.job_id)
         status = await settle(self.service, self.windows,
                               _settlement(request, self.limits, success=request.success))
         return pb.JobAckResponse(acknowledged=True, message=_MESSAGES[status],
@@ -153,6 +158,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
 
     @translated
     async def NackJob(self, request: pb.JobAck, context: Context) -> pb.JobAckResponse:  # noqa: N802
+        await self._tenant_owns(request.job_id)
         item = _settlement(request, self.limits, success=False)
         status = await settle(self.service, self.windows, item)
         message = "Job released" if request.release else _MESSAGES[status]
@@ -162,6 +168,7 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def ExtendLease(  # noqa: N802
         self, request: pb.ExtendRequest, context: Context
     ) -> pb.ExtendResponse:
+        await self._tenant_owns(request.job_id)
         lease_id = parse_id(request.lease_id, "lease_id")
         deadline = await self.service.extend(parse_id(request.job_id, "job_id"), lease_id,
                                              float(request.lease_ttl_seconds))
@@ -172,16 +179,18 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
     async def EnqueueJobs(  # noqa: N802
         self, request: pb.EnqueueJobsRequest, context: Context
     ) -> pb.EnqueueJobsResponse:
-        specs = specs_from_pb(request, self.limits)
+        specs = inherit_traceparent(specs_from_pb(request, self.limits),
+                                    metadata_value(context, TRACEPARENT),
+                                    f"metadata {TRACEPARENT}")
         allow_queues([spec.queue for spec in specs])
-        done = await self.service.enqueue(specs)
+        done = await self._jobs().enqueue(specs)
         return pb.EnqueueJobsResponse(jobs=[enqueued_to_pb(item) for item in done])
 
     @translated
     async def GetJob(self, request: pb.GetJobRequest, context: Context) -> pb.Job:  # noqa: N802
         """The job; one stored before results were bounded may not fit in a message: a clear
         RESOURCE_EXHAUSTED then, instead of a transport error (REST still shows it)."""
-        found = await self.service.get(parse_id(request.id, "id"))
+        found = await self._jobs().get(parse_id(request.id, "id"))
         allow_queues([found.queue])
         job = job_detail_to_pb(found)
         if job.ByteSize() > self.max_message_bytes:
@@ -198,9 +207,22 @@ class WorkerServicer(pb_grpc.WorkerServiceServicer):
         """``POST /v1/jobs/{id}/cancel``: the job, now cancelled."""
         job_id = parse_id(request.id, "id")
         principal = current_principal.get()
+        jobs = self._jobs()
         if principal is None or principal.queues:
-            allow_queues([(await self.service.get(job_id)).queue])
-        return job_detail_to_pb(await self.service.cancel(job_id))
+            allow_queues([(await jobs.get(job_id)).queue])
+        return job_detail_to_pb(await jobs.cancel(job_id))
+
+    async def _tenant_owns(self, job_id: str) -> None:
+        """A tenant's unary settlement names one of its jobs (NOT_FOUND otherwise); a lease id
+        is a secret already, this keeps tenants apart even if one leaked."""
+        principal = current_principal.get()
+        if principal is not None and principal.tenant is not None:
+            await self._jobs().get(parse_id(job_id, "job_id"))
+
+    def _jobs(self) -> Jobs:
+        """The use-cases as the calling principal sees them (its tenant's queues only)."""
+        principal = current_principal.get()
+        return self.service if principal is None else jobs_for(self.service, principal)
 
     async def Session(  # noqa: N802
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: Context

@@ -22,14 +22,16 @@ from quorra.core.errors import InvalidInput, QuorraError
 from quorra.core.jobs import Job
 from quorra.core.spec import check_worker_id
 from quorra.core.tasks import spawn
-from quorra.rpc.auth import allow_queues
+from quorra.core.waiting import wait_event
+from quorra.rpc.auth import allow_queues, current_principal, job_message, tenant_queues
 from quorra.rpc.batches import budget_of, session_responses
-from quorra.rpc.convert import MAX_LEASE_BATCH, job_to_pb, parse_id, parse_result, queues_of
+from quorra.rpc.convert import MAX_LEASE_BATCH, parse_id, parse_result, queues_of
 from quorra.rpc.convert import timestamp as to_timestamp
 from quorra.rpc.errors import status_of
 from quorra.rpc.feed import Feed, first_of
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.settle import Settle, settle
+from quorra.tenancy import jobs_for
 
 if TYPE_CHECKING:
     from quorra.rpc.servicer import WorkerServicer
@@ -88,6 +90,7 @@ class Session:
         self.extended_out: list[pb.Outcome] = []
         self.cancelled_out: list[pb.Cancellation] = []
         self.leases: set[uuid.UUID] = set()  # leases this session took and has not settled
+        self.principal = current_principal.get()  # its tenant names the queues shown
 
     @classmethod
     async def open(cls, host: WorkerServicer, requests: AsyncIterator[pb.SessionRequest],
@@ -99,9 +102,10 @@ class Session:
         check_worker_id(spec.worker_id, "open.worker_id")
         queues = queues_of(spec.queues, limits=host.limits)
         allow_queues(queues)
+        queues = tenant_queues(queues)
         feed = Feed(host.service, queues, worker_id=spec.worker_id,
                     ttl=float(spec.lease_ttl_seconds), stops=[host.stopping],
-                    dispatcher=host.dispatcher)
+                    turns=host.turns)
         budget = budget_of(spec.max_message_bytes, host.max_message_bytes)
         session = cls(host, requests, context, feed, budget)
         feed.stops.append(session.halt)
@@ -138,8 +142,7 @@ class Session:
             if self._finished(deadline):
                 return
             timeout = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.ready.wait(), timeout)
+            await wait_event(self.ready, timeout)
             self.ready.clear()
             if isinstance(self.failure, InvalidInput):  # the worker broke a rule: say which
                 await self.context.abort(status_of(self.failure), self.failure.message)
@@ -165,7 +168,8 @@ class Session:
         self.settled_out, self.extended_out = [], []
         sent = 0
         try:
-            for response in session_responses([job_to_pb(job) for job in jobs], settled,
+            for response in session_responses([job_message(job, self.principal)
+                                               for job in jobs], settled,
                                               extended, self.budget, cancelled):
                 yield response
                 sent += len(response.jobs)
@@ -294,14 +298,34 @@ class Session:
 
     async def _settle(self, request: pb.SessionRequest, mine: list[uuid.UUID]) -> None:
         try:
-            if request.settlements:
-                await self._settle_all(request.settlements, mine)
-            if request.extensions:
-                outcomes = await _bounded(self._extend(e) for e in request.extensions)
+            held = set(mine) | self.leases
+            settlements = await self._owned(request.settlements, held, self.settled_out)
+            if settlements:
+                await self._settle_all(settlements, mine)
+            extensions = await self._owned(request.extensions, held, self.extended_out)
+            if extensions:
+                outcomes = await _bounded(self._extend(e) for e in extensions)
                 self.extended_out.extend(outcomes)
         finally:
             self.settling.release()
             self.ready.set()
+
+    async def _owned(self, items: Any, held: set[uuid.UUID], refused: list[pb.Outcome]) -> Any:
+        """Items of a tenant's session naming a lease it does not hold (one of an earlier
+        session: a reconnect) must name one of the tenant's jobs; the others are answered
+        NOT_FOUND in ``refused`` and go no further. A lease id is a secret already."""
+        if self.principal is None or self.principal.tenant is None:
+            return items
+        jobs, kept = jobs_for(self.host.service, self.principal), []
+        for item in items:
+            try:
+                if _lease_of(item) not in held:
+                    await jobs.get(parse_id(item.job_id, "job_id"))
+            except Exception as exc:
+                refused.append(_outcome(item.job_id, item.lease_id, exc))
+                continue
+            kept.append(item)
+        return kept
 
     async def _settle_all(self, items: Any, mine: list[uuid.UUID]) -> None:
         releases = [s for s in items if s.release]

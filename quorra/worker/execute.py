@@ -16,6 +16,7 @@ import msgspec
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.worker.deadlines import TimedOut, run_async, run_sync, time_left, when
 from quorra.worker.registry import Job, PermanentError
+from quorra.worker.tracing import run_span
 
 if TYPE_CHECKING:
     from quorra.worker.runner import Worker
@@ -52,6 +53,7 @@ def to_job(message: pb.Job, cancel_event: threading.Event | None = None) -> Job:
         lease_id=message.lease_id, last_error=message.last_error,
         lease_expires_at=when(message, "lease_expires_at"), created_at=when(message, "created_at"),
         timeout_seconds=message.timeout_seconds or None, deadline=when(message, "deadline"),
+        traceparent=message.traceparent or None,
         cancel_event=cancel_event or threading.Event(),
     )
 
@@ -82,8 +84,9 @@ async def _in_slot(worker: Worker, entry: Running) -> Any:
             raise asyncio.CancelledError
         began = time.monotonic()
         try:
-            return await _call(worker, to_job(entry.job, entry.cancel_event), entry,
-                               time_left(entry.job))
+            with run_span(entry.job):
+                return await _call(worker, to_job(entry.job, entry.cancel_event), entry,
+                                   time_left(entry.job))
         finally:
             worker.window.observe(time.monotonic() - began)
     except TimedOut as exc:

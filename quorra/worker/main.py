@@ -13,6 +13,8 @@ import sys
 import click
 
 from quorra.core.errors import ConfigError
+from quorra.tracing.config import TracingConfig
+from quorra.tracing.setup import setup_tracing
 from quorra.worker.config import WorkerConfig
 from quorra.worker.demo import demo_registry
 from quorra.worker.registry import Registry, default_registry
@@ -57,6 +59,7 @@ def main(handlers: str | None, log_level: str) -> None:
     try:
         config = WorkerConfig.from_env()
         registry = load_handlers(handlers if handlers is not None else config.handlers)
+        tracer_provider = setup_tracing(TracingConfig.from_env("quorra-worker"))
     except ConfigError as exc:
         click.echo(f"quorra-worker: configuration error: {exc}", err=True)
         sys.exit(2)
@@ -67,6 +70,9 @@ def main(handlers: str | None, log_level: str) -> None:
     except WorkerStopped as exc:
         click.echo(f"quorra-worker: {exc}", err=True)
         sys.exit(1)
+    finally:
+        if tracer_provider is not None:
+            tracer_provider.shutdown()  # exports the spans still batched
     log.info("quorra-worker stopped")
     if worker.abandoned:  # threads of `def` handlers past their deadline: never wait for them
         log.warning("%d handler thread(s) still running past their job's deadline; exiting "

@@ -43,6 +43,7 @@ class Job:
     last_error: str = ""
     timeout_seconds: float | None = None
     deadline: datetime | None = None
+    traceparent: str | None = None  # the producer's W3C traceparent, if it sent one
     cancel_event: threading.Event = dataclasses.field(
         default_factory=threading.Event, repr=False, compare=False)
     # set by the worker at the deadline (``timed_out``); a handler may also wait on it

@@ -6,7 +6,6 @@ batches; reconnects with backoff; drains on ``stop()``."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -16,8 +15,10 @@ from typing import Any
 import grpc
 
 from quorra.channels import CLIENT_OPTIONS, open_channel
+from quorra.core.keys import auth_metadata
 from quorra.core.sizes import GRPC_DEFAULT_MESSAGE_BYTES
 from quorra.core.tasks import report_failure, spawn
+from quorra.core.waiting import wait_event
 from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
@@ -94,14 +95,13 @@ class Worker:
             if self.stopping.is_set():
                 break
             delay = 0.2 if time.monotonic() - started > 10 else min(delay * 2, 10.0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), delay * random.uniform(0.8, 1.2))
+            await wait_event(self.stopping, delay * random.uniform(0.8, 1.2))
         await self._abandon_rest()
         await producers.close()
         self.threads.shutdown()
 
     async def _session(self) -> None:
-        metadata = (("x-api-key", self.config.api_key),)
+        metadata = auth_metadata(self.config.api_key)
         options = [*CLIENT_OPTIONS,
                    ("grpc.max_receive_message_length", self.config.max_message_bytes)]
         async with open_channel(self.config.grpc_addr, options, self.config.tls) as channel:
@@ -133,7 +133,8 @@ class Worker:
                         helper.result()
             if not reader.done():
                 await self._drain(call)
-                await asyncio.wait_for(reader, 10)
+                async with asyncio.timeout(10):
+                    await reader
             reader.result()
             if self._tasks:
                 await asyncio.wait(list(self._tasks), timeout=10)
@@ -165,7 +166,8 @@ class Worker:
         while self.settlements or self.extensions or self.credit:
             self.flushed.clear()
             self._send()
-            await asyncio.wait_for(self.flushed.wait(), 10)
+            async with asyncio.timeout(10):
+                await self.flushed.wait()
 
     async def _read(self, call: Any) -> None:
         async for response in call:
@@ -213,7 +215,7 @@ class Worker:
                 self._spawn(stub.NackJob(
                     pb.JobAck(job_id=job.id, lease_id=job.lease_id, release=True,
                               worker_id=self.config.worker_id),
-                    metadata=(("x-api-key", self.config.api_key),)))
+                    metadata=auth_metadata(self.config.api_key)))
             else:
                 self.settle(pb.Settlement(job_id=job.id, lease_id=job.lease_id, release=True),
                             credit=False)

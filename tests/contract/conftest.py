@@ -47,7 +47,7 @@ def spec(type_: str = "task", **fields: object) -> JobSpec:
 
 async def _sql(url: str, query: str, job_id: uuid.UUID) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(query, (job_id,))  # type: ignore[arg-type]
+        await conn.execute(query, (job_id,))
 
 
 def _postgres_broker(pool: Any, url: str, **options: Any) -> Any:

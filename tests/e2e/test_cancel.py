@@ -51,7 +51,7 @@ def test_running_and_pending_jobs_are_cancelled(cancel_server: Server, tmp_path:
             running = [_enqueue(api, "cancel_async", marks), _enqueue(api, "cancel_sync", marks)]
             waiting = _enqueue(api, "cancel_async", marks)  # no free slot: stays pending
             for job_id in running:
-                wait_until(lambda j=job_id: (marks / f"{j}.started").exists(), timeout=30,
+                wait_until((marks / f"{job_id}.started").exists, timeout=30,
                            what=f"job {job_id} to start")
             assert _status(api, waiting) == "pending"
             cancelled = api.post(f"/v1/jobs/{waiting}/cancel")
@@ -61,7 +61,7 @@ def test_running_and_pending_jobs_are_cancelled(cancel_server: Server, tmp_path:
                 assert response.status_code == 200, response.text
                 assert response.json()["status"] == "cancelled"
             for job_id in running:
-                wait_until(lambda j=job_id: (marks / f"{j}.cancelled").exists(), timeout=15,
+                wait_until((marks / f"{job_id}.cancelled").exists, timeout=15,
                            what=f"the handler of {job_id} to see its cancel")
             # the freed slots take new work: the worker runs on
             quick = api.post("/v1/jobs", json={"type": "quick", "queue": "cancel"}).json()["id"]

@@ -148,6 +148,51 @@ def test_cancel_button_on_a_pending_job(server: Server, browser: Any) -> None:
     context.close()
 
 
+def test_search_box_by_payload_and_id_prefix(server: Server, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = Watch(page)
+    log_in(page, server)
+    expect(page.locator("#servers tbody tr")).to_have_count(1, timeout=WAIT_MS)  # this one
+    expect(page.locator("#servers tbody tr td").nth(2)).to_have_text("live")
+    first = server.create(type="mail", queue="e2e-search", payload={"user": 42, "note": XSS})
+    second = server.create(type="mail", queue="e2e-search", payload={"user": 42})
+    server.create(type="mail", queue="e2e-search", payload={"user": 7})
+    rows = page.locator("#jobs tbody tr")
+    page.fill("#f-queue", "e2e-search")
+    page.click("#filters button[type=submit]")
+    expect(rows).to_have_count(3, timeout=WAIT_MS)
+
+    page.fill("#f-payload", '{"user": 42}')
+    page.click("#filters button[type=submit]")
+    expect(rows).to_have_count(2, timeout=WAIT_MS)
+    expect(page.locator(f'#jobs tr[data-job-id="{second}"]')).to_be_visible()
+    page.fill("#f-payload", f'{{"note": "{XSS}"}}')  # markup in a search term stays text
+    page.click("#filters button[type=submit]")
+    expect(rows).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator(f'#jobs tr[data-job-id="{first}"]')).to_be_visible()
+    assert page.locator("img").count() == 0
+
+    page.fill("#f-payload", "")
+    page.fill("#f-id-prefix", str(second)[:-1])
+    page.click("#filters button[type=submit]")
+    expect(rows).to_have_count(1, timeout=WAIT_MS)
+    expect(page.locator(f'#jobs tr[data-job-id="{second}"]')).to_be_visible()
+    shot(page, "search")
+
+    page.fill("#f-id-prefix", "")
+    page.fill("#f-payload", f"[{XSS}")  # not a JSON object: said under the form, as text
+    page.click("#filters button[type=submit]")
+    expect(page.locator("#jobs-error")).to_contain_text("payload", timeout=WAIT_MS)
+    expect(rows).to_have_count(0)
+    assert page.locator("img").count() == 0
+    page.click("#f-clear")
+    expect(page.locator("#jobs-error")).to_be_hidden(timeout=WAIT_MS)
+    expect(page.locator(f'#jobs tr[data-job-id="{first}"]')).to_be_visible(timeout=WAIT_MS)
+    context.close()
+    assert [d for d in watch.dialogs if not d.startswith("confirm")] == [], watch.dialogs
+
+
 def test_schedules_and_queue_limits_on_the_overview(server: Server, browser: Any) -> None:
     name = f"e2e-{XSS}"[:60].replace("<", "x").replace(">", "y").replace(" ", "-")
     with server.api() as client:
@@ -178,6 +223,36 @@ def test_schedules_and_queue_limits_on_the_overview(server: Server, browser: Any
     with server.api() as client:
         client.delete(f"/v1/schedules/{name}")
         client.delete("/v1/queues/e2e-limited/limits")
+    context.close()
+
+
+def test_webhooks_and_their_deliveries_on_the_overview(server: Server, browser: Any) -> None:
+    """A subscription (its URL carrying markup, shown as text; its secret nowhere on the page)
+    and the delivery a finished job made (the server cannot reach the URL: a failed attempt)."""
+    with server.api() as client:
+        made = client.post("/v1/webhooks", json={
+            "url": f"https://127.0.0.1:9/{XSS}", "events": ["job.succeeded"],
+            "queue": "e2e-hooks"})
+        assert made.status_code == 201, made.text
+    hook, secret = made.json()["id"], made.json()["secret"]
+    job = server.create(type="t", queue="e2e-hooks")
+    server.succeed(server.lease("e2e-hooks"), {"ok": True})
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    log_in(page, server)
+    row = page.locator(f'#webhooks tr[data-webhook="{hook}"]')
+    expect(row).to_contain_text(f"https://127.0.0.1:9/{XSS}", timeout=WAIT_MS)
+    expect(row).to_contain_text("job.succeeded")
+    expect(row).to_contain_text("enabled")
+    delivery = page.locator("#deliveries tbody tr").first
+    expect(delivery).to_contain_text("job.succeeded", timeout=WAIT_MS)
+    expect(delivery).to_contain_text(str(job)[:8])
+    expect(delivery).to_contain_text("request failed", timeout=WAIT_MS)
+    assert page.locator("#webhooks-card img").count() == 0
+    assert secret not in page.content()
+    shot(page, "webhooks")
+    with server.api() as client:
+        assert client.delete(f"/v1/webhooks/{hook}").status_code == 204
     context.close()
 
 

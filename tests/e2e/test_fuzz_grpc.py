@@ -53,6 +53,7 @@ def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
     if kind == _F.TYPE_BOOL:
         return st.booleans()
     if kind == _F.TYPE_ENUM:
+        assert field.enum_type is not None  # an enum field names its enum
         return st.sampled_from([v.number for v in field.enum_type.values])
     if kind == _F.TYPE_BYTES:
         return (st.binary(max_size=64) | st.sampled_from(_AWKWARD_BYTES)
@@ -63,11 +64,13 @@ def _scalar(field: FieldDescriptor) -> st.SearchStrategy[Any]:
 def _field(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
     if field.type != _F.TYPE_MESSAGE:
         value = _scalar(field)
-    elif field.message_type.full_name == "google.protobuf.Timestamp":
+    elif (kind := field.message_type) is None:
+        raise AssertionError(f"{field.full_name}: a message field that names no message")
+    elif kind.full_name == "google.protobuf.Timestamp":
         value = st.builds(Timestamp, seconds=st.integers(-(2**40), 2**40),
                           nanos=st.integers(0, 999_999_999))
     else:
-        value = message(field.message_type, depth + 1)
+        value = message(kind, depth + 1)
     return st.lists(value, max_size=3) if field.is_repeated else value
 
 
@@ -104,7 +107,7 @@ def _accepted_or_refused(call: Any, server: ServerProcess, changes: bool = False
         assert stored(server) == before
 
 
-def _refusal(call: Any) -> tuple[grpc.StatusCode, str] | None:
+def _refusal(call: Any) -> tuple[grpc.StatusCode, str | None] | None:
     try:
         call()
     except grpc.RpcError as exc:

@@ -125,8 +125,10 @@ def test_throttling_answers_429_and_resource_exhausted_then_recovers(
         stub = pb_grpc.WorkerServiceStub(channel)
         with pytest.raises(grpc.RpcError) as caught:  # the address is over its limit
             stub.GetJob(pb.GetJobRequest(id="x"), metadata=(("x-api-key", "bad"),))
-        assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED  # type: ignore[attr-defined]
-        trailers = dict(caught.value.trailing_metadata())  # type: ignore[attr-defined]
+        error = caught.value
+        assert isinstance(error, grpc.Call)  # a blocking call raises its (ended) Call
+        assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+        trailers = dict(error.trailing_metadata() or ())
         assert int(trailers["retry-after"]) >= 1
     time.sleep(2.2)
     with httpx.Client(base_url=strict_server.http, timeout=5) as client:

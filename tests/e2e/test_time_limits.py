@@ -20,6 +20,7 @@ from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.e2e.timeout_handlers import RUNS_FILE_ENV
 from tests.e2e.worker_processes import API_KEY, Server, Workers, start_server, stop_process
+from tests.rpc_reads import next_message
 from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -141,7 +142,7 @@ async def _heartbeat_hung_job(server: Server) -> tuple[list[float], int]:
         call = pb_grpc.WorkerServiceStub(channel).Session(metadata=KEY)
         await call.write(pb.SessionRequest(open=pb.SessionOpen(
             worker_id="stubborn", queues=["default"], lease_ttl_seconds=30), credit=1))
-        response = await call.read()
+        response = await next_message(call, pb.SessionResponse, 10)
         (leased,) = response.jobs
         assert leased.timeout_seconds == 1.5 and leased.HasField("deadline")
         granted.append(leased.lease_expires_at.ToNanoseconds() / 1e9)
@@ -149,7 +150,7 @@ async def _heartbeat_hung_job(server: Server) -> tuple[list[float], int]:
             await asyncio.sleep(0.3)
             await call.write(pb.SessionRequest(extensions=[pb.Extension(
                 job_id=leased.id, lease_id=leased.lease_id, lease_ttl_seconds=30)]))
-            reply = await asyncio.wait_for(call.read(), 10)
+            reply = await next_message(call, pb.SessionResponse, 10)
             for outcome in reply.extended:
                 if outcome.code:
                     call.cancel()

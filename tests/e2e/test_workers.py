@@ -34,12 +34,12 @@ def enqueue(worker_server: Server, jobs: list[dict[str, Any]]) -> list[str]:
 
 def rows(url: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(query, args).fetchall()  # type: ignore[arg-type]
+        return conn.execute(query, args).fetchall()
 
 
 def execute(url: str, query: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(query)  # type: ignore[arg-type]
+        conn.execute(query)
 
 
 def counts(url: str) -> dict[str, int]:

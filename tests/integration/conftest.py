@@ -13,6 +13,7 @@ import pytest
 from quorra.bootstrap import Runtime, running
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from quorra.settings import Address, Settings
+from tests.asgi import asgi_transport
 from tests.support import free_port
 
 API_KEY = "test-key-0123456789"
@@ -21,7 +22,7 @@ API_KEY = "test-key-0123456789"
 def settings_for(url: str, **overrides: object) -> Settings:
     base = Settings(database_url=url, api_key=API_KEY, db_pool_size=8,
                     grpc_addr=Address("127.0.0.1", free_port()))
-    return Settings(**{**{f: getattr(base, f) for f in base.__slots__}, **overrides})  # type: ignore[arg-type]
+    return Settings(**{**{f: getattr(base, f) for f in base.__slots__}, **overrides})
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def runtime(clean_db: str) -> AsyncIterator[Runtime]:
 
 
 def asgi_client(runtime: Runtime) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=runtime.app)
+    transport = asgi_transport(runtime.app)
     return httpx.AsyncClient(transport=transport, base_url="http://testserver",
                              headers={"X-API-Key": API_KEY})
 
@@ -61,6 +62,6 @@ async def replica(clean_db: str) -> AsyncIterator[Replica]:
 
 
 @pytest.fixture
-async def stub(replica: Replica) -> AsyncIterator[pb_grpc.WorkerServiceStub]:
+async def stub(replica: Replica) -> AsyncIterator[pb_grpc.WorkerServiceAsyncStub]:
     async with replica.channel() as channel:
         yield pb_grpc.WorkerServiceStub(channel)

@@ -107,7 +107,7 @@ async def test_unblocked_counter_and_cancel_cascade(client: Client) -> None:
     assert "quorra_jobs_unblocked_total" in metrics
 
 
-async def test_grpc_depends_on_and_get_job(stub: pb_grpc.WorkerServiceStub) -> None:
+async def test_grpc_depends_on_and_get_job(stub: pb_grpc.WorkerServiceAsyncStub) -> None:
     a, b = str(uuid.uuid4()), str(uuid.uuid4())
     specs = [pb.JobSpec(type="a", id=a), pb.JobSpec(type="b", id=b, depends_on=[a])]
     done = (await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=specs), metadata=KEY)).jobs
@@ -122,7 +122,7 @@ async def test_grpc_depends_on_and_get_job(stub: pb_grpc.WorkerServiceStub) -> N
     (["nope"], "jobs[0].depends_on[0]"),
     ([str(uuid.UUID(int=7))], "depends_on"),
 ])
-async def test_grpc_bad_parents(stub: pb_grpc.WorkerServiceStub, depends_on: list[str],
+async def test_grpc_bad_parents(stub: pb_grpc.WorkerServiceAsyncStub, depends_on: list[str],
                                 field: str) -> None:
     spec = pb.JobSpec(type="t", depends_on=depends_on)
     with pytest.raises(grpc.aio.AioRpcError) as caught:

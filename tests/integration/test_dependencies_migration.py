@@ -4,6 +4,8 @@ old one (blocked until it succeeds), and finished old jobs satisfy new dependent
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 
 from quorra.core.jobs import JobStatus
@@ -21,7 +23,8 @@ async def test_dependencies_after_upgrading(scratch_database: str) -> None:
     with psycopg.connect(scratch_database, autocommit=True) as conn:
         migrate_until(conn, 7)
         conn.execute(ROWS)
-        old = dict(conn.execute("SELECT status, id FROM quorra_jobs").fetchall())
+        old: dict[str, uuid.UUID] = dict(
+            conn.execute("SELECT status, id FROM quorra_jobs").fetchall())
     async with await psycopg.AsyncConnection.connect(scratch_database, autocommit=True) as conn:
         assert [name[:4] for name in await apply_migrations(conn)][:1] == ["0007"]
         cur = await conn.execute("SELECT count(*) FILTER (WHERE has_dependents OR blockers > 0 "

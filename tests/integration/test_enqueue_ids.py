@@ -25,7 +25,7 @@ async def test_rest_id_is_stored_once(client: httpx.AsyncClient) -> None:
     assert bad.status_code == 400 and "id" in bad.json()["error"]
 
 
-async def test_grpc_id_is_stored_once_and_get_job(stub: pb_grpc.WorkerServiceStub) -> None:
+async def test_grpc_id_is_stored_once_and_get_job(stub: pb_grpc.WorkerServiceAsyncStub) -> None:
     spec = pb.JobSpec(type="t", queue="ids", payload=b'{"a": 1}', id=str(uuid.uuid4()))
     first = await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=[spec, spec]), metadata=KEY)
     again = await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=[spec]), metadata=KEY)

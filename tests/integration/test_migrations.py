@@ -50,7 +50,7 @@ def migrate_until(conn: psycopg.Connection[tuple[object, ...]], version: int) ->
     for number, name, text in available_migrations():
         if number >= version:
             break
-        script: LiteralString = text  # type: ignore[assignment]
+        script: LiteralString = text
         conn.execute(script)
         conn.execute("INSERT INTO quorra_migrations (version, name) VALUES (%s, %s)",
                      (number, name))

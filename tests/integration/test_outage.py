@@ -14,7 +14,7 @@ from tests.support import TcpProxy
 
 async def test_store_outage_is_503_then_recovers(clean_db: str) -> None:
     info = psycopg.conninfo.conninfo_to_dict(clean_db)
-    proxy = TcpProxy(str(info.get("host", "127.0.0.1")), int(info.get("port", 5432)))
+    proxy = TcpProxy(str(info.get("host", "127.0.0.1")), int(info.get("port") or 5432))
     port = await proxy.start()
     url = psycopg.conninfo.make_conninfo(clean_db, host="127.0.0.1", port=port)
     async with running(settings_for(url, db_timeout=1.0)) as rt, asgi_client(rt) as client:

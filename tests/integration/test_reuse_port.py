@@ -43,7 +43,8 @@ def _listens(pid: int, port: int) -> bool:
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as resp:
-            return resp.status == 200
+            status: int = resp.status
+            return status == 200
     except OSError:
         return False
 

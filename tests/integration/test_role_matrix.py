@@ -1,6 +1,7 @@
 """Every REST route, dashboard API route and RPC of the permission table, called with a key of
-each role: allowed (anything but 401/403/429) or denied (403 / PERMISSION_DENIED), as the table
-says. Plus queue patterns: a limited key is denied the queues outside them."""
+each role, and again with a bearer JWT of each role: allowed (anything but 401/403/429) or
+denied (403 / PERMISSION_DENIED), as the table says. Plus queue patterns: a limited key is denied
+the queues outside them."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ import httpx
 import pytest
 
 from quorra.bootstrap import Runtime, running
-from quorra.core.keys import ROLE_PERMISSIONS, Role
+from quorra.core.keys import ROLE_PERMISSIONS, Role, auth_metadata
 from quorra.core.permissions import DASHBOARD_ROUTES, REST_ROUTES, RPC_METHODS, Rule
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from tests.asgi import asgi_transport
 from tests.integration.conftest import settings_for
+from tests.jwt_support import Signer
 
 MISSING = str(uuid.uuid4())
 SCHEDULE = {"cron": "0 3 * * *", "job": {"type": "nightly", "queue": "m"}}
@@ -37,6 +40,7 @@ REST_SAMPLES: dict[tuple[str, str], tuple[str, Any, dict[str, str] | None]] = {
     ("GET", "/v1/queues"): ("/v1/queues", None, None),
     ("GET", "/v1/recent"): ("/v1/recent", None, None),
     ("GET", "/v1/workers"): ("/v1/workers", None, None),
+    ("GET", "/v1/replicas"): ("/v1/replicas", None, None),
     ("POST", "/v1/queues/{queue:str}/retry-dead"): ("/v1/queues/m/retry-dead", None, None),
     ("POST", "/v1/queues/{queue:str}/pause"): ("/v1/queues/m/pause", None, None),
     ("POST", "/v1/queues/{queue:str}/resume"): ("/v1/queues/m/resume", None, None),
@@ -54,6 +58,15 @@ REST_SAMPLES: dict[tuple[str, str], tuple[str, Any, dict[str, str] | None]] = {
     ("POST", "/v1/keys"): ("/v1/keys", {"name": "made", "role": "worker"}, None),
     ("GET", "/v1/keys"): ("/v1/keys", None, None),
     ("DELETE", "/v1/keys/{key_id:str}"): ("/v1/keys/zzzzzzzz", None, None),
+    ("POST", "/v1/webhooks"): ("/v1/webhooks", {"url": "https://hooks.example.com/",
+                                                "events": ["job.dead"]}, None),
+    ("GET", "/v1/webhooks"): ("/v1/webhooks", None, None),
+    ("GET", "/v1/webhooks/{webhook_id:str}"): ("/v1/webhooks/wh_none", None, None),
+    ("PATCH", "/v1/webhooks/{webhook_id:str}"): ("/v1/webhooks/wh_none", {"enabled": False},
+                                                 None),
+    ("DELETE", "/v1/webhooks/{webhook_id:str}"): ("/v1/webhooks/wh_none", None, None),
+    ("GET", "/v1/webhooks/{webhook_id:str}/deliveries"): ("/v1/webhooks/wh_none/deliveries",
+                                                          None, None),
 }
 
 DASHBOARD_SAMPLES: dict[tuple[str, str], str] = {
@@ -75,9 +88,23 @@ async def keyed(clean_db: str) -> AsyncIterator[tuple[Runtime, dict[Role, str]]]
         yield rt, keys
 
 
+@pytest.fixture(params=["api_key", "jwt"])
+async def matrix(request: pytest.FixtureRequest,
+                 clean_db: str) -> AsyncIterator[tuple[Runtime, dict[Role, str]]]:
+    """A credential of each role: a stored API key, or a bearer JWT (``Authorization``)."""
+    signer = Signer()
+    settings = settings_for(clean_db, auth_failure_limit=1000, jwt=signer.static_settings())
+    async with running(settings) as rt:
+        if request.param == "jwt":
+            yield rt, {role: signer.token(role=role.value, sub=f"m-{role}") for role in Role}
+        else:
+            yield rt, {role: (await rt.keys.create(f"matrix {role}", role, [])).secret
+                       for role in Role}
+
+
 def client(rt: Runtime, key: str | None = None) -> httpx.AsyncClient:
-    headers = {"X-API-Key": key} if key else {}
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=rt.app),
+    headers = dict(auth_metadata(key)) if key else {}
+    return httpx.AsyncClient(transport=asgi_transport(rt.app),
                              base_url="http://testserver", headers=headers)
 
 
@@ -86,8 +113,8 @@ def test_every_route_and_rpc_has_a_sample() -> None:
     assert set(DASHBOARD_SAMPLES) == set(DASHBOARD_ROUTES)
 
 
-async def test_rest_routes_by_role(keyed: tuple[Runtime, dict[Role, str]]) -> None:
-    rt, keys = keyed
+async def test_rest_routes_by_role(matrix: tuple[Runtime, dict[Role, str]]) -> None:
+    rt, keys = matrix
     seen = []
     for (method, template), rule in REST_ROUTES.items():
         path, body, query = REST_SAMPLES[(method, template)]
@@ -118,8 +145,8 @@ def csrf_of(page: str) -> str:
     return page.split(marker, 1)[1].split('"', 1)[0]
 
 
-async def test_dashboard_by_role(keyed: tuple[Runtime, dict[Role, str]]) -> None:
-    rt, keys = keyed
+async def test_dashboard_by_role(matrix: tuple[Runtime, dict[Role, str]]) -> None:
+    rt, keys = matrix
     for role in ROLES:
         async with client(rt) as c:
             answer = await login(c, keys[role])
@@ -139,8 +166,8 @@ async def test_dashboard_by_role(keyed: tuple[Runtime, dict[Role, str]]) -> None
                     assert reply.status_code == 403, verdict
 
 
-def rpc_calls(stub: pb_grpc.WorkerServiceStub, key: str) -> dict[str, Any]:
-    meta = (("x-api-key", key),)
+def rpc_calls(stub: pb_grpc.WorkerServiceAsyncStub, key: str) -> dict[str, Any]:
+    meta = auth_metadata(key)
 
     async def lease() -> Any:
         return [job async for job in stub.LeaseJobs(
@@ -175,8 +202,8 @@ async def rpc_code(call: Any) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-async def test_rpcs_by_role(keyed: tuple[Runtime, dict[Role, str]]) -> None:
-    rt, keys = keyed
+async def test_rpcs_by_role(matrix: tuple[Runtime, dict[Role, str]]) -> None:
+    rt, keys = matrix
     async with grpc.aio.insecure_channel(f"127.0.0.1:{rt.rpc.port}") as channel:
         stub = pb_grpc.WorkerServiceStub(channel)
         for method, rule in RPC_METHODS.items():

@@ -6,7 +6,8 @@ import asyncio
 import statistics
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeAlias
 
 import grpc
 import msgspec
@@ -18,9 +19,10 @@ from quorra.core.jobs import Job, JobStatus
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica
+from tests.rpc_reads import next_message
 from tests.support import eventually
 
-Stub = pb_grpc.WorkerServiceStub
+Stub: TypeAlias = "pb_grpc.WorkerServiceAsyncStub"  # what WorkerServiceStub(aio channel) is
 
 
 async def enqueue(stub: Stub, *types: str, **fields: object) -> list[str]:
@@ -114,7 +116,7 @@ class TestFollow:
         for i in range(20):
             started = time.perf_counter()
             await enqueue(stub, f"t{i}", queue="q2" if i % 2 else "q1")
-            job = await asyncio.wait_for(call.read(), 5)
+            job = await next_message(call, pb.Job)
             latencies.append(time.perf_counter() - started)
             assert job.type == f"t{i}"
         call.cancel()
@@ -123,15 +125,15 @@ class TestFollow:
               f"max {max(latencies) * 1000:.1f} ms (enqueue round trip included)")
         assert median < 0.1
 
-    async def test_one_dispatcher_wakes_one_stream_per_enqueue(
+    async def test_one_lease_turn_wakes_one_stream_per_enqueue(
         self, stub: Stub, replica: Replica, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        service, dispatcher = replica.runtime.service, replica.runtime.rpc.servicer.dispatcher
+        service, turns = replica.runtime.service, replica.runtime.rpc.servicer.turns
         calls = [stub.LeaseJobs(pb.LeaseRequest(worker_id=f"w{i}", follow=True, max_jobs=10),
                                 metadata=KEY) for i in range(5)]
 
         async def all_waiting() -> bool:
-            groups = list(dispatcher._groups.values())
+            groups = list(turns._groups.values())
             return len(groups) == 1 and sum(not f.done() for f in groups[0].waiters) == 5
 
         await eventually(all_waiting, what="five idle streams")
@@ -145,7 +147,7 @@ class TestFollow:
 
         monkeypatch.setattr(service, "lease", counted)
         (job_id,) = await enqueue(stub, "once")
-        reads = [asyncio.ensure_future(call.read()) for call in calls]
+        reads = [asyncio.ensure_future(next_message(call, pb.Job)) for call in calls]
         done, _ = await asyncio.wait(reads, timeout=5, return_when=asyncio.FIRST_COMPLETED)
         assert [task.result().id for task in done] == [job_id]
         # the woken stream leases (and looks once more, having credit left), maybe one backup
@@ -183,7 +185,7 @@ class TestFollow:
         done = await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=[pb.JobSpec(type="handed")]),
                                       metadata=KEY)
         assert done.jobs[0].status == "leased"
-        job = await asyncio.wait_for(call.read(), 5)
+        job = await next_message(call, pb.Job)
         assert (job.id, job.type, job.attempts) == (done.jobs[0].id, "handed", 1)
         assert job.lease_id and job.lease_expires_at.seconds - time.time() > 50
         assert leased() == before + 1
@@ -197,10 +199,10 @@ class TestFollow:
     async def test_in_flight_window(self, stub: Stub) -> None:
         await enqueue(stub, *[f"j{i}" for i in range(5)])
         call = stub.LeaseJobs(pb.LeaseRequest(follow=True, max_jobs=2), metadata=KEY)
-        first = [await call.read(), await call.read()]
+        first = [await next_message(call, pb.Job), await next_message(call, pb.Job)]
+        third = asyncio.ensure_future(next_message(call, pb.Job, 10))
         with pytest.raises(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(third := asyncio.ensure_future(call.read())),
-                                   0.7)
+            await asyncio.wait_for(asyncio.shield(third), 0.7)
         await stub.AckJob(pb.JobAck(job_id=first[0].id, lease_id=first[0].lease_id,
                                     success=True), metadata=KEY)
         assert (await asyncio.wait_for(third, 5)).type == "j2"
@@ -235,7 +237,7 @@ class TestSession:
         await call.write(pb.SessionRequest(open=pb.SessionOpen(worker_id="w"), credit=4))
         got: list[pb.Job] = []
         while len(got) < 4:
-            got += (await asyncio.wait_for(call.read(), 5)).jobs
+            got += (await next_message(call, pb.SessionResponse)).jobs
         assert len(got) == 4
         settle = [pb.Settlement(job_id=j.id, lease_id=j.lease_id, success=True, result=b"1")
                   for j in got[:2]]
@@ -247,7 +249,7 @@ class TestSession:
         settled: list[pb.Outcome] = []
         extended: list[pb.Outcome] = []
         while len(settled) < 4 or not extended:
-            response = await asyncio.wait_for(call.read(), 5)
+            response = await next_message(call, pb.SessionResponse)
             assert not response.jobs  # no credit left
             settled += response.settled
             extended += response.extended
@@ -307,7 +309,7 @@ class TestEnqueue:
 class TestAuth:
     @pytest.mark.parametrize("metadata", [(), (("x-api-key", "wrong"),)])
     async def test_missing_or_wrong_key(self, stub: Stub, metadata: tuple[tuple[str, str]]) -> None:
-        calls = [
+        calls: list[Awaitable[object]] = [
             stub.AckJob(pb.JobAck(), metadata=metadata),
             stub.EnqueueJobs(pb.EnqueueJobsRequest(), metadata=metadata),
             _drain(stub.LeaseJobs(pb.LeaseRequest(), metadata=metadata)),

@@ -3,8 +3,8 @@ worker's session receives for a job it holds, from this replica or another one."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from typing import TypeAlias
 
 import grpc
 import pytest
@@ -16,9 +16,10 @@ from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica, settings_for
 from tests.integration.test_rpc import enqueue
 from tests.integration.test_rpc_hostile import leased as open_session
+from tests.rpc_reads import next_message
 from tests.support import eventually, listening
 
-Stub = pb_grpc.WorkerServiceStub
+Stub: TypeAlias = "pb_grpc.WorkerServiceAsyncStub"  # what WorkerServiceStub(aio channel) is
 Call = grpc.aio.StreamStreamCall[pb.SessionRequest, pb.SessionResponse]
 LOST = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 
@@ -53,7 +54,7 @@ class TestCancelJob:
 
 async def _cancellations(call: Call) -> list[pb.Cancellation]:
     while True:
-        response = await asyncio.wait_for(call.read(), 5)
+        response = await next_message(call, pb.SessionResponse)
         if response.cancelled:
             return list(response.cancelled)
 
@@ -76,7 +77,7 @@ class TestSessionCancellation:
         settled: dict[str, pb.Outcome] = {}
         extended: list[pb.Outcome] = []
         while len(settled) < 2 or not extended:
-            response = await asyncio.wait_for(call.read(), 5)
+            response = await next_message(call, pb.SessionResponse)
             settled |= {o.job_id: o for o in response.settled}
             extended += response.extended
         assert settled[held.id].code == LOST and settled[other.id].status == "succeeded"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import pytest
@@ -17,8 +17,9 @@ from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica
 from tests.integration.test_rpc import enqueue, status_of
+from tests.rpc_reads import next_message
 
-Stub = pb_grpc.WorkerServiceStub
+Stub: TypeAlias = "pb_grpc.WorkerServiceAsyncStub"  # what WorkerServiceStub(aio channel) is
 
 
 async def session_error(stub: Stub, *requests: pb.SessionRequest) -> grpc.aio.AioRpcError:
@@ -41,14 +42,14 @@ async def leased(stub: Stub, count: int) -> tuple[Any, list[pb.Job]]:
     await call.write(pb.SessionRequest(open=pb.SessionOpen(worker_id="w"), credit=count))
     got: list[pb.Job] = []
     while len(got) < count:
-        got += (await asyncio.wait_for(call.read(), 10)).jobs
+        got += (await next_message(call, pb.SessionResponse, 10)).jobs
     return call, got
 
 
 async def outcomes(call: Any, count: int) -> dict[str, pb.Outcome]:
     settled: list[pb.Outcome] = []
     while len(settled) < count:
-        settled += (await asyncio.wait_for(call.read(), 10)).settled
+        settled += (await next_message(call, pb.SessionResponse, 10)).settled
     return {o.job_id: o for o in settled}
 
 

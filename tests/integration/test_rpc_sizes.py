@@ -3,8 +3,8 @@ worker announced (and its own limit); results are bounded by the payload limit."
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from typing import TypeAlias
 
 import grpc
 import msgspec
@@ -17,8 +17,9 @@ from quorra.rpc.batches import session_requests
 from quorra.rpc.proto import quorra_pb2 as pb
 from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica
+from tests.rpc_reads import next_message
 
-Stub = pb_grpc.WorkerServiceStub
+Stub: TypeAlias = "pb_grpc.WorkerServiceAsyncStub"  # what WorkerServiceStub(aio channel) is
 KIB = 1024
 BIG = 900 * KIB  # under the default 1 MiB payload limit
 
@@ -40,7 +41,7 @@ async def read_jobs(call: grpc.aio.StreamStreamCall[pb.SessionRequest, pb.Sessio
                     count: int, budget: int) -> list[pb.Job]:
     got: list[pb.Job] = []
     for _ in range(count):  # each message carries at least one job
-        response = await asyncio.wait_for(call.read(), 10)
+        response = await next_message(call, pb.SessionResponse, 10)
         assert response.ByteSize() <= budget or len(response.jobs) == 1
         got += response.jobs
         if len(got) >= count:
@@ -52,7 +53,7 @@ async def read_outcomes(call: grpc.aio.StreamStreamCall[pb.SessionRequest, pb.Se
                         count: int) -> list[pb.Outcome]:
     settled: list[pb.Outcome] = []
     for _ in range(count):
-        settled += (await asyncio.wait_for(call.read(), 10)).settled
+        settled += (await next_message(call, pb.SessionResponse, 10)).settled
         if len(settled) >= count:
             break
     return settled

@@ -47,7 +47,7 @@ async def test_migration_0002_from_a_populated_0001_schema(database_url: str) ->
     url = psycopg.conninfo.make_conninfo(database_url, dbname=name)
     (_, first, text), *_ = available_migrations()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute(text)  # type: ignore[arg-type]
+        await conn.execute(text)
         await conn.execute("CREATE TABLE quorra_migrations (version integer PRIMARY KEY,"
                            " name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
         await conn.execute("INSERT INTO quorra_migrations VALUES (1, %s)", (first,))

@@ -16,9 +16,12 @@ import pytest
 from quorra.bootstrap import running
 from quorra.broker.postgres import waker as waker_module
 from quorra.core.errors import StoreUnavailable
+from quorra.core.webhooks import WEBHOOK_QUEUE
 from quorra.db.pool import create_pool
 from quorra.rpc.feed import Feed
 from quorra.rpc.proto import quorra_pb2 as pb
+from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
+from quorra.rpc.server import STOP_MARGIN
 from quorra.scheduler import Housekeeping
 from quorra.worker import Job, Registry, Worker, WorkerConfig
 from tests.integration.conftest import API_KEY, KEY, Replica, asgi_client, settings_for
@@ -99,9 +102,10 @@ async def test_dispatch_watcher_is_restarted(
     real, calls = service.wait_for_jobs, []
 
     async def flaky(queues: Any, timeout: float) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("injected wake-up failure")
+        if WEBHOOK_QUEUE not in queues:  # the webhook delivery loop waits here too
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("injected wake-up failure")
         await real(queues, timeout)
 
     monkeypatch.setattr(service, "wait_for_jobs", flaky)
@@ -128,7 +132,7 @@ async def test_postgres_wakeup_listener_is_restarted(
             raise RuntimeError("injected listener bug")
         return await real(*args, **kwargs)
 
-    monkeypatch.setattr(waker_module.psycopg.AsyncConnection, "connect", flaky)
+    monkeypatch.setattr(psycopg.AsyncConnection, "connect", flaky)
     waker = waker_module.Waker(clean_db, create_pool(clean_db, max_size=1, timeout=1))
     waker.start()
     try:
@@ -192,7 +196,7 @@ async def test_worker_reconnects_when_its_writer_fails(
         # for its lease to expire, which is another test's subject
         await eventually(lambda: _true(len(writes) >= 2), timeout=20, what="the reconnect")
         async with replica.channel() as channel:
-            ids = await enqueue(Stub(channel), "t", "t", "t")
+            ids = await enqueue(pb_grpc.WorkerServiceStub(channel), "t", "t", "t")
         await eventually(lambda: _true(sorted(done) == sorted(ids)), timeout=20,
                          what="jobs run after the reconnect")
     finally:
@@ -220,7 +224,7 @@ async def test_liveness_fails_while_dispatch_is_stuck(
 
     monkeypatch.setattr(Feed, "take", hangs)
     async with asgi_client(stall_replica.runtime) as client, stall_replica.channel() as channel:
-        stub = Stub(channel)
+        stub = pb_grpc.WorkerServiceStub(channel)
         assert (await client.get("/healthz")).status_code == 200
         call = await open_session(stub, credit=4)
         await asyncio.wait_for(stuck.wait(), 10)
@@ -241,3 +245,24 @@ async def test_liveness_fails_while_dispatch_is_stuck(
 
         await eventually(healthy, timeout=10, interval=0.2, what="liveness back once it left")
         assert "quorra_dispatch_stalled 0.0" in (await client.get("/metrics")).text
+
+
+async def test_a_grpc_stop_that_hangs_does_not_hang_the_replica(
+    replica: Replica, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """grpcio's ``stop(grace)`` has been seen to hang in tests: the replica's shutdown waits for
+    it no longer than the grace period plus a margin."""
+    rpc = replica.runtime.rpc
+    real_stop, hung = rpc.server.stop, asyncio.Event()
+
+    async def never(grace: float | None) -> None:
+        hung.set()
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(rpc.server, "stop", never)
+    started = asyncio.get_running_loop().time()
+    await asyncio.wait_for(rpc.stop(), rpc.grace + STOP_MARGIN + 5)
+    assert hung.is_set() and asyncio.get_running_loop().time() - started >= rpc.grace
+    assert any("did not stop" in r.getMessage() for r in caplog.records)
+    monkeypatch.setattr(rpc.server, "stop", real_stop)
+    await real_stop(0)  # the fixture's own stop finds it stopped already

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import httpx
@@ -21,7 +21,7 @@ from quorra.rpc.proto import quorra_pb2_grpc as pb_grpc
 from tests.integration.conftest import KEY, Replica, asgi_client, settings_for
 from tests.support import eventually
 
-Stub = pb_grpc.WorkerServiceStub
+Stub: TypeAlias = "pb_grpc.WorkerServiceAsyncStub"  # what WorkerServiceStub(aio channel) is
 
 BAD_TIMEOUTS: list[Any] = [0, -1, 604801, 10**9, "5", True, "NoneType", [5]]
 

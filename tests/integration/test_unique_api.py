@@ -91,7 +91,7 @@ async def test_longest_key_is_accepted(client: Client) -> None:
     assert answer.status_code == 201
 
 
-async def test_grpc_duplicate_flag_and_get_job(stub: pb_grpc.WorkerServiceStub) -> None:
+async def test_grpc_duplicate_flag_and_get_job(stub: pb_grpc.WorkerServiceAsyncStub) -> None:
     specs = [pb.JobSpec(type="a", unique_key="g"), pb.JobSpec(type="b", unique_key="g"),
              pb.JobSpec(type="c", unique_key="w", unique_for_seconds=30)]
     done = (await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=specs), metadata=KEY)).jobs
@@ -111,7 +111,7 @@ async def test_grpc_duplicate_flag_and_get_job(stub: pb_grpc.WorkerServiceStub) 
      "jobs[0].unique_for_seconds"),
     (pb.JobSpec(type="t", unique_for_seconds=5), "jobs[0].unique_for_seconds"),
 ])
-async def test_grpc_bad_input(stub: pb_grpc.WorkerServiceStub, spec: pb.JobSpec,
+async def test_grpc_bad_input(stub: pb_grpc.WorkerServiceAsyncStub, spec: pb.JobSpec,
                               field: str) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.EnqueueJobs(pb.EnqueueJobsRequest(jobs=[spec]), metadata=KEY)

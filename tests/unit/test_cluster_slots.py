@@ -32,7 +32,7 @@ def _script_names() -> dict[str, str]:
 
 
 _REPLIES: dict[str, Any] = {
-    "init": "token", "lease": [0], "reclaim": ["0-0", 0], "cancel": [],
+    "lease": [0], "reclaim": ["0-0", 0], "cancel": [],
     "stream_lease": [0, 1, 0, json.dumps([])], "stream_fence": [None],
     "stream_extend": [None], "stream_expire": ["0-0"],
 }
@@ -51,6 +51,8 @@ class _Recorder:
 
         async def call(*, keys: Sequence[str], args: Sequence[Any]) -> Any:
             self.calls.setdefault(name, []).append(list(keys))
+            if name == "init":  # the token and lease mode it was given (a new dataset)
+                return list(args[:2])
             return _REPLIES.get(name, 0)
 
         return call

@@ -18,7 +18,7 @@ class Clock:
 
 def started(clock: Clock, fail_after: float = 0.0) -> ModeState:
     state = ModeState(recover_after=1.0, min_fallback=3.0, fail_after=fail_after, clock=clock)
-    assert state.mode is Mode.POSTGRES and state.probed(A), "first probe rebuilds at once"
+    assert (state.mode, state.probed(A)) == (Mode.POSTGRES, True), "first probe rebuilds at once"
     state.rebuilding()
     state.rebuilt(A)
     assert state.mode is Mode.REDIS and state.leases_from_redis

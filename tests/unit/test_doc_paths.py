@@ -69,9 +69,10 @@ def test_the_check_sees_paths() -> None:
 
 
 def test_architecture_lists_every_housekeeping_chore() -> None:
-    """Each chore the scheduler runs (``Housekeeping`` and the composition root's
-    ``add_chore``) has its row in docs/architecture.md's Housekeeping section."""
-    chore = re.compile(r"""(?:add_chore|_add)\(\s*"(\w+)"|\("(\w+)",\s*broker\.""")
+    """Each chore the scheduler runs (``Housekeeping``, the composition root's ``add_chore``
+    and the drivers' ``chores()``) has its row in docs/architecture.md's Housekeeping
+    section."""
+    chore = re.compile(r"""(?:add_chore|_add)\(\s*"(\w+)"|\("(\w+)",\s*self\.[\w.]+,\s*[\d.]+\)""")
     names = {a or b for path in (ROOT / "quorra").rglob("*.py")
              for a, b in chore.findall(path.read_text())}
     assert {"reap_expired_leases", "fire_schedules", "dispatch_repair_sweep"} <= names

@@ -90,3 +90,21 @@ def test_the_dashboard_shows_every_signal() -> None:
                "quorra_redis_rebuilds_total", "quorra_job_end_to_end_seconds_bucket",
                "quorra_background_task_failures_total", "quorra_dispatch_stalled"}
     assert signals <= shown, signals - shown
+
+
+def test_the_rules_alert_on_what_operators_need() -> None:
+    """Dead jobs, lease expiries, the Redis fallback, a growing backlog, no workers, failing
+    authentication: each has a rule reading its metric."""
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    exprs = {rule["alert"]: rule["expr"] for group in groups for rule in group["rules"]}
+    needed = {"QuorraDeadJobs": "quorra_jobs_dead_total",
+              "QuorraLeaseExpiries": "quorra_lease_expiries_total",
+              "QuorraLeftRedisMode": "quorra_dispatch_mode_changes_total",
+              "QuorraBacklogGrowing": "quorra_job_queue_length",
+              "QuorraNoWorkers": "quorra_workers_connected",
+              "QuorraAuthFailures": "quorra_auth_failures_total"}
+    for alert, metric in needed.items():
+        assert metric in exprs.get(alert, ""), alert
+    tested = RULE_TESTS.read_text()
+    for alert in ("QuorraBacklogGrowing", "QuorraNoWorkers", "QuorraAuthFailures"):
+        assert f"alertname: {alert}" in tested, alert

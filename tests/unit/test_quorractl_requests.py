@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 import quorra.cli.context
 from quorra.cli import main
-from quorra.cli.client import Client
+from quorra.cli.rest import RestClient
 
 Handler = Callable[[httpx.Request], httpx.Response]
 JOB = {"id": "j1", "type": "t", "queue": "q", "status": "pending", "priority": 0,
@@ -33,11 +33,11 @@ def run(monkeypatch: pytest.MonkeyPatch, seen: list[httpx.Request], handler: Han
         return handler(request)
 
     def client(server: str, api_key: str, *, timeout: float = 10.0,
-               ca_cert: str | None = None) -> Client:
-        return Client(server, api_key, timeout=timeout, transport=httpx.MockTransport(record),
+               ca_cert: str | None = None) -> RestClient:
+        return RestClient(server, api_key, timeout=timeout, transport=httpx.MockTransport(record),
                       ca_cert=ca_cert)
 
-    monkeypatch.setattr(quorra.cli.context, "Client", client)
+    monkeypatch.setattr(quorra.cli.context, "RestClient", client)
     return CliRunner().invoke(main, ["--server", "http://quorra.test", "--api-key", "k", *args])
 
 
@@ -58,6 +58,15 @@ def test_list_sends_the_filters(monkeypatch: pytest.MonkeyPatch,
                                         "limit": "5", "cursor": "c1"}
     assert request.headers["X-API-Key"] == "k"
     assert "j1" in result.stdout and "--cursor c2" in result.stderr
+
+
+def test_list_sends_the_search_terms(monkeypatch: pytest.MonkeyPatch,
+                                     seen: list[httpx.Request]) -> None:
+    result = run(monkeypatch, seen, answer(200, {"jobs": [JOB], "next_cursor": None}),
+                 "list", "--payload", '{"user": 42}', "--id-prefix", "01a2")
+    assert result.exit_code == 0, result.output
+    assert dict(seen[0].url.params) == {"payload": '{"user": 42}', "id_prefix": "01a2",
+                                        "limit": "50"}
 
 
 def test_retry_delete_replay_and_workers_routes(monkeypatch: pytest.MonkeyPatch,

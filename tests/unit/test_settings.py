@@ -47,8 +47,8 @@ def test_invalid_values_name_the_variable(variable: str, value: str) -> None:
     assert str(caught.value).startswith(variable)
 
 
-def test_redis_lease_path_defaults_to_grant() -> None:
-    assert Settings.from_env({}).redis_leases == "grant"
+def test_redis_lease_path_defaults_to_the_datasets() -> None:
+    assert Settings.from_env({}).redis_leases == ""  # the dataset's recorded mode, else grant
     assert Settings.from_env({"QUORRA_REDIS_LEASES": " Stream "}).redis_leases == "stream"
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
 
-from quorra.core.tasks import FAILURES, Backoff, spawn, supervise
+from quorra.core.tasks import FAILURES, Backoff, raise_if_cancelling, spawn, supervise
 
 
 def test_backoff_doubles_to_its_cap_and_resets() -> None:
@@ -77,3 +78,46 @@ async def test_spawn_is_quiet_on_success_and_cancel(caplog: pytest.LogCaptureFix
         await hangs
     await asyncio.sleep(0)
     assert told == [] and not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_cancel_the_body_turned_into_an_error_stops_the_task() -> None:
+    """A library that catches the cancel and raises its own error must not make the
+    supervisor restart the body: the task was asked to stop, and it stops."""
+    runs: list[int] = []
+    waiting = asyncio.Event()
+
+    async def translating() -> None:
+        runs.append(1)
+        waiting.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise RuntimeError("connection closed") from None
+
+    task = supervise("t", translating, first=0.01)
+    await asyncio.wait_for(waiting.wait(), 2)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=2)
+    assert done and task.cancelled() and runs == [1]
+
+
+async def test_a_loop_whose_cancel_was_swallowed_stops_at_its_next_turn() -> None:
+    """A library that swallows the cancel (returns as if nothing happened) leaves the task
+    'cancelling': the loop's check at the top of each turn ends it."""
+    turns: list[int] = []
+    waiting = asyncio.Event()
+
+    async def swallowing_loop() -> None:
+        while True:
+            raise_if_cancelling()
+            turns.append(1)
+            waiting.set()
+            with contextlib.suppress(asyncio.CancelledError):  # a lost cancel, as a loop sees it
+                await asyncio.Event().wait()
+
+    task = asyncio.create_task(swallowing_loop())
+    await asyncio.wait_for(waiting.wait(), 2)
+    task.cancel()
+    done, _ = await asyncio.wait([task], timeout=2)
+    assert done and task.cancelled() and turns == [1]
+    raise_if_cancelling()  # not cancelling here: no effect

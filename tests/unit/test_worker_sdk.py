@@ -15,7 +15,7 @@ from quorra.worker.main import load_handlers
 def test_public_names_are_exported() -> None:
     public = {name for name in vars(quorra.worker) if not name.startswith("_")}
     modules = {"config", "registry", "runner", "execute", "demo", "main", "threads", "window",
-               "deadlines"}
+               "deadlines", "tracing"}
     assert public - modules == set(quorra.worker.__all__)
 
 

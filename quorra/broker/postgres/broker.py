@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from psycopg import AsyncConnection
 
-from quorra.broker.base import CancelHook, Settled
+from quorra.broker.base import BrokerEvents, CancelHook, Chore, Settled
 from quorra.broker.handoff import Lessees
 from quorra.broker.postgres.cancel import CancelRow, Cancels
 from quorra.broker.postgres.dependent import Raised
@@ -97,6 +97,18 @@ class PostgresBroker(Cancels):
         of an offer withdrawn meanwhile (a driver built on this one passes its own)."""
         self._lessees = lessees
         self._give_back = release or self.release
+
+    def chores(self) -> list[Chore]:
+        return []  # its sweeps are the service's (reap, retention), common to every driver
+
+    def health(self) -> dict[str, Any]:
+        return {"mode": "postgres", "redis": "not configured"}
+
+    async def config_report(self) -> dict[str, Any]:
+        return {}
+
+    def report_to(self, events: BrokerEvents) -> None:
+        self.dependents.on_unblocked(events.jobs_unblocked)  # last parent succeeded
 
     async def start(self) -> None:
         self._waker.start()

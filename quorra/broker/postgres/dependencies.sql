@@ -25,15 +25,16 @@ SELECT p.id, p.status, j.queue FROM p JOIN quorra_jobs j ON j.id = p.id;
 -- parent ended dead or cancelled, last_error says which).
 INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at,
                          timeout_seconds, unique_key, status, blockers, depends_on,
-                         has_dependents, last_error, finished_at)
+                         has_dependents, last_error, finished_at, traceparent)
 SELECT t.id, t.type, t.queue, t.payload, t.priority, t.max_retries,
        COALESCE(t.run_at, now() + make_interval(secs => t.delay)), t.timeout, t.unique_key,
        t.status, t.blockers, t.depends_on, t.has_dependents, t.last_error,
-       CASE WHEN t.status = 'cancelled' THEN now() END
+       CASE WHEN t.status = 'cancelled' THEN now() END, t.traceparent
 FROM jsonb_to_recordset(%(jobs)s::jsonb)
      AS t(id uuid, type text, queue text, payload jsonb, priority int, max_retries int,
           run_at timestamptz, delay float8, timeout float8, unique_key text, status text,
-          blockers int, depends_on uuid[], has_dependents boolean, last_error text)
+          blockers int, depends_on uuid[], has_dependents boolean, last_error text,
+          traceparent text)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, status, run_at, queue, status = 'pending' AND run_at <= now() AS ready;
 

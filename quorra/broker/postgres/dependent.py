@@ -56,6 +56,7 @@ class _Row(msgspec.Struct, omit_defaults=True):
     timeout: float | None = None
     unique_key: str | None = None
     last_error: str | None = None
+    traceparent: str | None = None
 
 
 class Inserted(msgspec.Struct):
@@ -126,7 +127,8 @@ def _row(spec: JobSpec, status_of: dict[uuid.UUID, str], priority: int,
         error = f"dependency {failed} {how}"
     return _Row(spec.id, spec.type, spec.queue, msgspec.Raw(spec.payload), priority,
                 spec.max_retries, spec.run_at, spec.delay_seconds, status, blockers,
-                list(spec.depends_on), awaited, spec.timeout_seconds, spec.unique_key, error)
+                list(spec.depends_on), awaited, spec.timeout_seconds, spec.unique_key, error,
+                spec.traceparent)
 
 
 async def _raise(conn: Conn, need: list[dict[str, Any]], bump: bool) -> list[Raised]:

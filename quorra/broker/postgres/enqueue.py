@@ -45,6 +45,7 @@ class _Row(msgspec.Struct, omit_defaults=True):
     delay: float
     timeout: float | None = None
     unique_key: str | None = None
+    traceparent: str | None = None
     lessee: str | None = None  # enqueue_handoff only
     ttl: float | None = None
 
@@ -63,7 +64,7 @@ def _batch_json(specs: Sequence[JobSpec],
                 lessees: Sequence[Lessee | None] | None = None) -> str:
     rows = [
         _Row(s.id, s.type, s.queue, msgspec.Raw(s.payload), s.priority, s.max_retries, s.run_at,
-             s.delay_seconds, s.timeout_seconds, s.unique_key)
+             s.delay_seconds, s.timeout_seconds, s.unique_key, s.traceparent)
         for s in specs
     ]
     for row, lessee in zip(rows, lessees or (), strict=False):
@@ -113,8 +114,8 @@ async def store_handing_off(conn: Conn, specs: Sequence[JobSpec],
     ``specs[i]`` (``enqueue_handoff``); also returns the jobs stored leased to their lessee."""
     cur = await conn.execute(QUERIES["enqueue_handoff"], {"jobs": _batch_json(specs, lessees)})
     stored = await cur.fetchall()
-    leased = [row_to_job(row) for row in stored if row[5] == "leased"]
-    rows = [(row[0], row[5], row[10], row[3], row[19]) for row in stored]
+    leased = [row_to_job(row[:20]) for row in stored if row[5] == "leased"]
+    rows = [(row[0], row[5], row[10], row[3], row[20]) for row in stored]
     by_id = {row[0]: row for row in rows}
     by_id.update(await _known(conn, [s.id for s in specs if s.id not in by_id]))
     return rows, _answers(specs, rows, by_id, {}), leased

@@ -5,16 +5,17 @@
 -- Insert a group-committed batch; run_at is the database clock plus the delay unless given.
 -- The batch arrives as one JSON array (encoding it costs ~1 us/job in Python, against ~40 us/job
 -- for eight typed arrays), each element {id, type, queue, payload, priority, max_retries,
--- run_at, delay, timeout, unique_key}. An id already stored (a producer's retry) is skipped,
+-- run_at, delay, timeout, unique_key, traceparent}. An id already stored (a producer's retry) is skipped,
 -- not an error: see enqueue_known. Jobs with a unique_key come here only once claim_unique gave
 -- them their key, in the same transaction.
 INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at,
-                         timeout_seconds, unique_key)
+                         timeout_seconds, unique_key, traceparent)
 SELECT t.id, t.type, t.queue, t.payload, t.priority, t.max_retries,
-       COALESCE(t.run_at, now() + make_interval(secs => t.delay)), t.timeout, t.unique_key
+       COALESCE(t.run_at, now() + make_interval(secs => t.delay)), t.timeout, t.unique_key,
+       t.traceparent
 FROM jsonb_to_recordset(%(jobs)s::jsonb)
      AS t(id uuid, type text, queue text, payload jsonb, priority int, max_retries int,
-          run_at timestamptz, delay float8, timeout float8, unique_key text)
+          run_at timestamptz, delay float8, timeout float8, unique_key text, traceparent text)
 ON CONFLICT (id) DO NOTHING
 RETURNING id, status, run_at, queue, run_at <= now() AS ready;
 
@@ -29,7 +30,7 @@ WITH t AS (
     FROM jsonb_to_recordset(%(jobs)s::jsonb)
          AS t(id uuid, type text, queue text, payload jsonb, priority int, max_retries int,
               run_at timestamptz, delay float8, timeout float8, unique_key text,
-              lessee text, ttl float8)
+              traceparent text, lessee text, ttl float8)
 ), d AS (
     SELECT t.*, (t.lessee IS NOT NULL AND t.due <= now()
                  AND NOT EXISTS (SELECT 1 FROM quorra_queues p
@@ -42,7 +43,7 @@ WITH t AS (
 )
 INSERT INTO quorra_jobs (id, type, queue, payload, priority, max_retries, run_at,
                          timeout_seconds, unique_key, status, attempts, lease_id, leased_at,
-                         leased_by, lease_expires_at, dispatch_seq)
+                         leased_by, lease_expires_at, dispatch_seq, traceparent)
 SELECT id, type, queue, payload, priority, max_retries, due, timeout, unique_key,
        CASE WHEN direct THEN 'leased' ELSE 'pending' END,
        CASE WHEN direct THEN 1 ELSE 0 END,
@@ -50,12 +51,12 @@ SELECT id, type, queue, payload, priority, max_retries, due, timeout, unique_key
        CASE WHEN direct THEN now() END,
        CASE WHEN direct THEN lessee END,
        CASE WHEN direct THEN now() + make_interval(secs => LEAST(ttl, timeout)) END,
-       CASE WHEN direct THEN 1 ELSE 0 END
+       CASE WHEN direct THEN 1 ELSE 0 END, traceparent
 FROM d
 ON CONFLICT (id) DO NOTHING
 RETURNING id, type, CASE WHEN status = 'leased' THEN payload END, queue, priority, status,
           attempts, max_retries, last_error, result, run_at, created_at, updated_at, lease_id,
-          leased_at, leased_by, lease_expires_at, finished_at, timeout_seconds,
+          leased_at, leased_by, lease_expires_at, finished_at, timeout_seconds, traceparent,
           status = 'pending' AND run_at <= now() AS ready;
 
 -- name: enqueue_known
@@ -97,9 +98,7 @@ SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM candidates c
 WHERE j.id = c.id
-RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
-          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
-          j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
+RETURNING {{job_columns j}};
 
 -- name: ack
 UPDATE quorra_jobs
@@ -129,11 +128,11 @@ WHERE NOT EXISTS (SELECT 1 FROM quorra_jobs j WHERE j.id = t.id);
 
 -- name: nack
 -- A failed attempt: dead when retries are exhausted (or retry is false), else pending after
--- min(2^attempts, 3600) seconds.
+-- the backoff (quorra_backoff, migration 0014).
 UPDATE quorra_jobs
 SET status = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN 'dead' ELSE 'pending' END,
     run_at = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN run_at
-             ELSE now() + make_interval(secs => LEAST(power(2, LEAST(attempts, 12)), 3600)) END,
+             ELSE now() + quorra_backoff(attempts) END,
     finished_at = CASE WHEN NOT %(retry)s OR attempts > max_retries THEN now() END,
     last_error = %(error)s, lease_id = NULL, lease_expires_at = NULL, updated_at = now()
 WHERE id = %(id)s AND lease_id = %(lease_id)s AND status = 'leased' AND lease_expires_at > now()
@@ -162,7 +161,7 @@ WITH expired AS MATERIALIZED (
 UPDATE quorra_jobs j
 SET status = CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'pending' END,
     run_at = CASE WHEN j.attempts > j.max_retries THEN j.run_at
-             ELSE now() + make_interval(secs => LEAST(power(2, LEAST(j.attempts, 12)), 3600)) END,
+             ELSE now() + quorra_backoff(j.attempts) END,
     finished_at = CASE WHEN j.attempts > j.max_retries THEN now() END,
     last_error = CASE
         WHEN j.lease_expires_at >= j.leased_at + make_interval(secs => j.timeout_seconds)
@@ -180,9 +179,7 @@ UPDATE quorra_jobs
 SET status = 'pending', attempts = 0, run_at = now(), finished_at = NULL, result = NULL,
     updated_at = now()
 WHERE id = %(id)s AND status IN ('dead', 'cancelled')
-RETURNING id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
-          run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-          finished_at, timeout_seconds;
+RETURNING {{job_columns}};
 
 -- name: retry_dead
 -- Retry every dead job of one queue at once.
@@ -198,10 +195,6 @@ DELETE FROM quorra_jobs WHERE id = %(id)s AND status <> 'leased' RETURNING id;
 
 -- name: exists
 SELECT 1 FROM quorra_jobs WHERE id = %(id)s;
-
--- name: next_run_at
--- When the earliest pending job of these queues becomes ready (wake-up planning).
-SELECT min(run_at) FROM quorra_jobs WHERE status = 'pending' AND queue = ANY(%(queues)s);
 
 -- name: notify
 SELECT pg_notify('quorra_jobs', q) FROM unnest(%(queues)s::text[]) AS q;
@@ -272,9 +265,8 @@ SET status = 'cancelled', lease_id = NULL, lease_expires_at = NULL, finished_at 
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM old o
 WHERE j.id = o.id AND o.status IN ('pending', 'blocked', 'leased')
-RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
-          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
-          j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds, o.lease_id AS voided,
+RETURNING {{job_columns j}},
+          o.lease_id AS voided,
           o.dispatch_seq;
 
 -- name: cancel_many
@@ -297,12 +289,21 @@ WHERE j.id = d.id
 RETURNING j.id, j.queue, d.lease_id, d.dispatch_seq, j.priority, j.run_at;
 
 -- name: job
-SELECT id, type, payload, queue, priority, status, attempts, max_retries, last_error, result,
-       run_at, created_at, updated_at, lease_id, leased_at, leased_by, lease_expires_at,
-       finished_at, timeout_seconds
+SELECT {{job_columns}}
 FROM quorra_jobs WHERE id = %(id)s;
 
 -- name: notify_cancel
 -- Tell every replica which leases a cancel voided ("job lease" pairs): the one holding the
 -- worker session of each passes the cancellation on.
 SELECT pg_notify('quorra_cancel', p) FROM unnest(%(pairs)s::text[]) AS p;
+
+-- name: extend_many
+-- Concurrent heartbeats share one statement (extends.py); same fence and deadline as extend.
+UPDATE quorra_jobs j
+SET lease_expires_at = LEAST(now() + make_interval(secs => e.ttl),
+                             j.leased_at + make_interval(secs => j.timeout_seconds)),
+    updated_at = now()
+FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(ttls)s::float8[]) AS e(id, lease_id, ttl)
+WHERE j.id = e.id AND j.lease_id = e.lease_id AND j.status = 'leased'
+  AND j.lease_expires_at > now()
+RETURNING j.id, j.lease_id, j.lease_expires_at;

@@ -14,7 +14,7 @@ import psycopg
 import psycopg_pool
 
 from quorra.broker.wakeups import Wakeups
-from quorra.core.tasks import spawn, supervise
+from quorra.core.tasks import raise_if_cancelling, spawn, supervise
 from quorra.db.pool import Pool
 from quorra.db.sqlfiles import load_queries
 
@@ -98,6 +98,7 @@ class Waker:
     async def _listen(self) -> None:
         delay = 0.5
         while True:
+            raise_if_cancelling()  # close() must end it, whatever swallowed its cancel
             try:
                 conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True)
                 async with conn:

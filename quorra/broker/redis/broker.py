@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from quorra.broker.base import CancelHook, Cancelled, Settled
+from quorra.broker.base import BrokerEvents, CancelHook, Cancelled, Chore, Settled
 from quorra.broker.handoff import Lessees
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.dependent import Raised
+from quorra.broker.postgres.extends import ExtendBatcher
 from quorra.broker.postgres.group_commit import GroupCommitter
-from quorra.broker.redis.batching import SettleBatcher
 from quorra.broker.redis.config_check import RedisConfigCheck
 from quorra.broker.redis.index import Entry, Proposal, RedisIndex
 from quorra.broker.redis.mode import Mode, ModeState
@@ -38,6 +38,7 @@ from quorra.core.errors import DispatchUnavailable
 from quorra.core.jobs import Enqueued, Job, JobSpec, JobStatus
 from quorra.core.limits import QueueLimits
 from quorra.core.tasks import spawn
+from quorra.core.webhooks import internal_queues
 from quorra.db.pool import Pool, connection
 from quorra.db.rows import row_to_job
 
@@ -80,14 +81,17 @@ class RedisBroker:
         # stream lease not yet recorded is a pending row of its seq, which a raise must keep
         postgres.dependents.propose_with(self.supervisor.dispatch_ids, self._reprioritized)
         postgres.bump_raised = not self.leases_in_redis
-        if not self.leases_in_redis:  # limited queues lease from Postgres: nothing in Redis
-            self.supervisor.unproposed = postgres.known_limited
+        # Quorra's own queues (webhook deliveries) lease from Postgres in every mode, and so do
+        # limited queues in grant mode: nothing of theirs goes to Redis.
+        self.supervisor.unproposed = (
+            internal_queues if self.leases_in_redis
+            else lambda queues: postgres.known_limited(queues) | internal_queues(queues))
         postgres.on_freed(self._wakeups.wake)
         self._settler: GroupCommitter[tuple[str, Proposal], None] = GroupCommitter(
             self._settle_batch)
         self._settling: set[asyncio.Task[None]] = set()
         self._turn = itertools.count()
-        self._settles = SettleBatcher(pool, postgres)
+        self._extends = ExtendBatcher(pool, postgres)
         self.redis_config = RedisConfigCheck(  # eviction policy and AOF
             index.config, aof_required=self.leases_in_redis)
 
@@ -120,6 +124,21 @@ class RedisBroker:
     def health(self) -> dict[str, Any]:
         return {"mode": self.state.mode.value, "redis": self.state.redis_health}
 
+    async def config_report(self) -> dict[str, Any]:
+        """Eviction policy and AOF, with warnings (never a reason to be unready: see
+        ``config_check.py``)."""
+        return {"redis_config": await self.redis_config.report()}
+
+    def chores(self) -> list[Chore]:
+        return [("dispatch_repair_sweep", self.repair, 5.0),
+                ("dispatch_reclaim", self.reclaim, 5.0),
+                ("check_redis_config", self.redis_config.check, 10.0)]
+
+    def report_to(self, events: BrokerEvents) -> None:
+        self.postgres.report_to(events)
+        self.state.on_change = events.mode_changed  # every switch, the first rebuild too
+        self.redis_config.on_result = lambda config: events.set_redis_config(config.checks())
+
     # -- enqueue -------------------------------------------------------------------------------
 
     async def enqueue(self, specs: Sequence[JobSpec]) -> list[Enqueued]:
@@ -148,13 +167,14 @@ class RedisBroker:
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
                     ttl: float) -> list[Job]:
-        jobs: list[Job] = []
+        jobs, queues = await self._lease_internal(queues, worker_id, limit, ttl)
         from_postgres = not self.state.leases_from_redis
         if not from_postgres:  # limited queues: from Postgres, which holds their limits
             limited = await self.postgres.limited(queues)
             if limited:
-                jobs += await self.postgres.lease(limited, worker_id=worker_id, limit=limit,
-                                                  ttl=ttl)
+                if len(jobs) < limit:
+                    jobs += await self.postgres.lease(limited, worker_id=worker_id,
+                                                      limit=limit - len(jobs), ttl=ttl)
                 queues = [queue for queue in queues if queue not in limited]
         if not from_postgres and queues:
             start = next(self._turn) % len(queues)  # take turns at which queue goes first
@@ -166,11 +186,22 @@ class RedisBroker:
             except DispatchUnavailable as exc:  # this call leases from Postgres (same fences)
                 self.state.failed(exc.message)
                 from_postgres = True
-        if from_postgres and len(jobs) < limit:
+        if from_postgres and queues and len(jobs) < limit:
             jobs += await self.postgres.lease(queues, worker_id=worker_id,
                                               limit=limit - len(jobs), ttl=ttl)
         jobs.sort(key=_order)
         return jobs
+
+    async def _lease_internal(self, queues: Sequence[str], worker_id: str, limit: int,
+                              ttl: float) -> tuple[list[Job], list[str]]:
+        """Jobs of Quorra's own queues, leased from Postgres (Redis never holds them), and the
+        other queues."""
+        internal = internal_queues(queues)
+        if not internal:
+            return [], list(queues)
+        jobs = await self.postgres.lease(sorted(internal), worker_id=worker_id, limit=limit,
+                                         ttl=ttl)
+        return jobs, [queue for queue in queues if queue not in internal]
 
     async def _lease_queue(self, queue: str, worker_id: str, want: int,
                            ttl: float) -> list[Job]:
@@ -261,7 +292,7 @@ class RedisBroker:
         return settled
 
     async def extend(self, job_id: uuid.UUID, lease_id: uuid.UUID, ttl: float) -> datetime:
-        return await self._settles.extend(job_id, lease_id, ttl)
+        return await self._extends.extend(job_id, lease_id, ttl)
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         reaped = await self.postgres.reap_expired(limit)
@@ -366,7 +397,7 @@ class RedisBroker:
     # -- wait ----------------------------------------------------------------------------------
 
     async def wait_for_jobs(self, queues: Sequence[str], timeout: float) -> None:
-        if not self.state.leases_from_redis:
+        if not self.state.leases_from_redis or internal_queues(queues) == set(queues):
             await self.postgres.wait_for_jobs(queues, timeout)
             return
         with self._wakeups.listen(queues) as woken:  # before looking: no wake-up is lost

@@ -18,10 +18,10 @@ from redis.exceptions import RedisClusterException, RedisError, ResponseError
 
 from quorra.broker.redis.client import is_cluster
 from quorra.broker.redis.config_check import UNKNOWN, RedisConfig
-from quorra.broker.redis.keys import GROUP, TOKEN, WAKE_CHANNEL, queue_keys
-from quorra.core.errors import DispatchUnavailable
+from quorra.broker.redis.keys import GROUP, LEASE_MODE, TOKEN, WAKE_CHANNEL, queue_keys
+from quorra.core.errors import DispatchUnavailable, LeaseModeConflict
 
-__all__ = ["Entry", "Identity", "Proposal", "RedisIndex", "translate"]
+__all__ = ["Entry", "Identity", "Proposal", "RedisIndex", "recorded_lease_mode", "translate"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -92,6 +92,8 @@ def translate() -> Any:
 
 
 class RedisIndex:
+    LEASE_MODE = "grant"  # PostgreSQL grants each lease proposed here (QUORRA_REDIS_LEASES)
+
     def __init__(self, client: aioredis.Redis) -> None:
         self.client = client
         self._scripts: dict[str, Any] = {}
@@ -113,7 +115,16 @@ class RedisIndex:
                 await self.client.aclose()
 
     async def init(self) -> str:
-        return str(await self._run("init", [TOKEN], [uuid.uuid4().hex]))
+        """Adopt (or set) the dataset's token and lease mode; returns the token. Raises
+        ``LeaseModeConflict`` when the dataset is used with the other lease mode."""
+        token, mode = await self._run("init", [TOKEN, LEASE_MODE],
+                                      [uuid.uuid4().hex, self.LEASE_MODE])
+        if str(mode) != self.LEASE_MODE:
+            raise LeaseModeConflict(
+                f"this Redis is used with QUORRA_REDIS_LEASES={mode!s} and this replica "
+                f"has {self.LEASE_MODE}: dispatching from PostgreSQL (docs/architecture.md, "
+                "Lease modes)")
+        return str(token)
 
     async def identity(self) -> Identity:
         with translate():
@@ -240,9 +251,14 @@ class RedisIndex:
 
     @staticmethod
     async def next_message(pubsub: aioredis.client.PubSub, timeout: float) -> str | None:
-        """The next wake-up published (a queue name), or None after ``timeout``."""
+        """The next wake-up published (a queue name), or None after ``timeout``. A cancel that
+        arrives while redis-py waits is swallowed there (it returns None as if timed out): it is
+        raised here again, or the listener's loop would never end."""
         with translate():
             message = await pubsub.get_message(timeout=timeout)
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise asyncio.CancelledError
         if message is None or message.get("type") != "message":
             return None
         return str(message["data"])
@@ -261,3 +277,15 @@ class RedisIndex:
             with contextlib.suppress(RedisError, RedisClusterException, OSError, TimeoutError):
                 async with asyncio.timeout(1.0):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def recorded_lease_mode(client: aioredis.Redis, *, timeout: float = 1.0) -> str | None:
+    """The lease mode the dataset records (``init.lua``), or ``None``: none recorded yet, or
+    Redis not answering within ``timeout`` (the replica starts with the default then)."""
+    try:
+        async with asyncio.timeout(timeout):
+            with translate():
+                mode = await client.get(LEASE_MODE)
+    except (DispatchUnavailable, TimeoutError):
+        return None
+    return None if mode is None else str(mode)

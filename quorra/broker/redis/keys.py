@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["GROUP", "PREFIX", "TOKEN", "WAKE_CHANNEL", "QueueKeys", "queue_keys"]
+__all__ = ["GROUP", "LEASE_MODE", "PREFIX", "TOKEN", "WAKE_CHANNEL", "QueueKeys", "queue_keys"]
 
 PREFIX = "quorra"
 GROUP = "dispatch"
 TOKEN = f"{PREFIX}:{{meta}}:token"  # STRING: id of this copy of the dataset
+LEASE_MODE = f"{PREFIX}:{{meta}}:lease_mode"  # STRING: "grant" or "stream", set with the token
 WAKE_CHANNEL = f"{PREFIX}:wake"  # pub/sub: a queue name, published when jobs were dispatched
 
 

@@ -52,6 +52,7 @@ class ModeState:
         self._fell_back_at = -1e18
         self._healthy_since: float | None = None
         self._ever_failed = False
+        self._refusal: str | None = None  # why this replica last refused the dataset
         self.on_change: Callable[[str], None] = lambda mode: None  # e.g. the mode gauge
 
     @property
@@ -80,6 +81,15 @@ class ModeState:
             self.fallbacks += 1
             self._fell_back_at = now
 
+    def refused(self, reason: str) -> None:
+        """Redis answers but this replica must not use its dataset (it is used with the other
+        lease mode): dispatch from PostgreSQL, logged once per reason, and check again after
+        the usual recovery delay."""
+        if reason != self._refusal:
+            log.error("%s", reason)
+        self._refusal = reason
+        self.failed(reason)
+
     def probed(self, identity: Identity) -> bool:
         """A health probe succeeded; True when a rebuild should start now."""
         self.redis_health = "ok"
@@ -107,6 +117,7 @@ class ModeState:
         """A full sweep into the dataset named by ``identity`` completed."""
         if self.mode is Mode.REBUILDING:
             self.identity = identity
+            self._refusal = None
             self.rebuilds += 1
             self._switch(Mode.REDIS)
             log.info("Redis rebuilt from PostgreSQL: dispatching from Redis")

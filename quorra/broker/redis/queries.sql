@@ -24,9 +24,7 @@ SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
     dispatch_seq = j.dispatch_seq + 1, updated_at = now()
 FROM proposed p
 WHERE j.id = p.id
-RETURNING j.id, j.type, j.payload, j.queue, j.priority, j.status, j.attempts, j.max_retries,
-          j.last_error, j.result, j.run_at, j.created_at, j.updated_at, j.lease_id, j.leased_at,
-          j.leased_by, j.lease_expires_at, j.finished_at, j.timeout_seconds;
+RETURNING {{job_columns j}};
 
 -- name: still_proposed
 -- Proposals a grant skipped although still valid: their row was locked by another statement at
@@ -69,14 +67,3 @@ LIMIT %(limit)s;
 
 -- name: pending_queues
 SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
-
--- name: extend_many
--- Concurrent heartbeats share one statement; same fence and deadline as a single extend.
-UPDATE quorra_jobs j
-SET lease_expires_at = LEAST(now() + make_interval(secs => e.ttl),
-                             j.leased_at + make_interval(secs => j.timeout_seconds)),
-    updated_at = now()
-FROM unnest(%(ids)s::uuid[], %(lease_ids)s::uuid[], %(ttls)s::float8[]) AS e(id, lease_id, ttl)
-WHERE j.id = e.id AND j.lease_id = e.lease_id AND j.status = 'leased'
-  AND j.lease_expires_at > now()
-RETURNING j.id, j.lease_id, j.lease_expires_at;

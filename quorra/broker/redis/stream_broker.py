@@ -27,7 +27,7 @@ from typing import Any
 
 import msgspec
 
-from quorra.broker.base import Settled
+from quorra.broker.base import BrokerEvents, Settled
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.postgres.broker import CancelRow
 from quorra.broker.postgres.dependent import Raised
@@ -85,10 +85,10 @@ class _LeaseRow(msgspec.Struct):
 
 def _settled(row: Sequence[Any], *, timed_out: bool = False) -> Settled:
     """A settle row of ``stream_queries.sql``: ack's (6 columns, has_dependents last), or
-    nack's and expire's (16, the same last)."""
+    nack's and expire's (17, the same last)."""
     return Settled(id=row[0], queue=row[1], status=_STATUS[row[2]], ran_seconds=row[3],
                    age_seconds=row[4], timed_out=timed_out,
-                   parent=len(row) in (6, 16) and row[-1] is True)
+                   parent=len(row) in (6, 17) and row[-1] is True)
 
 
 def _redispatch(rows: Sequence[Sequence[Any]]) -> list[Entry]:
@@ -126,6 +126,11 @@ class StreamBroker(RedisBroker):
         self._postgres_leases = 0  # PostgreSQL leases running (while Redis is not the path)
         self._no_postgres_leases = asyncio.Event()
         self._no_postgres_leases.set()
+
+    def report_to(self, events: BrokerEvents) -> None:
+        super().report_to(events)
+        self.on_leases_lost = events.leases_lost
+        self.on_expired = events.expired_in_redis
 
     @property
     def index(self) -> StreamIndex:
@@ -191,7 +196,7 @@ class StreamBroker(RedisBroker):
             body = encode_body(type_=s.type, payload=s.payload, priority=s.priority, attempts=0,
                                max_retries=s.max_retries, run_at=d.run_at,
                                created_at=min(created, now), last_error=None,
-                               timeout=s.timeout_seconds)
+                               timeout=s.timeout_seconds, traceparent=s.traceparent)
             entries.append(BodyEntry(job_id=s.id, queue=s.queue, seq=0, priority=s.priority,
                                      run_at=d.run_at, body=body))
         if entries:
@@ -215,9 +220,11 @@ class StreamBroker(RedisBroker):
 
     async def lease(self, queues: Sequence[str], *, worker_id: str, limit: int,
                     ttl: float) -> list[Job]:
-        jobs: list[Job] = []
+        jobs, queues = await self._lease_internal(queues, worker_id, limit, ttl)
         if not self.state.leases_from_redis:
-            return await self._lease_from_postgres(queues, worker_id, limit, ttl)
+            if queues and len(jobs) < limit:
+                jobs += await self._lease_from_postgres(queues, worker_id, limit - len(jobs), ttl)
+            return jobs
         if not queues:
             return jobs
         start = next(self._turn) % len(queues)

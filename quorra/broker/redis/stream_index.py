@@ -56,6 +56,7 @@ class _BodyOut(msgspec.Struct, array_like=True):
     run_at_us: int
     created_at_us: int
     last_error: str | None
+    traceparent: str | None
     timeout_ms: int  # 0: no time limit; last, so the scripts find it at the body's end
 
 
@@ -68,6 +69,9 @@ class _BodyIn(msgspec.Struct, array_like=True):
     run_at_us: int
     created_at_us: int
     last_error: str | None
+    # The producer's traceparent; in a body dispatched before traces, the time limit is here
+    # (an int) and timeout_ms stays 0: see ``_trace_and_timeout``.
+    traceparent: str | int | None = None
     timeout_ms: int = 0  # bodies dispatched before time limits have none
 
 
@@ -86,12 +90,12 @@ _decode_leased = msgspec.json.Decoder(list[_Leased]).decode
 
 def encode_body(*, type_: str, payload: bytes, priority: int, attempts: int, max_retries: int,
                 run_at: datetime, created_at: datetime, last_error: str | None,
-                timeout: float | None = None) -> str:
+                timeout: float | None = None, traceparent: str | None = None) -> str:
     """What a lease hands a worker, as stored in the ``bodies`` hash (``payload`` is JSON).
     The job's time limit comes last, in ms (0: none): ``stream_lease.lua`` and
     ``stream_extend.lua`` read it there to cut leases at the job's deadline."""
     return _encode(_BodyOut(type_, msgspec.Raw(payload), priority, attempts, max_retries,
-                            _us(run_at), _us(created_at), last_error,
+                            _us(run_at), _us(created_at), last_error, traceparent,
                             timeout_ms(timeout))).decode()
 
 
@@ -136,19 +140,30 @@ class Held:
         return cls(job_id, lease, entry, int(deadline), int(seq), int(leased), worker)
 
 
+def _trace_and_timeout(body: _BodyIn) -> tuple[str | None, int]:
+    """A body's traceparent and time limit (ms); a body of the release before traces holds
+    its time limit where the traceparent is now."""
+    if isinstance(body.traceparent, int):
+        return None, body.traceparent
+    return body.traceparent, body.timeout_ms
+
+
 def _job(leased: _Leased, worker: str, leased_at: datetime, queue: str) -> Job:
     b = leased.body
+    traceparent, limit_ms = _trace_and_timeout(b)
     return Job(id=leased.job, type=b.type, payload=b.payload, queue=queue,
                priority=b.priority, status=JobStatus.LEASED, attempts=b.attempts + 1,
                max_retries=b.max_retries, last_error=b.last_error, result=None,
                run_at=_from_us(b.run_at_us), created_at=_from_us(b.created_at_us),
                updated_at=leased_at, lease_id=leased.lease, leased_at=leased_at,
                leased_by=worker, lease_expires_at=from_ms(leased.deadline_ms),
-               timeout_seconds=b.timeout_ms / 1000 if b.timeout_ms else None)
+               timeout_seconds=limit_ms / 1000 if limit_ms else None, traceparent=traceparent)
 
 
 class StreamIndex(RedisIndex):
     """The dispatch index plus the stream-lease scripts."""
+
+    LEASE_MODE = "stream"  # leases live in the queues' consumer groups
 
     def __init__(self, client: Any) -> None:
         super().__init__(client)

@@ -71,8 +71,7 @@ SET status = CASE WHEN NOT %(retry)s OR j.attempts + (j.status = 'pending')::int
              THEN 'dead' ELSE 'pending' END,
     run_at = CASE WHEN NOT %(retry)s OR j.attempts + (j.status = 'pending')::int > j.max_retries
              THEN j.run_at
-             ELSE now() + make_interval(secs => LEAST(power(2, LEAST(
-                 j.attempts + (j.status = 'pending')::int, 12)), 3600)) END,
+             ELSE now() + quorra_backoff(j.attempts + (j.status = 'pending')::int) END,
     finished_at = CASE WHEN NOT %(retry)s
                        OR j.attempts + (j.status = 'pending')::int > j.max_retries
                   THEN now() END,
@@ -88,7 +87,8 @@ WHERE j.id = live.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
           extract(epoch FROM now() - j.created_at)::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.has_dependents;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.traceparent,
+          j.has_dependents;
 
 -- name: expire
 -- Leases XAUTOCLAIM found past their deadline in Redis become failed attempts. SKIP LOCKED:
@@ -109,8 +109,7 @@ UPDATE quorra_jobs j
 SET status = CASE WHEN j.attempts + (j.status = 'pending')::int > j.max_retries
              THEN 'dead' ELSE 'pending' END,
     run_at = CASE WHEN j.attempts + (j.status = 'pending')::int > j.max_retries THEN j.run_at
-             ELSE now() + make_interval(secs => LEAST(power(2, LEAST(
-                 j.attempts + (j.status = 'pending')::int, 12)), 3600)) END,
+             ELSE now() + quorra_backoff(j.attempts + (j.status = 'pending')::int) END,
     finished_at = CASE WHEN j.attempts + (j.status = 'pending')::int > j.max_retries
                   THEN now() END,
     attempts = j.attempts + (j.status = 'pending')::int,
@@ -128,7 +127,8 @@ WHERE j.id = live.id AND t.id = j.id
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8,
           extract(epoch FROM now() - j.created_at)::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.has_dependents;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.traceparent,
+          j.has_dependents;
 
 -- name: release
 -- Jobs given back unrun: pending and ready now, the attempt not counted (a recorded lease gives
@@ -150,7 +150,7 @@ FROM live
 WHERE j.id = live.id
 RETURNING j.id, j.queue, j.status, 0::float8, 0::float8,
           j.dispatch_seq, j.priority, j.run_at, j.type, j.payload::text, j.attempts,
-          j.max_retries, j.created_at, j.last_error, j.timeout_seconds;
+          j.max_retries, j.created_at, j.last_error, j.timeout_seconds, j.traceparent;
 
 -- name: extend
 -- A heartbeat Redis accepted: push a recorded lease's deadline to Redis's (never past the job's
@@ -178,7 +178,7 @@ WHERE t.id IN (SELECT id FROM upd)
 -- name: dispatch_rows
 -- Everything a stream lease hands out, for jobs still pending.
 SELECT id, queue, dispatch_seq, priority, run_at, type, payload::text, attempts, max_retries,
-       created_at, last_error, timeout_seconds
+       created_at, last_error, timeout_seconds, traceparent
 FROM quorra_jobs WHERE id = ANY(%(ids)s::uuid[]) AND status = 'pending';
 
 -- name: queue_of

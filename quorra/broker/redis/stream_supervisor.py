@@ -28,11 +28,12 @@ _PAGE = 1000
 
 def body_entries(rows: Iterable[Sequence[Any]]) -> list[Entry]:
     """Rows ``(id, queue, seq, priority, run_at, type, payload text, attempts, max_retries,
-    created_at, last_error, timeout_seconds)`` as proposals with their bodies."""
+    created_at, last_error, timeout_seconds, traceparent)`` as proposals with their bodies."""
     return [BodyEntry(job_id=r[0], queue=r[1], seq=r[2], priority=r[3], run_at=r[4],
                       body=encode_body(type_=r[5], payload=r[6].encode(), priority=r[3],
                                        attempts=r[7], max_retries=r[8], run_at=r[4],
-                                       created_at=r[9], last_error=r[10], timeout=r[11]))
+                                       created_at=r[9], last_error=r[10], timeout=r[11],
+                                       traceparent=r[12]))
             for r in rows]
 
 

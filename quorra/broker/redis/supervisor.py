@@ -15,7 +15,7 @@ from typing import Any
 from quorra.broker.redis.index import Entry, Identity, RedisIndex
 from quorra.broker.redis.mode import ModeState
 from quorra.broker.wakeups import Wakeups
-from quorra.core.errors import DispatchUnavailable, QuorraError
+from quorra.core.errors import DispatchUnavailable, LeaseModeConflict, QuorraError
 from quorra.core.tasks import supervise
 from quorra.db.pool import Pool, connection
 from quorra.db.sqlfiles import load_queries
@@ -210,9 +210,16 @@ class Supervisor:
                 await self._rebuild()
 
     async def _rebuild(self) -> None:
+        try:
+            await self.index.init()  # first: a dataset of the other lease mode is never touched
+        except LeaseModeConflict as exc:
+            self.state.refused(exc.message)
+            return
+        except DispatchUnavailable as exc:
+            self.state.failed(exc.message)
+            return
         self.state.rebuilding()
         try:
-            await self.index.init()
             identity = await self.index.identity()
             await self.mirror_paused()
             swept = await self.sweep(age=0)

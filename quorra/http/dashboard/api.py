@@ -12,16 +12,26 @@ from litestar.params import FromPath, QueryParameter
 from quorra.core.jobs import JobStatus, QueueCount
 from quorra.core.limits import QueueLimits, describe
 from quorra.core.schedules import Schedule
-from quorra.http.admin import worker_list
+from quorra.core.webhooks import Delivery, Webhook
+from quorra.http.cluster import replica_view, worker_list
 from quorra.http.dashboard.guards import session_guard
-from quorra.http.jobs import job_page, parse_job_id
+from quorra.http.jobs import job_filter, job_page, parse_job_id
 from quorra.http.schedules import ScheduleList, schedule_service
-from quorra.http.schemas import JobPageView, JobView, QueueState, Retried, WorkerView, job_view
+from quorra.http.schemas import (
+    JobPageView,
+    JobView,
+    QueueState,
+    ReplicaView,
+    Retried,
+    WorkerView,
+    job_view,
+)
+from quorra.http.webhooks import webhook_service
+from quorra.replicas import Cluster, live_throughput, live_workers
 from quorra.scheduling import ScheduleService
 from quorra.service import JobService
-from quorra.throughput import Throughput
 
-__all__ = ["DashboardApi", "QueueRow"]
+__all__ = ["DashboardApi", "QueueRow", "WebhookOverview"]
 
 
 class QueueRow(msgspec.Struct):
@@ -36,8 +46,14 @@ class Overview(msgspec.Struct):
     mode: str
     queues: list[QueueRow]
     leases_in_flight: int
-    throughput: list[tuple[float, float, float, float]]
-    workers: list[WorkerView]
+    throughput: list[tuple[float, float, float, float]]  # every live replica's, added up
+    workers: list[WorkerView]  # connected to any live replica
+    replicas: list[ReplicaView]
+
+
+class WebhookOverview(msgspec.Struct):
+    webhooks: list[Webhook]  # never a secret
+    deliveries: list[Delivery]  # the newest, of every subscription
 
 
 def queue_rows(counts: list[QueueCount], paused: frozenset[str] = frozenset(),
@@ -69,12 +85,14 @@ class DashboardApi(Controller):
         counts = await service.queue_counts()
         paused = frozenset(await service.paused_queues())
         limits = await service.queue_limits()
-        throughput: Throughput = state.throughput
+        cluster: Cluster = state.cluster
+        replicas = await cluster.known()
         return Overview(
             mode=state.dispatch_mode(), queues=queue_rows(counts, paused, limits),
             leases_in_flight=sum(c.count for c in counts if c.status is JobStatus.LEASED),
-            throughput=[(r.at, r.enqueued, r.succeeded, r.failed) for r in throughput.series()],
-            workers=worker_list(state.workers).workers,
+            throughput=live_throughput(replicas),
+            workers=worker_list(live_workers(replicas)).workers,
+            replicas=[replica_view(r) for r in replicas],
         )
 
     @get("/jobs")
@@ -85,8 +103,11 @@ class DashboardApi(Controller):
         job_type: Annotated[str | None, QueryParameter(name="type")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200, name="limit")] = 20,
         cursor: Annotated[str | None, QueryParameter(name="cursor")] = None,
+        payload: Annotated[str | None, QueryParameter(name="payload")] = None,
+        id_prefix: Annotated[str | None, QueryParameter(name="id_prefix")] = None,
     ) -> JobPageView:
-        return await job_page(_service(state), queue, status, job_type, limit, cursor,
+        where = job_filter(queue, status, job_type, payload, id_prefix)
+        return await job_page(_service(state), where, limit, cursor,
                               state.limits.max_list_bytes)
 
     @post("/jobs/{job_id:str}/retry", status_code=200)
@@ -128,3 +149,9 @@ class DashboardApi(Controller):
     @post("/schedules/{name:str}/resume", status_code=200)
     async def resume_schedule(self, name: FromPath[str], state: State) -> Schedule:
         return await schedule_service(state).resume(name)
+
+    @get("/webhooks")
+    async def webhooks(self, state: State) -> WebhookOverview:
+        service = webhook_service(state)
+        return WebhookOverview(webhooks=await service.all(),
+                               deliveries=await service.deliveries(limit=20))

@@ -14,7 +14,7 @@ from litestar.handlers.base import BaseRouteHandler
 from quorra.core.errors import PermissionDenied
 from quorra.core.keys import Keyring, Principal, Role
 from quorra.core.permissions import Rule, authorize
-from quorra.http.dashboard.session import SESSION_COOKIE, Session, SessionSigner
+from quorra.http.dashboard.session import SESSION_COOKIE, LoginSession, SessionSigner
 
 __all__ = ["CSRF_HEADER", "current_session", "same_origin", "session_guard", "signer"]
 
@@ -29,7 +29,7 @@ def signer(connection: Connection) -> SessionSigner:
     return found
 
 
-def current_session(connection: Connection) -> Session | None:
+def current_session(connection: Connection) -> LoginSession | None:
     """The session of the cookie, while its key is not revoked."""
     session = signer(connection).read(connection.cookies.get(SESSION_COOKIE))
     keyring: Keyring = connection.app.state.keyring
@@ -55,7 +55,8 @@ async def session_guard(connection: Connection, _: BaseRouteHandler) -> None:
         raise NotAuthorizedException(detail="Log in to the dashboard first")
     rule: Rule = connection.scope["route_handler"].opt["rule"]
     try:
-        authorize(Principal(Role(session.role), key_id=session.key_id), rule)
+        authorize(Principal(Role(session.role), key_id=session.key_id,
+                            tenant=session.tenant), rule)
     except PermissionDenied as exc:
         connection.app.state.metrics.auth_failed("dashboard", "denied")
         raise PermissionDeniedException(detail=exc.message) from None

@@ -16,7 +16,7 @@ from quorra.core.errors import JobNotFound
 from quorra.core.jobs import JobStatus
 from quorra.core.keys import Keyring, Permission, Principal, key_id_of
 from quorra.core.throttle import FailureThrottle
-from quorra.http.auth import client_address, equal_secrets
+from quorra.http.auth import client_address, equal_secrets, failure_reason
 from quorra.http.dashboard.guards import current_session, same_origin, signer
 from quorra.http.dashboard.session import SESSION_COOKIE
 from quorra.http.jobs import parse_job_id
@@ -78,21 +78,23 @@ async def login(request: AnyRequest) -> Template | Redirect:
     given = str(form.get("api_key", "")).encode("utf-8", "surrogatepass")
     state = request.app.state
     keyring: Keyring = state.keyring
-    principal = keyring.authenticate(given)
+    principal = await keyring.verify(given)
     if principal is None:
         return _login_failed(request, given)
     if not _may_log_in(principal):
         state.metrics.auth_failed("dashboard", "denied")
         return _login_form(request, "This key may not use the dashboard (it needs the operator "
-                                    "or admin role, for every queue).", 403)
-    issued = signer(request).issue(principal.key_id, principal.role.value)
+                                    "or admin role, for every queue, of no tenant).", 403)
+    issued = signer(request).issue(principal.key_id, principal.role.value,
+                                   tenant=principal.tenant, until=principal.expires)
     cookie = _cookie(request, SESSION_COOKIE, issued, "/", signer(request).max_age)
     gone = _cookie(request, LOGIN_COOKIE, "", LOGIN_PATH, 0)
     return Redirect("/dashboard", status_code=303, cookies=[cookie, gone])
 
 
 def _may_log_in(principal: Principal) -> bool:
-    return principal.may(Permission.DASHBOARD) and principal.every_queue
+    return principal.may(Permission.DASHBOARD) and principal.every_queue and \
+        principal.tenant is None
 
 
 def _login_failed(request: AnyRequest, given: bytes) -> Template:
@@ -100,7 +102,7 @@ def _login_failed(request: AnyRequest, given: bytes) -> Template:
     throttle: FailureThrottle = request.app.state.throttle
     wait = throttle.failed(client_address(request), key_id_of(given))
     if wait is None:
-        request.app.state.metrics.auth_failed("dashboard", "invalid_key")
+        request.app.state.metrics.auth_failed("dashboard", failure_reason(given))
         return _login_form(request, "Invalid API key.", 401)
     request.app.state.metrics.auth_failed("dashboard", "throttled")
     page = _login_form(request, f"Too many failed attempts; try again in {wait} s.", 429)
@@ -124,7 +126,8 @@ def _pretty(value: Any) -> str:
 
 
 @get("/dashboard/jobs/{job_id:str}", include_in_schema=False)
-async def job_page(request: AnyRequest, job_id: FromPath[str], state: State) -> Template | Redirect:
+async def job_detail_page(request: AnyRequest, job_id: FromPath[str],
+                          state: State) -> Template | Redirect:
     if current_session(request) is None:
         return _to_login()
     service: JobService = state.service
@@ -140,4 +143,4 @@ async def job_page(request: AnyRequest, job_id: FromPath[str], state: State) -> 
                                            JobStatus.LEASED))
 
 
-PAGES = [index, login_page, login, logout, job_page]
+PAGES = [index, login_page, login, logout, job_detail_page]

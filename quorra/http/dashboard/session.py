@@ -22,16 +22,17 @@ import msgspec
 
 from quorra.http.auth import equal_secrets
 
-__all__ = ["SESSION_COOKIE", "Session", "SessionSigner"]
+__all__ = ["SESSION_COOKIE", "LoginSession", "SessionSigner"]
 
 SESSION_COOKIE = "quorra_session"
 
 
-class Session(msgspec.Struct, frozen=True):
+class LoginSession(msgspec.Struct, frozen=True):
     expires: int
     nonce: str
     key_id: str = "env"
     role: str = "admin"
+    tenant: str | None = None
 
 
 def _b64(data: bytes) -> str:
@@ -57,14 +58,17 @@ class SessionSigner:
     def _sign(self, data: bytes) -> str:
         return _b64(hmac.digest(self._secret, data, hashlib.sha256))
 
-    def issue(self, key_id: str = "env", role: str = "admin") -> str:
-        """A new session cookie value for the key ``key_id`` of role ``role``."""
-        session = Session(expires=int(self._clock()) + self.max_age, nonce=secrets.token_hex(16),
-                          key_id=key_id, role=role)
+    def issue(self, key_id: str = "env", role: str = "admin", *, tenant: str | None = None,
+              until: float | None = None) -> str:
+        """A new session cookie value for the key ``key_id`` of role ``role`` (and tenant),
+        ending after ``max_age`` or at ``until`` (a token's expiry) if sooner."""
+        expires = int(self._clock()) + self.max_age
+        session = LoginSession(expires=expires if until is None else min(expires, int(until)),
+                          nonce=secrets.token_hex(16), key_id=key_id, role=role, tenant=tenant)
         payload = _b64(msgspec.json.encode(session))
         return f"{payload}.{self._sign(payload.encode())}"
 
-    def read(self, cookie: str | None) -> Session | None:
+    def read(self, cookie: str | None) -> LoginSession | None:
         """The session in a cookie value, or ``None`` when missing, forged or expired."""
         if not cookie or cookie.count(".") != 1:
             return None
@@ -72,13 +76,13 @@ class SessionSigner:
         if not equal_secrets(signature, self._sign(payload.encode("utf-8", "surrogatepass"))):
             return None
         try:
-            session = msgspec.json.decode(_unb64(payload), type=Session)
+            session = msgspec.json.decode(_unb64(payload), type=LoginSession)
         except (binascii.Error, msgspec.DecodeError, ValueError):
             return None
         return session if session.expires > self._clock() else None
 
-    def csrf_token(self, session: Session) -> str:
+    def csrf_token(self, session: LoginSession) -> str:
         return self._sign(b"csrf:" + session.nonce.encode())
 
-    def csrf_ok(self, session: Session, token: str | None) -> bool:
+    def csrf_ok(self, session: LoginSession, token: str | None) -> bool:
         return bool(token) and equal_secrets(str(token), self.csrf_token(session))

@@ -49,6 +49,7 @@ class Job(_message.Message):
     UNIQUE_KEY_FIELD_NUMBER: _builtins.int
     DEPENDS_ON_FIELD_NUMBER: _builtins.int
     DEPENDENTS_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     type: _builtins.str
     payload: _builtins.bytes
@@ -74,6 +75,10 @@ class Job(_message.Message):
     """
     unique_key: _builtins.str
     """GetJob: the unique key it was enqueued with, if any"""
+    traceparent: _builtins.str
+    """The producer's W3C traceparent (version 00 form; empty: none): a handler's span joins the
+    producer's trace as its child.
+    """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -123,10 +128,11 @@ class Job(_message.Message):
         unique_key: _builtins.str = ...,
         depends_on: _abc.Iterable[_builtins.str] | None = ...,
         dependents: _abc.Iterable[_builtins.str] | None = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deadline", b"deadline", "finished_at", b"finished_at", "lease_expires_at", b"lease_expires_at", "leased_at", b"leased_at", "run_at", b"run_at", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "deadline", b"deadline", "dependents", b"dependents", "depends_on", b"depends_on", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_key", b"unique_key", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "deadline", b"deadline", "dependents", b"dependents", "depends_on", b"depends_on", "finished_at", b"finished_at", "id", b"id", "last_error", b"last_error", "lease_expires_at", b"lease_expires_at", "lease_id", b"lease_id", "leased_at", b"leased_at", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "result", b"result", "run_at", b"run_at", "status", b"status", "timeout_seconds", b"timeout_seconds", "traceparent", b"traceparent", "type", b"type", "unique_key", b"unique_key", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -553,6 +559,7 @@ class JobSpec(_message.Message):
     UNIQUE_KEY_FIELD_NUMBER: _builtins.int
     UNIQUE_FOR_SECONDS_FIELD_NUMBER: _builtins.int
     DEPENDS_ON_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
     type: _builtins.str
     payload: _builtins.bytes
     """a JSON object; empty means {}"""
@@ -577,6 +584,10 @@ class JobSpec(_message.Message):
     unique_for_seconds: _builtins.float
     """How long the key is held after the enqueue (> 0, at most 366 days); unset: until the job
     finishes (succeeded, dead, cancelled) or is deleted.
+    """
+    traceparent: _builtins.str
+    """The producer's W3C trace context (https://www.w3.org/TR/trace-context/), stored with the
+    job and handed to the worker. Empty: the call's `traceparent` metadata, if any.
     """
     @_builtins.property
     def run_at(self) -> _timestamp_pb2.Timestamp: ...
@@ -603,10 +614,11 @@ class JobSpec(_message.Message):
         unique_key: _builtins.str = ...,
         unique_for_seconds: _builtins.float | None = ...,
         depends_on: _abc.Iterable[_builtins.str] | None = ...,
+        traceparent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "max_retries", b"max_retries", "priority", b"priority", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "unique_for_seconds", b"unique_for_seconds"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "depends_on", b"depends_on", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "type", b"type", "unique_for_seconds", b"unique_for_seconds", "unique_key", b"unique_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds", "_max_retries", b"_max_retries", "_priority", b"_priority", "_timeout_seconds", b"_timeout_seconds", "_unique_for_seconds", b"_unique_for_seconds", "delay_seconds", b"delay_seconds", "depends_on", b"depends_on", "id", b"id", "max_retries", b"max_retries", "payload", b"payload", "priority", b"priority", "queue", b"queue", "run_at", b"run_at", "timeout_seconds", b"timeout_seconds", "traceparent", b"traceparent", "type", b"type", "unique_for_seconds", b"unique_for_seconds", "unique_key", b"unique_key"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__delay_seconds: _TypeAlias = _typing.Literal["delay_seconds"]  # noqa: Y015
     _WhichOneofArgType__delay_seconds: _TypeAlias = _typing.Literal["_delay_seconds", b"_delay_seconds"]  # noqa: Y015

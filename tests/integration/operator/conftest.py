@@ -18,7 +18,7 @@ from quorra.http.app import create_app
 from quorra.metrics import Metrics
 from quorra.scheduling import ScheduleService
 from quorra.service import JobService
-from quorra.workers import WorkerDirectory
+from quorra.worker_directory import WorkerDirectory
 
 API_KEY = "test-key-issue5-operator"
 

@@ -104,7 +104,7 @@ async def test_non_ascii_nonce_token_and_cookie_are_refused_not_500(stack: Stack
         assert bad.status_code == 403
         client.cookies.clear()
         cookie = "quorra_session=été.signé".encode()
-        assert (await client.get(path, headers={"Cookie": cookie})).status_code == 401
+        assert (await client.get(path, headers={b"Cookie": cookie})).status_code == 401
 
 
 async def test_overview_and_listing(stack: Stack) -> None:

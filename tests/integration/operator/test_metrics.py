@@ -180,3 +180,15 @@ async def test_metrics_endpoint_passes_promtool(stack: Stack) -> None:
     output, _ = await asyncio.wait_for(checked.communicate(response.content), 30)
     assert checked.returncode == 0, output
     assert b'quorra_job_queue_length{queue="mail",status="dead"} 1.0' in response.content
+
+
+async def test_throughput_counts_what_came_before_the_first_sample(stack: Stack) -> None:
+    """A replica's first second: jobs done before the first chore's sample are in the first
+    rate (the totals at start are the baseline)."""
+    now = [1000.0]
+    throughput = Throughput(stack.metrics, clock=lambda: now[0])
+    await stack.service.enqueue([spec() for _ in range(3)])
+    now[0] += 1
+    await throughput.sample()
+    (rate,) = throughput.series()
+    assert (rate.at, rate.enqueued) == (1001.0, 3.0)

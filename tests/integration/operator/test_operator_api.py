@@ -100,7 +100,8 @@ async def test_workers(stack: Stack, client: Client) -> None:
     (worker,) = (await client.get("/v1/workers")).json()["workers"]
     assert (worker["worker_id"], worker["queues"], worker["in_flight"]) == (
         "worker-7", ["default", "mail"], 3)
-    assert set(worker) == {"worker_id", "queues", "in_flight", "connected_at", "last_seen"}
+    assert set(worker) == {"worker_id", "queues", "in_flight", "connected_at", "last_seen",
+                           "replica"}
 
 
 @pytest.mark.parametrize(("method", "path"), [

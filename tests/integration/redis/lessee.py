@@ -11,21 +11,41 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, overload
 
 from quorra.broker.postgres import PostgresBroker
 from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamIndex, connect
+from quorra.core.jobs import Job
 from quorra.db.pool import create_pool
 
-__all__ = ["drain", "open_broker"]
+__all__ = ["drain", "lease_of", "open_broker"]
+
+
+def lease_of(job: Job) -> uuid.UUID:
+    """The lease id of a job the broker just leased."""
+    assert job.lease_id is not None, job
+    return job.lease_id
+
+
+@overload
+def open_broker(db_url: str, redis_url: str, *, pool_size: int = 12, leases: str = "grant",
+                **options: Any) -> AbstractAsyncContextManager[RedisBroker]: ...
+@overload
+def open_broker(db_url: str, redis_url: str | None, *, pool_size: int = 12,
+                leases: str = "grant",
+                **options: Any) -> AbstractAsyncContextManager[RedisBroker | PostgresBroker]: ...
+def open_broker(db_url: str, redis_url: str | None, *, pool_size: int = 12,
+                leases: str = "grant",
+                **options: Any) -> AbstractAsyncContextManager[RedisBroker | PostgresBroker]:
+    """A started broker: Redis mode when ``redis_url`` is given (``leases``: ``grant`` or
+    ``stream``), else Postgres-only."""
+    return _opened(db_url, redis_url, pool_size, leases, options)
 
 
 @contextlib.asynccontextmanager
-async def open_broker(db_url: str, redis_url: str | None, *, pool_size: int = 12,
-                      leases: str = "grant",
-                      **options: Any) -> AsyncIterator[RedisBroker | PostgresBroker]:
-    """A started broker: Redis mode when ``redis_url`` is given (``leases``: ``grant`` or
-    ``stream``), else Postgres-only."""
+async def _opened(db_url: str, redis_url: str | None, pool_size: int, leases: str,
+                  options: dict[str, Any]) -> AsyncIterator[RedisBroker | PostgresBroker]:
     pool = create_pool(db_url, max_size=pool_size, timeout=5)
     await pool.open(wait=True)
     postgres = PostgresBroker(pool, db_url)
@@ -51,6 +71,8 @@ async def drain(broker: RedisBroker | PostgresBroker, queue: str, *, lessees: in
         while not until() and time.monotonic() < deadline:
             jobs = await broker.lease([queue], worker_id=f"lessee-{n}", limit=batch, ttl=60)
             if not jobs:
+                if n == 0 and isinstance(broker, RedisBroker):  # housekeeping's chore, run
+                    await broker.repair()  # once: a proposal that failed in a fault comes back
                 await broker.wait_for_jobs([queue], 0.2)
                 continue
             if on_lease is not None:
@@ -74,7 +96,8 @@ async def _main(args: argparse.Namespace) -> None:
             if len(executed) != getattr(until, "seen", -1):
                 until.seen = len(executed)  # type: ignore[attr-defined]
                 idle_since[0] = time.monotonic()
-            return time.monotonic() - idle_since[0] > args.idle
+            idle: float = args.idle
+            return time.monotonic() - idle_since[0] > idle
 
         await drain(broker, args.queue, lessees=args.lessees, executed=executed, until=until,
                     deadline=started + args.timeout)

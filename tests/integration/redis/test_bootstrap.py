@@ -63,3 +63,25 @@ async def test_stream_leases_when_asked(clean_db: str, private_redis: PrivateRed
         assert job.lease_id is not None and job.attempts == 1
         settled = await runtime.service.ack(job.id, job.lease_id)
         assert settled.status.value == "succeeded"
+
+
+async def _leases_of(settings: Settings) -> tuple[str, str]:
+    async with running(settings) as runtime:
+        ready = await runtime.app.state.readiness()
+        return ready["mode"], ready.get("leases", "grant")
+
+
+async def test_unset_lease_mode_follows_the_dataset_else_grant(
+        clean_db: str, private_redis: PrivateRedis) -> None:
+    """With QUORRA_REDIS_LEASES unset a replica takes the mode the Redis dataset records, so a
+    release that changes the default cannot mix modes in a rolling upgrade; an empty Redis
+    gets grant. An explicit setting is kept, and refused by a dataset of the other mode."""
+    def settings(leases: str = "") -> Settings:
+        return Settings(database_url=clean_db, redis_url=private_redis.url, api_key=KEY,
+                        redis_leases=leases, grpc_addr=Address("127.0.0.1", free_port()))
+
+    assert await _leases_of(settings()) == ("redis", "grant")
+    private_redis.client().flushdb()
+    assert await _leases_of(settings("stream")) == ("redis", "stream")  # records stream
+    assert await _leases_of(settings()) == ("redis", "stream"), "follows the dataset"
+    assert await _leases_of(settings("grant")) == ("postgres", "grant"), "explicit: refused"

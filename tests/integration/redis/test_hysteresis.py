@@ -8,6 +8,7 @@ import asyncio
 import signal
 import time
 import uuid
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,8 @@ from tests.integration.redis.lessee import drain, open_broker
 from tests.integration.redis.private_redis import PrivateRedis
 
 # probes time out after 1 s; failures must then last 1 s more: a stall over ~2 s falls back
-OPTIONS = {"probe_interval": 0.1, "recover_after": 1.0, "min_fallback": 2.0, "fail_after": 1.0}
+OPTIONS: dict[str, Any] = {"probe_interval": 0.1, "recover_after": 1.0, "min_fallback": 2.0,
+                           "fail_after": 1.0}
 
 
 async def _stall(redis: PrivateRedis, seconds: float) -> None:

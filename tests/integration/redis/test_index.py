@@ -4,6 +4,7 @@ reply. (fakeredis runs the same script through the broker contract suite.)"""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -58,3 +59,22 @@ async def test_job_due_now_is_leasable_at_once(client: Any) -> None:
         _, proposals = await index.lease("q", "srv-test", want=1)
         assert [p.job_id for p in proposals] == [str(entry.job_id)], f"round {seq}"
         await index.settle("q", proposals)
+
+
+async def test_a_cancelled_wake_up_listener_ends_at_once(client: Any) -> None:
+    """redis-py swallows a cancel that arrives while ``get_message`` waits (it returns as if
+    timed out): the listener's loop must still end, whenever the cancel comes (while it
+    subscribes, or waits for a message)."""
+    index = RedisIndex(client)
+
+    async def listen() -> None:
+        async with index.subscription() as pubsub:
+            for _ in range(100):  # bounded: 100 s at most
+                await index.next_message(pubsub, 1.0)
+
+    for delay in (0, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01) * 4:
+        task = asyncio.create_task(listen())
+        await asyncio.sleep(delay)
+        task.cancel()
+        done, _ = await asyncio.wait([task], timeout=2)
+        assert done and task.cancelled(), f"cancelled after {delay}s: still running"

@@ -32,7 +32,7 @@ def _spawn(module: str, *args: str) -> subprocess.Popen[str]:
 
 async def _count(db: str, where: str) -> int:
     async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
-        cur = await conn.execute(f"SELECT count(*) FROM quorra_jobs WHERE {where}")  # type: ignore[arg-type]
+        cur = await conn.execute(f"SELECT count(*) FROM quorra_jobs WHERE {where}")
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])

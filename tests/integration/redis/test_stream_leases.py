@@ -21,7 +21,7 @@ from quorra.broker.redis.keys import GROUP, queue_keys
 from quorra.core.errors import LeaseLost
 from quorra.core.jobs import JobStatus
 from tests.contract.conftest import spec
-from tests.integration.redis.lessee import open_broker
+from tests.integration.redis.lessee import lease_of, open_broker
 from tests.integration.redis.private_redis import PrivateRedis
 from tests.support import eventually
 
@@ -38,7 +38,7 @@ async def _stream(db: str, redis_url: str, **options: Any) -> AsyncIterator[Stre
 
 async def _rows(db: str, query: str, *args: Any) -> list[tuple[Any, ...]]:
     async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
-        cur = await conn.execute(query, args)  # type: ignore[arg-type]
+        cur = await conn.execute(query, args)
         return await cur.fetchall()
 
 
@@ -50,16 +50,13 @@ async def _statuses(db: str) -> dict[str, int]:
 @contextlib.contextmanager
 def _no_postgres() -> Iterator[None]:
     """Any PostgreSQL statement of the stream broker fails while this is active."""
-    original = stream_broker_module.connection
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise AssertionError("a PostgreSQL statement on the lease path")
 
-    stream_broker_module.connection = refuse  # type: ignore[assignment]
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stream_broker_module, "connection", refuse)
         yield
-    finally:
-        stream_broker_module.connection = original
 
 
 async def test_lease_writes_nothing_to_postgres_then_is_recorded(
@@ -88,7 +85,7 @@ async def test_quick_job_goes_from_pending_to_succeeded_in_one_write(
     async with _stream(clean_db, private_redis.url, record_interval=3600) as broker:
         await broker.enqueue([spec(f"q{i}") for i in range(5)])
         jobs = await broker.lease(["default"], worker_id="w", limit=5, ttl=30)
-        done = await broker.ack_many([(j.id, j.lease_id, {"ok": 1}) for j in jobs])
+        done = await broker.ack_many([(j.id, lease_of(j), {"ok": 1}) for j in jobs])
         assert len(done) == 5
         assert broker.recorder.backlog == 0, "settled leases are never recorded"
         await broker.recorded()
@@ -297,7 +294,7 @@ async def test_redis_memory_back_to_baseline_after_20000_jobs(
     async with _stream(clean_db, private_redis.url) as broker:
         await broker.enqueue([spec("warm")])
         (warm,) = await broker.lease(["default"], worker_id="w", limit=1, ttl=30)
-        await broker.ack(warm.id, warm.lease_id)
+        await broker.ack(warm.id, lease_of(warm))
         await broker.settled()
         baseline = private_redis.used_memory()
         for start in range(0, total, 1000):
@@ -314,7 +311,7 @@ async def test_redis_memory_back_to_baseline_after_20000_jobs(
                 if not jobs:
                     await broker.wait_for_jobs(["default"], 0.1)
                     continue
-                settled = await broker.ack_many([(j.id, j.lease_id, None) for j in jobs])
+                settled = await broker.ack_many([(j.id, lease_of(j), None) for j in jobs])
                 done += len(settled)
 
         await asyncio.gather(*(lessee(n) for n in range(4)))

@@ -13,7 +13,8 @@
   // ---- Recent jobs: filters and keyset paging (a stack of cursors, one per page) ----
   const paging = { cursors: [null], next: null };
   const filters = () => ({ queue: $("f-queue").value.trim(), status: $("f-status").value,
-                           type: $("f-type").value.trim() });
+                           type: $("f-type").value.trim(), payload: $("f-payload").value.trim(),
+                           id_prefix: $("f-id-prefix").value.trim() });
 
   function jobRow(job) {
     return el("tr", { "data-job-id": job.id },
@@ -24,9 +25,17 @@
 
   async function loadJobs() {
     const cursor = paging.cursors[paging.cursors.length - 1];
-    const page = await api("GET", "/dashboard/api/jobs", { ...filters(), cursor, limit: 20 });
+    let page = { jobs: [], next_cursor: null };
+    let problem = "";
+    try {
+      page = await api("GET", "/dashboard/api/jobs", { ...filters(), cursor, limit: 20 });
+    } catch (error) {  // a bad search term (400): said under the form; the rest still loads
+      problem = error.message;
+    }
+    $("jobs-error").textContent = problem;
+    $("jobs-error").hidden = !problem;
     replaceRows($("jobs").tBodies[0], page.jobs.map(jobRow));
-    $("jobs-empty").hidden = page.jobs.length > 0;
+    $("jobs-empty").hidden = page.jobs.length > 0 || Boolean(problem);
     paging.next = page.next_cursor;
     $("older").disabled = !paging.next;
     $("newer").disabled = paging.cursors.length === 1;
@@ -102,10 +111,53 @@
     $("schedules-empty").hidden = data.schedules.length > 0;
   }
 
+  function webhookRow(hook) {
+    const state = hook.enabled ? "enabled" : "disabled";
+    return el("tr", { "data-webhook": hook.id }, el("th", { scope: "row", className: "mono", text: hook.id }),
+      el("td", { className: "mono", text: hook.url }), el("td", { text: hook.events.join(", ") }),
+      el("td", { text: hook.queue || "any" }), el("td", { text: hook.type || "any" }),
+      el("td", {}, el("span", { className: `status status-${hook.enabled ? "succeeded" : "paused"}`, text: state })));
+  }
+
+  function deliveryRow(d) {
+    const answer = d.response_status ? `HTTP ${d.response_status}` : (d.last_error || "—");
+    return el("tr", { "data-delivery": d.id }, el("td", {}, jobLink(d.id)),
+      el("td", { className: "mono", text: d.webhook || "—" }), el("td", { text: d.event || "—" }),
+      el("td", {}, d.job_id ? jobLink(d.job_id) : "—"), el("td", {}, statusBadge(d.status)),
+      el("td", { className: "n", text: d.attempts }), el("td", { text: answer }),
+      el("td", { text: d.next_attempt_at ? when(d.next_attempt_at) : "—" }));
+  }
+
+  async function loadWebhooks() {
+    let data;
+    try {
+      data = await api("GET", "/dashboard/api/webhooks");
+    } catch (error) {  // an operator's session: webhooks are the admin's
+      $("webhooks-empty").textContent = `Webhooks: ${error.message}`;
+      return;
+    }
+    replaceRows($("webhooks").tBodies[0], data.webhooks.map(webhookRow));
+    $("webhooks-empty").hidden = data.webhooks.length > 0;
+    replaceRows($("deliveries").tBodies[0], data.deliveries.map(deliveryRow));
+    $("deliveries-empty").hidden = data.deliveries.length > 0;
+  }
+
   function workerRow(w) {
-    return el("tr", {}, el("td", { text: w.worker_id }), el("td", { text: w.queues.join(", ") }),
-      el("td", { className: "n", text: w.in_flight }), el("td", { text: when(w.connected_at) }),
-      el("td", { text: when(w.last_seen) }));
+    return el("tr", { "data-replica": w.replica || "" }, el("td", { text: w.worker_id }),
+      el("td", { text: w.queues.join(", ") }), el("td", { className: "n", text: w.in_flight }),
+      el("td", { className: "mono", text: w.replica || "" }),
+      el("td", { text: when(w.connected_at) }), el("td", { text: when(w.last_seen) }));
+  }
+
+  function serverRow(r) {
+    const rate = (key) => (r.throughput ? r.throughput[key].toFixed(1) : "—");
+    return el("tr", { "data-replica": r.id, className: r.live ? "" : "gone" },
+      el("td", { className: "mono", text: r.id }), el("td", { text: r.version }),
+      el("td", { text: r.live ? "live" : "gone" }),
+      el("td", { className: "n", text: r.workers.length }),
+      el("td", { className: "n", text: rate("enqueued") }),
+      el("td", { className: "n", text: rate("succeeded") }),
+      el("td", { text: when(r.started_at) }), el("td", { text: when(r.heartbeat_at) }));
   }
 
   function showMode(mode) {
@@ -121,6 +173,7 @@
     $("queues-empty").hidden = data.queues.length > 0;
     replaceRows($("workers").tBodies[0], data.workers.map(workerRow));
     $("workers-empty").hidden = data.workers.length > 0;
+    replaceRows($("servers").tBodies[0], data.replicas.map(serverRow));
     drawChart($("chart"), data.throughput);
   }
 
@@ -160,7 +213,7 @@
 
   let timer = null;
   async function refresh() {
-    await Promise.all([loadOverview(), loadJobs(), loadDead(), loadSchedules()]);
+    await Promise.all([loadOverview(), loadJobs(), loadDead(), loadSchedules(), loadWebhooks()]);
     $("status-line").textContent = `Updated ${new Date().toLocaleTimeString()}`;
     $("status-line").className = "muted";
   }

@@ -1,24 +1,24 @@
 """Heartbeats batched across concurrent callers: each batch is one fenced UPDATE over
 ``unnest`` (``extend_many``); the group committer forms the batches. A lease the batch did not
 match is retried alone, so its caller gets the precise ``LeaseLost``/``JobNotFound``. (Acks are
-group-committed by the Postgres broker itself.)"""
+group-committed by the Postgres broker itself.) The Redis broker's PostgreSQL leases (grant
+mode, and any mode while it falls back) are extended through it."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from quorra.broker.postgres import PostgresBroker
+from quorra.broker.postgres.broker import QUERIES, PostgresBroker
 from quorra.broker.postgres.group_commit import GroupCommitter
-from quorra.broker.redis.supervisor import QUERIES
 from quorra.db.pool import Pool, connection
 
-__all__ = ["SettleBatcher"]
+__all__ = ["ExtendBatcher"]
 
 Extend = tuple[uuid.UUID, uuid.UUID, float]
 
 
-class SettleBatcher:
+class ExtendBatcher:
     def __init__(self, pool: Pool, postgres: PostgresBroker) -> None:
         self._pool = pool
         self._postgres = postgres

@@ -12,7 +12,9 @@ from urllib.parse import quote
 
 import httpx
 
-__all__ = ["ApiError", "Client"]
+from quorra.core.keys import auth_metadata
+
+__all__ = ["ApiError", "RestClient"]
 
 Json = dict[str, Any]
 
@@ -42,14 +44,14 @@ def _job_path(job_id: str) -> str:
     return f"/v1/jobs/{quote(job_id, safe='')}"
 
 
-class Client:
+class RestClient:
     """A small synchronous client of Quorra's REST API v1."""
 
     def __init__(self, server: str, api_key: str, *, timeout: float = 10.0,
                  transport: httpx.BaseTransport | None = None,
                  ca_cert: str | None = None) -> None:
         self.server = server.rstrip("/")
-        headers = {"X-API-Key": api_key, "User-Agent": "quorractl"}
+        headers = {**dict(auth_metadata(api_key)), "User-Agent": "quorractl"}
         verify = ssl.create_default_context(cafile=ca_cert) if ca_cert else True
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout,
                                   transport=transport, verify=verify)
@@ -57,7 +59,7 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> RestClient:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -96,9 +98,10 @@ class Client:
 
     def list_jobs(self, *, queue: str | None = None, status: str | None = None,
                   type_: str | None = None, limit: int | None = None,
-                  cursor: str | None = None) -> Json:
+                  cursor: str | None = None, payload: str | None = None,
+                  id_prefix: str | None = None) -> Json:
         given = {"queue": queue, "status": status, "type": type_, "limit": limit,
-                 "cursor": cursor}
+                 "cursor": cursor, "payload": payload, "id_prefix": id_prefix}
         params = {key: value for key, value in given.items() if value is not None}
         result: Json = self.request("GET", "/v1/jobs", params=params)
         return result
