@@ -38,11 +38,42 @@ DATABASE_URL = os.environ.get(
 REDIS_URL = os.environ.get("QUORRA_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
+def _ephemeral_start() -> int:
+    """Where the kernel starts picking the source ports of outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ports:
+            return int(ports.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORT_FLOOR = 20000
+_handed_out: set[int] = set()
+_next_port = [_PORT_FLOOR + (os.getpid() * 7919) % 8000]
+
+
 def free_port() -> int:
+    """A loopback port nothing listens on, below the ephemeral range and never handed out twice
+    by this process: an ephemeral port (bind to 0) can be taken as the source port of some
+    client's connection before the server it was meant for binds it ("address already in
+    use")."""
+    ceiling = max(_ephemeral_start(), _PORT_FLOOR + 2000)
+    for _ in range(ceiling - _PORT_FLOOR):
+        port = _next_port[0]
+        _next_port[0] = port + 1 if port + 1 < ceiling else _PORT_FLOOR
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port in {_PORT_FLOOR}..{ceiling}")
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def wait_until(check: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05,

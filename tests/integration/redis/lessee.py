@@ -19,7 +19,7 @@ from quorra.broker.redis import RedisBroker, RedisIndex, StreamBroker, StreamInd
 from quorra.core.jobs import Job
 from quorra.db.pool import create_pool
 
-__all__ = ["drain", "lease_of", "open_broker"]
+__all__ = ["drain", "housekeeping", "lease_of", "open_broker"]
 
 
 def lease_of(job: Job) -> uuid.UUID:
@@ -62,6 +62,17 @@ async def _opened(db_url: str, redis_url: str | None, pool_size: int, leases: st
         await pool.close()
 
 
+async def housekeeping(broker: RedisBroker | PostgresBroker) -> None:
+    """What a server's housekeeping chores do, run by an idle lessee (these harnesses have no
+    scheduler): after a fault, a proposal whose dispatch failed comes back by the repair sweep,
+    one a lease call took but whose reply was lost by reclaim (grant mode), and a lease whose
+    reply was lost by expiry (stream mode)."""
+    if isinstance(broker, RedisBroker):
+        await broker.repair()
+        await broker.reclaim()
+    await broker.reap_expired()
+
+
 async def drain(broker: RedisBroker | PostgresBroker, queue: str, *, lessees: int,
                 executed: list[uuid.UUID], until: Any, deadline: float, batch: int = 10,
                 on_lease: Any = None) -> None:
@@ -71,8 +82,8 @@ async def drain(broker: RedisBroker | PostgresBroker, queue: str, *, lessees: in
         while not until() and time.monotonic() < deadline:
             jobs = await broker.lease([queue], worker_id=f"lessee-{n}", limit=batch, ttl=60)
             if not jobs:
-                if n == 0 and isinstance(broker, RedisBroker):  # housekeeping's chore, run
-                    await broker.repair()  # once: a proposal that failed in a fault comes back
+                if n == 0:
+                    await housekeeping(broker)
                 await broker.wait_for_jobs([queue], 0.2)
                 continue
             if on_lease is not None:

@@ -21,12 +21,13 @@ from quorra.broker.redis import RedisBroker, connect
 from quorra.broker.redis.keys import TOKEN, queue_keys
 from quorra.core.errors import LeaseLost
 from tests.contract.conftest import spec
-from tests.integration.redis.lessee import open_broker
+from tests.integration.redis.lessee import housekeeping, open_broker
 from tests.redis_cluster import LocalCluster
 from tests.support import eventually, free_port
 
 FAST: dict[str, Any] = {"probe_interval": 0.1, "recover_after": 1.0, "min_fallback": 2.0,
-                        "fail_after": 0.3}
+                        "fail_after": 0.3, "reclaim_idle": 3.0}
+TTL = 10  # a lease whose reply the fault took expires within the test
 QUEUE = "default"
 
 
@@ -51,26 +52,30 @@ class _Load:
         self.holding: set[uuid.UUID] = set()
         self.refused = 0
         self.stop = asyncio.Event()
+        self.produced = asyncio.Event()  # the last enqueue returned: ``enqueued`` is complete
 
     async def produce(self, backlog: int) -> None:
-        for start in range(0, backlog, 250):
-            done = await self.broker.enqueue([spec(f"b{start + i}") for i in range(250)])
-            self.enqueued += [d.id for d in done]
-        for n in range(5000):  # ~100/s until stopped
-            if self.stop.is_set():
-                return
-            (one,) = await self.broker.enqueue([spec(f"s{n}")])
-            self.enqueued.append(one.id)
-            await asyncio.sleep(0.01)
+        try:
+            for start in range(0, backlog, 250):
+                done = await self.broker.enqueue([spec(f"b{start + i}") for i in range(250)])
+                self.enqueued += [d.id for d in done]
+            for n in range(5000):  # ~100/s until stopped
+                if self.stop.is_set():
+                    return
+                (one,) = await self.broker.enqueue([spec(f"s{n}")])
+                self.enqueued.append(one.id)
+                await asyncio.sleep(0.01)
+        finally:
+            self.produced.set()
 
     async def lessee(self, n: int, deadline: float) -> None:
         while time.monotonic() < deadline:
-            if self.stop.is_set() and set(self.handed) >= set(self.enqueued):
+            if self.produced.is_set() and set(self.handed) >= set(self.enqueued):
                 return
-            jobs = await self.broker.lease([QUEUE], worker_id=f"w{n}", limit=10, ttl=30)
+            jobs = await self.broker.lease([QUEUE], worker_id=f"w{n}", limit=10, ttl=TTL)
             if not jobs:
-                if self.stop.is_set():  # what housekeeping runs on a server: a proposal the
-                    await self.broker.repair()  # failed master took with it is proposed again
+                if self.produced.is_set():  # a proposal or a lease the failed master took
+                    await housekeeping(self.broker)  # with it comes back
                 await self.broker.wait_for_jobs([QUEUE], 0.2)
                 continue
             self.handed += [j.id for j in jobs]

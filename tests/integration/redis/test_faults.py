@@ -82,16 +82,18 @@ async def test_redis_stopped_10s_enqueues_continue_and_redis_mode_resumes(
     leased_in_outage: list[uuid.UUID] = []
     outage = asyncio.Event()
     stop = asyncio.Event()
+    produced = asyncio.Event()  # the last enqueue returned (one may be in flight at ``stop``)
     async with open_broker(clean_db, private_redis.url, **FAST) as broker:
         assert isinstance(broker, RedisBroker) and broker.mode == "redis"
 
         async def producer() -> None:  # ~100 enqueues/s until told to stop
             for n in range(10_000):
                 if stop.is_set():
-                    return
+                    break
                 (done,) = await broker.enqueue([spec(f"steady{n}")])
                 enqueued.append(done.id)
                 await asyncio.sleep(0.01)
+            produced.set()
 
         def on_lease(jobs: list[Job]) -> None:
             if outage.is_set():
@@ -116,7 +118,7 @@ async def test_redis_stopped_10s_enqueues_continue_and_redis_mode_resumes(
         await asyncio.gather(
             producer(), chaos(),
             drain(broker, "default", lessees=4, executed=executed, on_lease=on_lease,
-                  until=lambda: stop.is_set() and len(executed) >= len(enqueued),
+                  until=lambda: produced.is_set() and len(executed) >= len(enqueued),
                   deadline=time.monotonic() + 60))
         assert broker.state.fallbacks == 1, "one fallback, no flapping"
     assert chaos.resumed_after < 5  # type: ignore[attr-defined]

@@ -236,19 +236,21 @@ async def test_redis_killed_under_load_every_job_reaches_a_final_state(
     executed: list[uuid.UUID] = []
     enqueued: list[uuid.UUID] = []
     stop = asyncio.Event()
+    produced = asyncio.Event()  # the last enqueue returned (one may be in flight at ``stop``)
     in_flight_at_kill: list[int] = []
     async with _stream(clean_db, private_redis.url) as broker:
 
         async def producer() -> None:
             for n in range(100_000):
                 if stop.is_set():
-                    return
+                    break
                 done = await broker.enqueue([spec(f"k{n}.{i}") for i in range(5)])
                 enqueued.extend(d.id for d in done)
                 await asyncio.sleep(0.01)
+            produced.set()
 
         async def lessee(n: int) -> None:
-            while not (stop.is_set() and len(set(executed)) >= len(enqueued)):
+            while not (produced.is_set() and len(set(executed)) >= len(enqueued)):
                 jobs = await broker.lease(["default"], worker_id=f"l{n}", limit=10, ttl=30)
                 if not jobs:
                     await broker.wait_for_jobs(["default"], 0.2)
