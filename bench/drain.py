@@ -6,6 +6,7 @@ exactly the N jobs, each once, and PostgreSQL must hold N succeeded rows. The ra
 N / (last job start - first job start), both from the workers' clocks.
 
     python bench/drain.py [--rounds 3] [--jobs 20000] [--workers 1,2,4,8] [--max-jobs 100]
+                          [--redis [--leases grant|stream]]
 """
 
 from __future__ import annotations
@@ -60,11 +61,13 @@ def main() -> None:
     parser.add_argument("--servers", default="1,2", help="server processes to try with 2 workers")
     parser.add_argument("--max-jobs", type=int, default=100, help="concurrency per worker")
     parser.add_argument("--redis", action="store_true", help="Redis dispatch mode")
+    parser.add_argument("--leases", choices=["grant", "stream"], default="grant",
+                        help="Redis mode's lease path (QUORRA_REDIS_LEASES)")
     parser.add_argument("--variant", default="",
                         help="also run 2 workers against bench/variant_server.py with these "
                              "flags, e.g. --no-group-commit, for a same-run ratio")
     args = parser.parse_args()
-    mode = "redis" if args.redis else "postgres"
+    mode = ("redis" if args.leases == "grant" else "redis_stream") if args.redis else "postgres"
     cases = [(int(w), 1) for w in args.workers.split(",")]
     cases += [(2, int(s)) for s in args.servers.split(",") if int(s) != 1]
     variant = tuple(args.variant.split()) if args.variant else ()
@@ -75,7 +78,7 @@ def main() -> None:
         for n_workers, servers in cases:
             name = f"{n_workers}w_{servers}s" if servers else f"2w_{args.variant.strip('-')}"
             result = drain_once(args.jobs, n_workers, args.max_jobs, max(servers, 1),
-                                args.redis, variant if not servers else ())
+                                args.redis, variant if not servers else (), args.leases)
             runs.setdefault(name, []).append(result)
             h.log(f"round {round_no} {mode} drain {name}: {result['jobs_per_s']:.0f} jobs/s "
                   f"({result['seconds']:.1f}s), server CPU {result['server_cpu_us_per_job']:.0f}"

@@ -162,7 +162,8 @@ class TestPauseInRedisMode:
         await broker.settled()  # the refused proposal is dropped
         await broker.repair()  # the repair sweep mirrors the flag again
         assert await broker.index.client.exists(queue_keys("held").paused) == 1
-        await broker.set_paused("held", False)  # proposes the queue's pending jobs again
+        await broker.set_paused("held", False)  # proposes the queue's pending jobs again,
+        await broker.supervisor.resume_sweeps()  # in the background
         assert len(await broker.lease(["held"], worker_id=W, limit=5, ttl=30)) == 1
 
     async def test_rebuild_restores_the_pause(self, redis_mode: Harness) -> None:

@@ -16,7 +16,7 @@ from quorra.broker.redis.index import Entry, Identity, RedisIndex
 from quorra.broker.redis.mode import ModeState
 from quorra.broker.wakeups import Wakeups
 from quorra.core.errors import DispatchUnavailable, LeaseModeConflict, QuorraError
-from quorra.core.tasks import supervise
+from quorra.core.tasks import spawn, supervise
 from quorra.db.pool import Pool, connection
 from quorra.db.sqlfiles import load_queries
 
@@ -51,6 +51,8 @@ class Supervisor:
         self._consumer_idle_ms = int(consumer_idle * 1000)
         self._sweep_age = sweep_age
         self._tasks: list[asyncio.Task[None]] = []
+        self._resume_sweeps: dict[str, asyncio.Task[None]] = {}  # queue -> its sweep after resume
+        self._sweep_again: set[str] = set()  # resumed again while its sweep ran
         self._lock = asyncio.Lock()
         self.stale_discarded = 0
         self._next_sweep = -math.inf  # the repair sweep's next turn (monotonic seconds)
@@ -67,10 +69,11 @@ class Supervisor:
     async def close(self) -> None:
         """Cancel the background tasks; a task stuck in a client's cleanup is not waited for
         beyond a bound (shutdown must not hang on Redis)."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._resume_sweeps.values()]
+        for task in tasks:
             task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=_CLOSE_TIMEOUT)
+        if tasks:
+            await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT)
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -145,16 +148,54 @@ class Supervisor:
     async def set_paused(self, queue: str, paused: bool) -> None:
         """Mirror one pause or resume now (Postgres has it already); a failure leaves it to the
         next repair sweep or rebuild, and the grant refuses paused jobs meanwhile. A resume
-        proposes the queue's pending jobs again (a proposal the grant refused while paused was
-        dropped)."""
+        then proposes the queue's pending jobs again in the background: a proposal the grant
+        refused while the pause had not reached Redis was dropped. The proposals Redis holds
+        are leasable at once; a large backlog's sweep must not hold the resume's request."""
         if not self.state.dispatches:
             return
         try:
             await self.index.set_paused(queue, paused)
-            if not paused:
-                await self.sweep(age=0, queue=queue)
         except DispatchUnavailable as exc:
             self.state.failed(exc.message)
+            return
+        if not paused:
+            self._sweep_resumed(queue)
+
+    def _sweep_resumed(self, queue: str) -> None:
+        """One background sweep per queue; a resume while it runs sweeps once more after it."""
+        running = self._resume_sweeps.get(queue)
+        if running is not None and not running.done():
+            self._sweep_again.add(queue)
+            return
+        task = spawn("quorra-redis-resume-sweep", self._resume_sweep(queue))
+        self._resume_sweeps[queue] = task
+        task.add_done_callback(lambda done: self._sweep_ended(queue, done))
+
+    def _sweep_ended(self, queue: str, task: asyncio.Task[None]) -> None:
+        if self._resume_sweeps.get(queue) is task:
+            del self._resume_sweeps[queue]
+
+    async def _resume_sweep(self, queue: str) -> None:
+        while True:
+            self._sweep_again.discard(queue)
+            try:
+                swept = await self.sweep(age=0, queue=queue)
+            except DispatchUnavailable as exc:
+                self.state.failed(exc.message)
+                return
+            except QuorraError as exc:  # PostgreSQL unavailable: the repair sweep comes later
+                log.warning("sweep of resumed queue %s postponed: %s", queue, exc)
+                return
+            log.debug("resumed queue %s: %d pending jobs proposed", queue, swept)
+            if queue not in self._sweep_again:
+                return
+
+    async def resume_sweeps(self) -> None:
+        """Wait for the sweeps of resumed queues running now (tests, benchmarks)."""
+        for _ in range(100):  # bounded: a resume during the wait starts at most one more
+            if not self._resume_sweeps:
+                return
+            await asyncio.wait(set(self._resume_sweeps.values()))
 
     async def repair(self) -> int:
         """The periodic repair sweep (housekeeping): only while Redis is the lease path. It
