@@ -32,7 +32,7 @@ def once(jobs: int, redis: bool, leases: str) -> dict[str, float]:
     if redis:
         h.reset_redis()
     extra = {"QUORRA_REDIS_LEASES": leases} if redis else {}
-    with h.quorra_server(redis=redis, log=None, **extra) as srv:
+    with h.quorra_server(processes=1, variant=(), redis=redis, log=None, **extra) as srv:
         h.enqueue_batches(srv.url, jobs, queue=QUEUE)
         if h.count_jobs("pending") != jobs:
             raise SystemExit("pre-enqueue did not store every job")
