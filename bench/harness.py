@@ -225,6 +225,7 @@ def reset_jobs() -> None:
         if exists and exists[0]:
             conn.execute("TRUNCATE quorra_jobs")
             conn.execute("VACUUM ANALYZE quorra_jobs")
+            conn.execute("DELETE FROM quorra_queues")  # a pause or limit a run left behind
         # the previous run's WAL flushed now, not by a checkpoint in the middle of the next run
         conn.execute("CHECKPOINT")
 
