@@ -191,7 +191,7 @@ class Supervisor:
                 return
 
     async def resume_sweeps(self) -> None:
-        """Wait for the sweeps of resumed queues running now (tests, benchmarks)."""
+        """Wait for the sweeps of resumed queues running now (tests)."""
         for _ in range(100):  # bounded: a resume during the wait starts at most one more
             if not self._resume_sweeps:
                 return
