@@ -6,9 +6,9 @@ every job counted once outside Quorra); PostgreSQL's buffer and checkpoint count
 around it.
 
     python bench/backlog.py [--jobs 1000000] [--small 20000] [--shared-buffers 2GB]
-                            [--modes postgres,grant,stream]
+                            [--modes postgres,grant,stream] [--set autovacuum=off ...]
 
-Writes ``results/backlog_<shared buffers>.json``; not in CI.
+Writes ``results/backlog_<shared buffers>[_<setting>].json``; not in CI.
 """
 
 from __future__ import annotations
@@ -33,23 +33,24 @@ _COUNTERS = ("SELECT checkpoints_req, checkpoints_timed, buffers_backend, buffer
              "FROM pg_stat_bgwriter")
 
 
-def _configure(cluster: PrivatePostgres, shared_buffers: str) -> None:
+def _configure(cluster: PrivatePostgres, shared_buffers: str, extra: list[str]) -> None:
     """Durable settings (fsync, full-page writes), the buffers under test, WAL room for one
-    backlog's enqueue."""
+    backlog's enqueue, and any ``name=value`` of ``extra`` (e.g. ``autovacuum=off``)."""
     import psycopg
 
+    settings = [("fsync", "on"), ("full_page_writes", "on"),
+                ("shared_buffers", shared_buffers), ("max_wal_size", "4GB"),
+                *(tuple(item.split("=", 1)) for item in extra)]
     with psycopg.connect(cluster.url, autocommit=True) as conn:
-        for name, value in (("fsync", "on"), ("full_page_writes", "on"),
-                            ("shared_buffers", f"'{shared_buffers}'"),
-                            ("max_wal_size", "'4GB'")):
-            conn.execute(f"ALTER SYSTEM SET {name} = {value}")
+        for name, value in settings:
+            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
     cluster.restart()
 
 
 @contextmanager
-def _services(shared_buffers: str) -> Iterator[Any]:
+def _services(shared_buffers: str, extra: list[str]) -> Iterator[Any]:
     with PrivatePostgres() as cluster, private_redis() as (redis_url, _):
-        _configure(cluster, shared_buffers)
+        _configure(cluster, shared_buffers, extra)
         os.environ["QUORRA_BENCH_DATABASE_URL"] = cluster.database_url("quorra_bench_backlog")
         os.environ["QUORRA_BENCH_REDIS_URL"] = f"{redis_url}/0"
         import drain
@@ -79,9 +80,11 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=20_000)
     parser.add_argument("--shared-buffers", default="2GB")
     parser.add_argument("--modes", default="postgres,grant,stream")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="another PostgreSQL setting, e.g. autovacuum=off (repeatable)")
     args = parser.parse_args()
     results: dict[str, dict[str, Any]] = {}
-    with _services(args.shared_buffers) as drain:
+    with _services(args.shared_buffers, args.set) as drain:
         for mode in args.modes.split(","):
             small = [_drain(drain, args.small, mode) for _ in range(3)]
             large = _drain(drain, args.jobs, mode)
@@ -94,8 +97,9 @@ def main() -> None:
                         f"{large['server_cpu_us_per_job']:.0f} us/job; during the large drain "
                         f"{large['checkpoints_req']} requested checkpoints, "
                         f"{large['buffers_backend']} buffers written by backends")
-        drain.h.save(f"backlog_{args.shared_buffers}",
-                     {"jobs": args.jobs, "small": args.small,
+        suffix = "".join(f"_{item.replace('=', '-')}" for item in args.set)
+        drain.h.save(f"backlog_{args.shared_buffers}{suffix}",
+                     {"jobs": args.jobs, "small": args.small, "settings": args.set,
                       "shared_buffers": args.shared_buffers, "modes": results})
 
 
