@@ -3,7 +3,6 @@ listings and reads show everything else, never the secret."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -27,17 +26,9 @@ class WebhookPatch(msgspec.Struct, forbid_unknown_fields=True):
     enabled: bool
 
 
-class CreatedWebhookView(msgspec.Struct):
-    id: str
-    url: str
-    events: list[str]
-    queue: str | None
-    type: str | None
-    description: str
-    max_retries: int
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
+class CreatedWebhookView(Webhook, frozen=True):
+    """The subscription as listed, plus its secret."""
+
     secret: str  # signs every delivery: shown this once
 
 

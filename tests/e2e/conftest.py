@@ -31,6 +31,9 @@ from tests.e2e.worker_processes import (
     process_env,
     stop_process,
 )
+from tests.e2e.worker_processes import (
+    start_server as start_worker_server,
+)
 from tests.support import DROP_SCHEMA, free_port, missing
 
 T = TypeVar("T")
@@ -116,6 +119,16 @@ def browser() -> Iterator[Any]:
 
 
 # ---- worker tests (test_workers.py): a restartable server and quorra-worker processes ----
+
+
+@pytest.fixture(params=["postgres", "redis"])
+def mode_server(request: pytest.FixtureRequest, clean_db: str,
+                tmp_path: Path) -> Iterator[WorkerServer]:
+    """A real server, Postgres-only or in Redis mode (grant leases)."""
+    server = start_worker_server(clean_db, tmp_path,
+                                 leases="grant" if request.param == "redis" else "postgres")
+    yield server
+    server.stop()
 
 
 @pytest.fixture

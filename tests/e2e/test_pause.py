@@ -5,10 +5,7 @@ queue's jobs run on the same worker, and run once the queue is resumed."""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.test_workers import enqueue, rows
 from tests.e2e.worker_processes import (
@@ -17,19 +14,9 @@ from tests.e2e.worker_processes import (
     Server,
     Workers,
     process_env,
-    start_server,
     stop_process,
 )
 from tests.support import wait_until
-
-
-@pytest.fixture(params=["postgres", "redis"])
-def mode_server(request: pytest.FixtureRequest, clean_db: str,
-                tmp_path: Path) -> Iterator[Server]:
-    server = start_server(clean_db, tmp_path,
-                          leases="grant" if request.param == "redis" else "postgres")
-    yield server
-    server.stop()
 
 
 def ctl(server: Server, *args: str) -> str:

@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.e2e.test_workers import rows
-from tests.e2e.worker_processes import API_KEY, BIN, Server, Workers, process_env, start_server
+from tests.e2e.worker_processes import API_KEY, BIN, Server, Workers, process_env
 from tests.support import wait_until
-
-
-@pytest.fixture(params=["postgres", "redis"])
-def mode_server(request: pytest.FixtureRequest, clean_db: str,
-                tmp_path: Path) -> Iterator[Server]:
-    server = start_server(clean_db, tmp_path,
-                          leases="grant" if request.param == "redis" else "postgres")
-    yield server
-    server.stop()
 
 
 def ctl(server: Server, key: str, *args: str) -> str:
