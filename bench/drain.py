@@ -24,7 +24,7 @@ def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bo
     before = h.db_counters()  # costs per job cover its whole life: enqueue, lease, ack
     memory = [h.redis_memory_kib()] if redis else []  # before, with the backlog, drained
     extra = {"QUORRA_REDIS_LEASES": leases} if redis else {}
-    with h.quorra_server(processes=servers, redis=redis, variant=variant, log=None,
+    with h.quorra_server(processes=servers, redis=redis, variant=variant, log=h.server_log(),
                          **extra) as srv:
         h.enqueue_batches(srv.url, jobs)
         if h.count_jobs("pending") != jobs:
@@ -32,9 +32,11 @@ def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bo
         memory += [h.redis_memory_kib()] if redis else []
         rss0 = srv.rss_kib()
         cpu0 = srv.cpu_seconds()
+        services0 = h.services_cpu()
         with h.workers(n_workers, srv.grpc, max_jobs=max_jobs) as (_, tallies):
-            h.wait_count("succeeded", jobs, deadline=300)
+            h.wait_drained(deadline=300)
             cpu1 = srv.cpu_seconds()
+            services1 = h.services_cpu()
             rss1 = srv.rss_kib()
         memory += [h.redis_memory_kib()] if redis else []
         tally = h.read_tallies(tallies)
@@ -46,6 +48,8 @@ def drain_once(jobs: int, n_workers: int, max_jobs: int, servers: int, redis: bo
     span = max(tally.started) - min(tally.started)
     return {"jobs_per_s": jobs / span if span > 0 else float("nan"), "seconds": span,
             "server_cpu_us_per_job": 1e6 * (cpu1 - cpu0) / jobs,
+            **{f"{name}_cpu_us_per_job": 1e6 * (services1[name] - services0[name]) / jobs
+               for name in services0},
             "rss_before_mib": rss0 / 1024, "rss_after_mib": rss1 / 1024,
             "xact_per_job": (after["xact_commit"] - before["xact_commit"]) / jobs,
             "tuples_per_job": (after["tuples"] - before["tuples"]) / jobs,
@@ -82,13 +86,18 @@ def main() -> None:
             runs.setdefault(name, []).append(result)
             h.log(f"round {round_no} {mode} drain {name}: {result['jobs_per_s']:.0f} jobs/s "
                   f"({result['seconds']:.1f}s), server CPU {result['server_cpu_us_per_job']:.0f}"
-                  f" us/job, xact/job {result['xact_per_job']:.3f}")
+                  f" us/job, xact/job {result['xact_per_job']:.3f}, PostgreSQL "
+                  f"{result['postgres_cpu_us_per_job']:.0f}, Redis "
+                  f"{result['redis_cpu_us_per_job']:.0f}, box {result['box_cpu_us_per_job']:.0f}"
+                  " us/job")
     summary = {name: {k: h.median([r[k] for r in rs]) for k in rs[0]} for name, rs in runs.items()}
     h.log(f"\n{mode} drain, medians of {args.rounds} rounds ({args.jobs} jobs, "
           f"{args.max_jobs} concurrent per worker):")
     for name, s in summary.items():
         h.log(f"  {name:6} {s['jobs_per_s']:8.0f} jobs/s  server CPU "
-              f"{s['server_cpu_us_per_job']:.0f} us/job  xact/job {s['xact_per_job']:.3f}  "
+              f"{s['server_cpu_us_per_job']:.0f} us/job  PostgreSQL "
+              f"{s['postgres_cpu_us_per_job']:.0f}  Redis {s['redis_cpu_us_per_job']:.0f}  box "
+              f"{s['box_cpu_us_per_job']:.0f}  xact/job {s['xact_per_job']:.3f}  "
               f"tuples/job {s['tuples_per_job']:.2f}  RSS {s['rss_before_mib']:.0f}->"
               f"{s['rss_after_mib']:.0f} MiB"
               + (f"  Redis {s['redis_before_mib']:.1f}->{s['redis_backlog_mib']:.1f}->"

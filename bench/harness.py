@@ -199,6 +199,24 @@ def bare_server() -> Iterator[Procs]:
 
 # --- PostgreSQL, counted from outside --------------------------------------------------------
 
+def server_log() -> Path | None:
+    """Where the servers' output goes: ``$QUORRA_BENCH_SERVER_LOG`` if set, else nowhere."""
+    path = os.environ.get("QUORRA_BENCH_SERVER_LOG", "")
+    return Path(path) if path else None
+
+
+def services_cpu() -> dict[str, float]:
+    """CPU seconds so far of the whole PostgreSQL server, redis-server and the box (busy time
+    of all cores): read before and after a drain, they give each one's cost per job."""
+    import worker_procs
+
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(f) for f in fields) - int(fields[3]) - int(fields[4])  # less idle, iowait
+    return {"postgres": worker_procs.cpu_of("postgres"),
+            "redis": worker_procs.cpu_of("redis-server"),
+            "box": busy / os.sysconf("SC_CLK_TCK")}
+
+
 def pg() -> psycopg.Connection[Any]:
     try:
         return psycopg.connect(DATABASE_URL, autocommit=True)
@@ -440,16 +458,27 @@ def enqueue_batches(url: str, count: int, *, batch: int = 1000, queue: str = "be
         sent += n
 
 
-def wait_count(status: str, count: int, deadline: float) -> float:
-    """Poll PostgreSQL until ``count`` jobs have ``status``; returns when that was seen."""
+def live_jobs() -> int:
+    """Jobs not finished yet (pending, blocked or leased), counted on their partial indexes:
+    the cost is the count, not the table (a poll of finished rows grows with the run)."""
+    with pg() as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM quorra_jobs WHERE status = 'pending')"
+            " + (SELECT count(*) FROM quorra_jobs WHERE status = 'leased')"
+            " + (SELECT count(*) FROM quorra_jobs WHERE status = 'blocked')").fetchone()
+        return int(row[0]) if row else 0
+
+
+def wait_drained(deadline: float) -> float:
+    """Poll PostgreSQL until no job is left to run; returns when that was seen. The pause
+    shrinks with what is left (about 20,000 jobs' worth of index entries counted per second
+    however large the backlog), so the poll itself costs the database next to nothing."""
     end = time.monotonic() + deadline
-    while True:
-        if count_jobs(status) >= count:
-            return time.time()
+    while (left := live_jobs()) > 0:
         if time.monotonic() > end:
-            raise TimeoutError(f"only {count_jobs(status)} of {count} jobs {status} "
-                               f"after {deadline}s")
-        time.sleep(0.05)  # an outside poll with a deadline
+            raise TimeoutError(f"{left} jobs still not finished after {deadline}s")
+        time.sleep(min(max(left / 20_000, 0.05), 2.0))  # an outside poll with a deadline
+    return time.time()
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -75,7 +75,7 @@ def run_case(h: Any, cpu: Callable[[], dict[str, float]], mode: str, servers: in
             h.wait_workers(group, srv.grpc)
             worker_cpu = group.cpu_seconds()
             _queue_action(srv.url, "resume", h.API_KEY)
-            h.wait_count("succeeded", jobs, deadline=600)
+            h.wait_drained(deadline=600)
             worker_cpu = group.cpu_seconds() - worker_cpu
             after = {**cpu(), "server": srv.cpu_seconds()}
         tally = _checked(h, tallies, jobs)

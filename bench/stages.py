@@ -30,8 +30,11 @@ def run(rate: float, seconds: float, redis: bool) -> dict[str, list[float]]:
         with h.workers(2, srv.grpc, max_jobs=500) as (group, tallies):
             h.wait_workers(group, srv.grpc)
             sent, _, _ = h.produce(srv.url, rate, seconds)
-            h.wait_count("succeeded", sent, deadline=300)
+            h.wait_drained(deadline=300)
         tally = h.read_tallies(tallies)
+    if len(tally.ids) != sent or tally.duplicates:
+        raise SystemExit(f"stages: {len(tally.ids)} runs ({tally.duplicates} twice) for "
+                         f"{sent} jobs sent")
     return steps(tally, json.loads(path.read_text()))
 
 

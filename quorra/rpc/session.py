@@ -41,6 +41,9 @@ __all__ = ["Session"]
 Context = grpc.aio.ServicerContext[Any, Any]
 _LOST_CODE = grpc.StatusCode.FAILED_PRECONDITION.value[0]
 MAX_SETTLING = 32  # a session's messages whose settlements are in flight at once
+# a session's settled jobs being committed at once: past it, the session reads nothing more (so
+# no new credit either) until commits catch up, so leases never run far ahead of the store
+MAX_SETTLING_JOBS = 2000
 PER_MESSAGE_CONCURRENCY = 8  # one message's single settlements/extensions run at once
 
 
@@ -84,6 +87,7 @@ class Session:
         self.reading_done = False
         self.failure: BaseException | None = None  # a task of the session failed: end it
         self.settling = asyncio.Semaphore(MAX_SETTLING)  # messages being settled at once
+        self.committed = asyncio.Event()  # a message's settlements were committed
         self.settle_tasks: set[asyncio.Task[Any]] = set()
         self.jobs_out: list[Job] = []
         self.settled_out: list[pb.Outcome] = []
@@ -276,10 +280,17 @@ class Session:
             self.halt.set()
         if request.settlements or request.extensions:
             # pipelined: the next messages' settlements join the same group commit
+            await self._room_to_settle()
             await self.settling.acquire()
             spawn("quorra-session-settle", self._settle(request, mine), on_error=self._fail,
                   keep=self.settle_tasks)
         self.ready.set()
+
+    async def _room_to_settle(self) -> None:
+        """Wait while more than ``MAX_SETTLING_JOBS`` settled jobs are being committed."""
+        while self.settle_tasks and self.settling_jobs > MAX_SETTLING_JOBS:
+            self.committed.clear()
+            await self.committed.wait()
 
     def _check(self, request: pb.SessionRequest, *, leaving: int) -> None:
         """Bounds on what one worker may ask: the session ends with INVALID_ARGUMENT. The jobs
@@ -308,6 +319,7 @@ class Session:
                 self.extended_out.extend(outcomes)
         finally:
             self.settling.release()
+            self.committed.set()
             self.ready.set()
 
     async def _owned(self, items: Any, held: set[uuid.UUID], refused: list[pb.Outcome]) -> Any:

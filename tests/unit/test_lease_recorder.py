@@ -19,7 +19,7 @@ def _record(**fields: Any) -> Record:
 
 class _Recorder(LeaseRecorder):
     def __init__(self, fail: bool = False) -> None:
-        super().__init__(None, "", interval=0.25)  # type: ignore[arg-type]
+        super().__init__(None, "")  # type: ignore[arg-type]
         self.batches: list[list[Record]] = []
         self.fail = fail
 
@@ -68,3 +68,19 @@ async def test_a_rebuild_drops_what_is_queued() -> None:
     recorder.add([_record(), _record()])
     assert recorder.drop_queued() == 2
     assert await recorder.flush() == 0 and recorder.backlog == 0
+
+
+async def test_a_failed_write_queues_its_leases_again_as_the_oldest() -> None:
+    recorder = _Recorder(fail=True)
+    old, new = _record(queued_at=0.0), _record()
+    recorder.add([old, new])
+    with pytest.raises(StoreUnavailable):
+        await recorder.flush(older_than=0.25)
+    recorder.fail = False
+    assert await recorder.flush(older_than=0.25) == 1  # still due, though queued again
+    assert recorder.batches == [[old]] and recorder.find(new.lease_id) is new
+
+
+async def test_a_tick_is_never_longer_than_the_interval() -> None:
+    assert _Recorder().tick == 0.1
+    assert LeaseRecorder(None, "", interval=0.05).tick == 0.05  # type: ignore[arg-type]

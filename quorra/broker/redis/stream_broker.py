@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 
 _STATUS = {status.value: status for status in JobStatus}
 _HELD_GRACE_MS = 60_000  # forget this process's note of a lease this long after its deadline
+# one reap call's XAUTOCLAIM paging (all queues): a busy server's pending lists may take a few
+# calls to cover, but the reaper never overruns its interval
+EXPIRY_SCAN_SECONDS = 0.25
 _encode = msgspec.json.encode
 
 
@@ -106,11 +109,12 @@ class StreamBroker(RedisBroker):
     supervisor: StreamSupervisor
 
     def __init__(self, postgres: PostgresBroker, pool: Pool, index: StreamIndex, *,
-                 record_interval: float = 0.25, **kwargs: Any) -> None:
+                 record_interval: float = 0.75, **kwargs: Any) -> None:
         super().__init__(postgres, pool, index, **kwargs)
         self.recorder = LeaseRecorder(pool, STREAM_QUERIES["record"], interval=record_interval)
         self._held: dict[uuid.UUID, tuple[str, int]] = {}  # lease id -> (queue, deadline ms)
         self._queues: set[str] = set()  # where XAUTOCLAIM looks
+        self._expiry_cursors: dict[str, str] = {}  # where its next page starts, per queue
         self._acker: GroupCommitter[_Ack, Settled | QuorraError] = GroupCommitter(
             self._ack_batch)
         self._forgetter: GroupCommitter[tuple[str, Held], None] = GroupCommitter(
@@ -507,12 +511,17 @@ class StreamBroker(RedisBroker):
 
     async def reap_expired(self, limit: int = 500) -> list[Settled]:
         """Leases XAUTOCLAIM found expired in Redis, then recorded leases PostgreSQL's reaper
-        found expired (a lease Redis lost): the fences let each count once."""
+        found expired (a lease Redis lost): the fences let each count once. XAUTOCLAIM pages
+        through each queue's pending list from where the last call stopped, for at most
+        ``EXPIRY_SCAN_SECONDS`` a call: a list too long for one call is covered by the next."""
         reaped: list[Settled] = []
+        until = time.monotonic() + EXPIRY_SCAN_SECONDS
         if self.state.dispatches:
             for queue in sorted(self._queues):
                 try:
-                    held = await self.index.expired(queue, self.supervisor.consumer)
+                    held, self._expiry_cursors[queue] = await self.index.expired(
+                        queue, self.supervisor.consumer,
+                        cursor=self._expiry_cursors.get(queue, "0-0"), until=until)
                 except DispatchUnavailable as exc:
                     self.state.failed(exc.message)
                     break

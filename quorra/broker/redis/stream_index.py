@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,8 @@ _STREAM_SCRIPTS = ("stream_dispatch", "stream_lease", "stream_fence", "stream_ex
 # Every delivered entry's idle time is set so that it reaches HORIZON_MS at its deadline: one
 # XAUTOCLAIM min-idle then finds expired leases of any TTL (TTLs are at most LEASE_TTL_MAX).
 HORIZON_MS = int(LEASE_TTL_MAX * 1000)
+# XAUTOCLAIM's COUNT per expiry page: it looks at up to ten times as many pending entries
+EXPIRY_PAGE = 200
 
 
 def from_ms(ms: int) -> datetime:
@@ -273,12 +276,16 @@ class StreamIndex(RedisIndex):
                                    [keys.stream, keys.leases, keys.idx, keys.bodies, keys.limits],
                                    [GROUP, arg, WAKE_CHANNEL, queue]))
 
-    async def expired(self, queue: str, consumer: str, *, count: int = 100,
-                      max_pages: int = 1000) -> list[Held]:
-        """Expired leases of ``queue``, claimed with XAUTOCLAIM (``lua/stream_expire.lua``)."""
+    async def expired(self, queue: str, consumer: str, *, cursor: str = "0-0",
+                      until: float | None = None, count: int = EXPIRY_PAGE
+                      ) -> tuple[list[Held], str]:
+        """Expired leases of ``queue``, claimed with XAUTOCLAIM (``lua/stream_expire.lua``),
+        paging through the pending list from ``cursor``: to its end, or until the monotonic
+        time ``until`` when a page ends past it (at least one page). Returns them and the
+        cursor to go on from ("0-0": the pass reached the end)."""
         keys = queue_keys(queue)
-        cursor, found = "0-0", []
-        for _ in range(max_pages):
+        found: list[Held] = []
+        while True:
             reply = await self._run("stream_expire", [keys.stream, keys.leases],
                                     [GROUP, consumer, HORIZON_MS, cursor, count])
             cursor = str(reply[0])
@@ -286,9 +293,8 @@ class StreamIndex(RedisIndex):
                 job, lease, entry, seq, leased, worker, deadline = reply[i : i + 7]
                 found.append(Held(job, lease, entry, int(deadline), int(seq), int(leased),
                                   worker))
-            if cursor == "0-0":
-                break
-        return found
+            if cursor == "0-0" or (until is not None and time.monotonic() >= until):
+                return found, cursor
 
     async def forget(self, queue: str, job_ids: Sequence[uuid.UUID]) -> None:
         keys = queue_keys(queue)

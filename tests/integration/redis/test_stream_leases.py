@@ -167,6 +167,27 @@ async def test_xautoclaim_expiry_is_a_counted_failed_attempt(
             assert client.hlen(keys.leases) == client.hlen(keys.bodies) == 0
 
 
+async def test_a_long_pending_list_is_scanned_across_reaps_from_where_the_last_stopped(
+        clean_db: str, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each reap pages through the pending list for a bounded time and the next one goes on
+    from its cursor: expired leases behind a long run of live ones are still taken back, each
+    once (a scan from the start each time would never reach them)."""
+    monkeypatch.setattr(stream_broker_module, "EXPIRY_SCAN_SECONDS", 0.0)  # one page a call
+    async with _stream(clean_db, private_redis.url, record_interval=3600) as broker:
+        for start in range(0, 3000, 500):
+            await broker.enqueue([spec(f"p{start + i}") for i in range(500)])
+        live = 0
+        while live < 2500:  # a page looks at 10 x 200 entries: these fill more than one
+            live += len(await broker.lease(["default"], worker_id="w", limit=500, ttl=30))
+        short = await broker.lease(["default"], worker_id="w", limit=500, ttl=1)
+        assert len(short) == 500
+        await asyncio.sleep(1.1)  # the short leases' own TTL: nothing but time expires them
+        reaped = [[r.id for r in await broker.reap_expired()] for _ in range(5)]
+        assert reaped[0] == [], "the first page holds only live leases"
+        assert sorted(j for ids in reaped for j in ids) == sorted(j.id for j in short)
+        assert broker.redis_expired == 500
+
+
 async def test_heartbeats_keep_a_long_job_on_one_attempt(
         clean_db: str, private_redis: PrivateRedis) -> None:
     async with _stream(clean_db, private_redis.url, record_interval=0.2) as broker:
