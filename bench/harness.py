@@ -471,13 +471,13 @@ def live_jobs() -> int:
 
 def wait_drained(deadline: float) -> float:
     """Poll PostgreSQL until no job is left to run; returns when that was seen. The pause
-    shrinks with what is left (about 20,000 jobs' worth of index entries counted per second
+    shrinks with what is left (about 5,000 jobs' worth of index entries counted per second
     however large the backlog), so the poll itself costs the database next to nothing."""
     end = time.monotonic() + deadline
     while (left := live_jobs()) > 0:
         if time.monotonic() > end:
             raise TimeoutError(f"{left} jobs still not finished after {deadline}s")
-        time.sleep(min(max(left / 20_000, 0.05), 2.0))  # an outside poll with a deadline
+        time.sleep(min(max(left / 5_000, 0.05), 5.0))  # an outside poll with a deadline
     return time.time()
 
 

@@ -7,15 +7,18 @@
 -- a paused queue is not granted even if Redis proposed it (the pause reached Redis late, or
 -- its mirror was lost): Postgres decides here too. Nor is a job of a limited queue: those are
 -- leased from Postgres, under the queue's limits (a proposal made before the limit is stale).
+-- One primary-key lookup per proposal (LATERAL), whatever the statistics say: a join left to the
+-- planner hashed every pending row once a burst made its statistics stale (a 300,000-job
+-- backlog against statistics of finished jobs: 0.3-0.8 s per grant of 1,000).
 WITH proposed AS MATERIALIZED (
-    SELECT j.id FROM quorra_jobs j
-    JOIN unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
-      ON j.id = p.id AND j.dispatch_seq = p.seq
-    WHERE j.status = 'pending'
-      AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND (q.paused
-                      OR q.max_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL))
-    ORDER BY j.id
-    FOR UPDATE OF j SKIP LOCKED
+    SELECT l.id FROM unnest(%(ids)s::uuid[], %(seqs)s::bigint[]) AS p(id, seq)
+    CROSS JOIN LATERAL (
+        SELECT j.id FROM quorra_jobs j
+        WHERE j.id = p.id AND j.dispatch_seq = p.seq AND j.status = 'pending'
+          AND NOT EXISTS (SELECT 1 FROM quorra_queues q WHERE q.queue = j.queue AND (q.paused
+                          OR q.max_concurrency IS NOT NULL OR q.rate_limit IS NOT NULL))
+        FOR UPDATE OF j SKIP LOCKED
+    ) l
 )
 UPDATE quorra_jobs j
 SET status = 'leased', attempts = j.attempts + 1, lease_id = gen_random_uuid(),
@@ -66,4 +69,14 @@ ORDER BY id
 LIMIT %(limit)s;
 
 -- name: pending_queues
-SELECT DISTINCT queue FROM quorra_jobs WHERE status = 'pending';
+-- The queues with a pending job: a skip scan of quorra_jobs_queue_status_recent (a probe or two
+-- per queue), not a read of every pending row (160 ms a call with 300,000 pending).
+WITH RECURSIVE q AS (
+    (SELECT queue FROM quorra_jobs ORDER BY queue LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.queue FROM quorra_jobs j WHERE j.queue > q.queue ORDER BY j.queue LIMIT 1)
+    FROM q WHERE q.queue IS NOT NULL
+)
+SELECT queue FROM q
+WHERE queue IS NOT NULL
+  AND EXISTS (SELECT 1 FROM quorra_jobs j WHERE j.queue = q.queue AND j.status = 'pending');
