@@ -111,24 +111,12 @@ RETURNING id, queue, status, extract(epoch FROM now() - leased_at)::float8 AS ra
 -- name: ack_batch
 -- Concurrent acks share one statement and one commit (the broker group-commits them). Each
 -- element {id, lease_id, result}; fenced exactly like ack, a row per job that was settled.
--- The fence is one primary-key lookup per ack (LATERAL, the row locked and checked again if
--- another transaction changed it), whatever the statistics say: a join left to the planner
--- scanned every leased row per batch once a burst made them stale.
-WITH held AS MATERIALIZED (
-    SELECT l.id, t.result
-    FROM jsonb_to_recordset(%(acks)s::jsonb) AS t(id uuid, lease_id uuid, result jsonb)
-    CROSS JOIN LATERAL (
-        SELECT j.id FROM quorra_jobs j
-        WHERE j.id = t.id AND j.lease_id = t.lease_id AND j.status = 'leased'
-          AND j.lease_expires_at > now()
-        FOR UPDATE OF j
-    ) l
-)
 UPDATE quorra_jobs j
-SET status = 'succeeded', result = h.result, lease_id = NULL, lease_expires_at = NULL,
+SET status = 'succeeded', result = t.result, lease_id = NULL, lease_expires_at = NULL,
     finished_at = now(), updated_at = now()
-FROM held h
-WHERE j.id = h.id
+FROM jsonb_to_recordset(%(acks)s::jsonb) AS t(id uuid, lease_id uuid, result jsonb)
+WHERE j.id = t.id AND j.lease_id = t.lease_id AND j.status = 'leased'
+  AND j.lease_expires_at > now()
 RETURNING j.id, j.queue, j.status, extract(epoch FROM now() - j.leased_at)::float8 AS ran_seconds,
           extract(epoch FROM now() - j.created_at)::float8 AS age_seconds, false,
           j.has_dependents;

@@ -277,15 +277,15 @@ class StreamIndex(RedisIndex):
                                    [GROUP, arg, WAKE_CHANNEL, queue]))
 
     async def expired(self, queue: str, consumer: str, *, cursor: str = "0-0",
-                      until: float | None = None, count: int = EXPIRY_PAGE
-                      ) -> tuple[list[Held], str]:
+                      until: float | None = None, count: int = EXPIRY_PAGE,
+                      max_pages: int = 1000) -> tuple[list[Held], str]:
         """Expired leases of ``queue``, claimed with XAUTOCLAIM (``lua/stream_expire.lua``),
         paging through the pending list from ``cursor``: to its end, or until the monotonic
-        time ``until`` when a page ends past it (at least one page). Returns them and the
-        cursor to go on from ("0-0": the pass reached the end)."""
+        time ``until`` when a page ends past it (at least one page, at most ``max_pages``).
+        Returns them and the cursor to go on from ("0-0": the pass reached the end)."""
         keys = queue_keys(queue)
         found: list[Held] = []
-        while True:
+        for _ in range(max_pages):
             reply = await self._run("stream_expire", [keys.stream, keys.leases],
                                     [GROUP, consumer, HORIZON_MS, cursor, count])
             cursor = str(reply[0])
@@ -294,7 +294,8 @@ class StreamIndex(RedisIndex):
                 found.append(Held(job, lease, entry, int(deadline), int(seq), int(leased),
                                   worker))
             if cursor == "0-0" or (until is not None and time.monotonic() >= until):
-                return found, cursor
+                break
+        return found, cursor
 
     async def forget(self, queue: str, job_ids: Sequence[uuid.UUID]) -> None:
         keys = queue_keys(queue)
